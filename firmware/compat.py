@@ -1,0 +1,62 @@
+"""The one place where CPython and MicroPython differ, for the sans-IO core.
+
+`firmware/sip`, `media`, `dsp`, `line` and `calls` import only the standard modules that the
+MicroPython unix port also has (struct, array, hashlib md5/sha256, binascii, re, json, time
+ticks) and take anything else from here. No typing, enum, dataclasses or `__future__` in the core:
+MicroPython lacks them. Type hints in signatures are fine (MicroPython parses and ignores them).
+"""
+
+try:  # MicroPython
+    from micropython import const  # type: ignore
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+import sys
+
+IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    import hashlib as _hashlib
+except ImportError:  # pragma: no cover - every port we run on has it
+    _hashlib = None
+
+
+def hexdigest(algorithm: str, data: bytes) -> str:
+    """Lower-case hex digest of `data` with `algorithm` ("md5", "sha256", "sha512-256").
+
+    MicroPython's hashlib has md5/sha1/sha256 but no `hexdigest()` and no SHA-512/256; the
+    latter raises ValueError here so the caller can report an unsupported algorithm.
+    """
+    name = algorithm.lower().replace("-", "")
+    if name == "md5":
+        h = _hashlib.md5(data)
+    elif name == "sha256":
+        h = _hashlib.sha256(data)
+    elif name == "sha512256":
+        if IS_MICROPYTHON:
+            raise ValueError("SHA-512-256 is not available on this platform")
+        try:
+            h = _hashlib.new("sha512_256", data)
+        except ValueError:
+            raise ValueError("SHA-512-256 is not available on this platform")
+    else:
+        raise ValueError("unknown digest algorithm %r" % algorithm)
+    d = h.digest()
+    return "".join("%02x" % b for b in d)
+
+
+try:
+    from os import urandom as _urandom
+except ImportError:  # pragma: no cover
+    _urandom = None
+
+
+def random_hex(nbytes: int = 8) -> str:
+    """Random lower-case hex string, for tags, branches, cnonces and Call-IDs."""
+    if _urandom is not None:
+        b = _urandom(nbytes)
+    else:  # pragma: no cover - MicroPython without os.urandom
+        import random
+        b = bytes(random.getrandbits(8) for _ in range(nbytes))
+    return "".join("%02x" % x for x in b)

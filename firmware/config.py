@@ -1,0 +1,421 @@
+"""Configuration: the TOML file of INTERFACES.md, validated completely before anything starts.
+
+Rules:
+1. Every wrong value is reported at once, each naming its key in the console's dotted form
+   (`sip.transport`, `line.1.password`), the bad value, and what is allowed. Unknown keys are
+   errors, not silently ignored: a typo must not become a default.
+2. Validation never changes the running config: `load()` returns a new `Config` or raises
+   `ConfigError` carrying the whole list.
+3. Secrets (`password`) are never printed; messages about them say `****`.
+
+The schema is data (`SCHEMA`): for each section, key -> (checker, default). Checkers return the
+normalised value or raise `_Bad(allowed_text)`.
+"""
+
+import copy
+import os
+import re
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python < 3.11 is not supported, MicroPython has no TOML
+    tomllib = None
+
+DEFAULT_PATH = "/etc/tipring/tipring.toml"
+
+COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
+CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
+TRANSPORTS = ("udp", "tcp")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `.problems` lists one line per wrong key."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def __str__(self):
+        return "\n".join(self.problems)
+
+
+class _Bad(Exception):
+    def __init__(self, allowed):
+        self.allowed = allowed
+
+
+# ---------------------------------------------------------------- checkers
+
+def _str(nonempty=True, maxlen=256):
+    def check(v):
+        if not isinstance(v, str) or (nonempty and not v.strip()) or len(v) > maxlen:
+            raise _Bad("a %sstring of at most %d characters" % ("non-empty " if nonempty else "", maxlen))
+        if any(ord(c) < 32 for c in v):
+            raise _Bad("text without control characters")
+        return v
+    return check
+
+
+def _choice(*options):
+    def check(v):
+        if not isinstance(v, str) or v.lower() not in options:
+            raise _Bad(", ".join(options))
+        return v.lower()
+    return check
+
+
+def _int(lo, hi):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise _Bad("an integer from %d to %d" % (lo, hi))
+        return v
+    return check
+
+
+def _bool(v):
+    if not isinstance(v, bool):
+        raise _Bad("true or false")
+    return v
+
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
+
+
+def parse_hostport(text, default_port=None, allow_zero=False):
+    """'host:port', '[v6]:port' or 'host' (with default_port) -> (host, port); ValueError if not."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("empty address")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("unclosed [")
+        host, rest = text[1:end], text[end + 1:]
+        if ":" not in host:
+            raise ValueError("not an IPv6 address")
+        port_s = rest[1:] if rest.startswith(":") else (None if not rest else "x")
+    elif text.count(":") == 1:
+        host, port_s = text.split(":")
+    elif ":" in text:
+        raise ValueError("IPv6 addresses need [brackets]")
+    else:
+        host, port_s = text, None
+    if not host.startswith("[") and ":" not in host and not _HOST_RE.match(host):
+        raise ValueError("bad host")
+    if port_s is None:
+        if default_port is None:
+            raise ValueError("no port")
+        port = default_port
+    else:
+        if not port_s.isdigit():
+            raise ValueError("bad port")
+        port = int(port_s)
+    if not (0 if allow_zero else 1) <= port <= 65535:
+        raise ValueError("port out of range")
+    return host, port
+
+
+def _hostport(default_port=None, allow_zero=False):
+    def check(v):
+        try:
+            parse_hostport(v, default_port, allow_zero)
+        except ValueError:
+            lo = 0 if allow_zero else 1
+            raise _Bad("HOST:PORT (port %d-65535%s)" % (lo, ", port optional" if default_port else ""))
+        return v
+    return check
+
+
+def _console_listen(v):
+    if not isinstance(v, str):
+        raise _Bad("tcp:HOST:PORT, a serial device path such as /dev/ttyAMA0, pty, or off")
+    if v in ("pty", "off"):
+        return v
+    if v.startswith("tcp:"):
+        try:
+            parse_hostport(v[4:], allow_zero=True)
+        except ValueError:
+            raise _Bad("tcp:HOST:PORT, a serial device path such as /dev/ttyAMA0, pty, or off")
+        return v
+    if v.startswith("/dev/"):
+        return v
+    raise _Bad("tcp:HOST:PORT, a serial device path such as /dev/ttyAMA0, pty, or off")
+
+
+def _board_kind(v):
+    names = board_names()
+    if not isinstance(v, str) or v not in names:
+        raise _Bad(", ".join(names))
+    return v
+
+
+def board_names():
+    """Board kinds shipped as data files under board/."""
+    import board as _board_pkg
+    d = os.path.dirname(_board_pkg.__file__)
+    names = sorted(f[:-5] for f in os.listdir(d) if f.endswith(".toml"))
+    return names or ["sim"]
+
+
+def _dial_plan(v):
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad("a dial plan in the Cisco SPA grammar, e.g. (*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)")
+    try:
+        from firmware.line.dialplan import DialPlan
+    except ImportError:
+        return v
+    try:
+        DialPlan(v)
+    except ValueError as e:
+        raise _Bad("a dial plan in the Cisco SPA grammar (%s)" % e)
+    return v
+
+
+# section -> key -> (checker, default); a default of REQUIRED must be given
+REQUIRED = object()
+
+SCHEMA = {
+    "board": {
+        "kind": (_board_kind, "sim"),
+        "control": (_hostport(allow_zero=True), "127.0.0.1:7001"),
+        "country": (_choice(*COUNTRIES), "us"),
+        "flash_min_ms": (_int(40, 1000), 100),
+        "flash_max_ms": (_int(100, 2000), 900),
+        "pulse_variant": (_choice("standard", "sweden", "newzealand"), "standard"),
+    },
+    "sip": {
+        "bind": (_hostport(allow_zero=True), "127.0.0.1:5070"),
+        "transport": (_choice(*TRANSPORTS), "udp"),
+        "user_agent": (_str(), "tipring"),
+        "t1_ms": (_int(100, 10000), 500),
+        "t2_ms": (_int(1000, 40000), 4000),
+        "t4_ms": (_int(1000, 60000), 5000),
+        "trace": (_bool, False),
+    },
+    "line": {
+        "port": (_int(1, 8), REQUIRED),
+        "user": (_str(maxlen=64), REQUIRED),
+        "password": (_str(nonempty=False, maxlen=128), ""),
+        "auth_user": (_str(maxlen=64), None),
+        "display_name": (_str(maxlen=64), None),
+        "registrar": (_hostport(default_port=5060), REQUIRED),
+        "proxy": (_hostport(default_port=5060), None),
+        "domain": (_str(maxlen=253), None),
+        "expires": (_int(10, 86400), 3600),
+        "register": (_bool, True),
+        "dial_plan": (_dial_plan, "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"),
+        "caller_id": (_choice(*CALLER_ID), None),
+        "no_answer_s": (_int(5, 600), 60),
+        "call_waiting": (_bool, True),
+        "direct_calls": (_bool, False),
+    },
+    "console": {
+        "listen": (_console_listen, "off"),
+        "password_hash": (_str(maxlen=256), None),
+    },
+}
+
+SECRET_KEYS = ("password", "password_hash")
+
+
+def _show(key, value):
+    if key in SECRET_KEYS:
+        return "****"
+    if isinstance(value, str):
+        return '"%s"' % value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+class Config:
+    """A validated configuration: `.board`, `.sip`, `.console` dicts and `.lines` list of dicts."""
+
+    def __init__(self, data: dict, path=None):
+        self.data = data
+        self.path = path
+
+    @property
+    def board(self):
+        return self.data["board"]
+
+    @property
+    def sip(self):
+        return self.data["sip"]
+
+    @property
+    def lines(self):
+        return self.data["line"]
+
+    @property
+    def console(self):
+        return self.data["console"]
+
+    def line(self, port: int):
+        for ln in self.lines:
+            if ln["port"] == port:
+                return ln
+        return None
+
+    def to_toml_dict(self) -> dict:
+        """The config as plain TOML data (None values dropped), for saving with tomli-w."""
+        out = {}
+        for sec, val in self.data.items():
+            if isinstance(val, list):
+                out[sec] = [{k: v for k, v in item.items() if v is not None} for item in val]
+            else:
+                out[sec] = {k: v for k, v in val.items() if v is not None}
+        return out
+
+    def get(self, dotted: str):
+        sec, item, key = split_key(dotted, self)
+        return item[key]
+
+    def masked(self) -> dict:
+        d = self.to_toml_dict()
+        for sec, val in d.items():
+            for item in (val if isinstance(val, list) else [val]):
+                for k in item:
+                    if k in SECRET_KEYS and item[k]:
+                        item[k] = "****"
+        return d
+
+
+def split_key(dotted: str, cfg: Config):
+    """'sip.bind' -> ('sip', sip_dict, 'bind'); 'line.1.password' -> ('line', line1, 'password')."""
+    parts = dotted.split(".")
+    if len(parts) == 2 and parts[0] in SCHEMA and parts[0] != "line":
+        sec, key = parts
+        if key not in SCHEMA[sec]:
+            raise KeyError("%s: unknown key; allowed: %s" % (dotted, ", ".join(sec + "." + k for k in SCHEMA[sec])))
+        return sec, cfg.data[sec], key
+    if len(parts) == 3 and parts[0] == "line" and parts[1].isdigit():
+        item = cfg.line(int(parts[1]))
+        if item is None:
+            raise KeyError("%s: no line with port %s; lines: %s" % (dotted, parts[1], ", ".join(str(l["port"]) for l in cfg.lines)))
+        if parts[2] not in SCHEMA["line"]:
+            raise KeyError("%s: unknown key; allowed: %s" % (dotted, ", ".join("line.N." + k for k in SCHEMA["line"])))
+        return "line", item, parts[2]
+    raise KeyError("%s: unknown key; keys look like board.country, sip.bind, line.1.password, console.listen" % dotted)
+
+
+def _check_table(prefix, schema, table, problems):
+    out = {}
+    if not isinstance(table, dict):
+        problems.append("%s: must be a table" % prefix)
+        return None
+    for key in table:
+        if key not in schema:
+            problems.append("%s.%s: unknown key; allowed: %s" % (prefix, key, ", ".join(schema)))
+    for key, (check, default) in schema.items():
+        if key in table:
+            try:
+                out[key] = check(table[key])
+            except _Bad as b:
+                problems.append("%s.%s: %s is not allowed; allowed: %s" % (prefix, key, _show(key, table[key]), b.allowed))
+        elif default is REQUIRED:
+            problems.append("%s.%s: missing; it is required" % (prefix, key))
+        else:
+            out[key] = copy.copy(default)
+    return out
+
+
+def validate(raw: dict, path=None) -> Config:
+    """Check a parsed TOML document; return a Config or raise ConfigError listing every problem."""
+    problems = []
+    if not isinstance(raw, dict):
+        raise ConfigError(["config: must be a TOML document"])
+    for sec in raw:
+        if sec not in SCHEMA:
+            problems.append("%s: unknown section; allowed: %s" % (sec, ", ".join("[[line]]" if s == "line" else "[%s]" % s for s in SCHEMA)))
+    data = {}
+    for sec in ("board", "sip", "console"):
+        data[sec] = _check_table(sec, SCHEMA[sec], raw.get(sec, {}), problems) or {}
+    lines_raw = raw.get("line", [])
+    if isinstance(lines_raw, dict):
+        lines_raw = [lines_raw]
+    if not isinstance(lines_raw, list):
+        problems.append("line: must be an array of tables ([[line]])")
+        lines_raw = []
+    lines, seen = [], set()
+    for i, item in enumerate(lines_raw):
+        port = item.get("port") if isinstance(item, dict) else None
+        prefix = "line.%d" % port if isinstance(port, int) and not isinstance(port, bool) else "line[%d]" % i
+        ln = _check_table(prefix, SCHEMA["line"], item, problems)
+        if ln is None:
+            continue
+        if "port" in ln:
+            if ln["port"] in seen:
+                problems.append("%s.port: %r is used by another line; each line needs its own port" % (prefix, ln["port"]))
+            seen.add(ln["port"])
+        if ln.get("domain") is None and "registrar" in ln:
+            try:
+                ln["domain"] = parse_hostport(ln["registrar"], 5060)[0]
+            except ValueError:
+                pass
+        if ln.get("caller_id") is None:
+            ln["caller_id"] = default_caller_id(data["board"].get("country", "us"))
+        lines.append(ln)
+    data["line"] = lines
+    b = data["board"]
+    if b.get("flash_min_ms", 0) >= b.get("flash_max_ms", 1):
+        problems.append("board.flash_min_ms: %r is not allowed; allowed: less than board.flash_max_ms (%r)"
+                        % (b.get("flash_min_ms"), b.get("flash_max_ms")))
+    if problems:
+        raise ConfigError(problems)
+    return Config(data, path)
+
+
+def default_caller_id(country: str) -> str:
+    return {"uk": "etsi-fsk", "de": "etsi-fsk", "fr": "etsi-fsk", "jp": "bell202"}.get(country, "bell202")
+
+
+def load(path: str) -> Config:
+    """Read and validate a TOML file; ConfigError names the file's problems (also TOML syntax)."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(["%s: cannot read: %s" % (path, e.strerror or e)])
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(["%s: not valid TOML: %s" % (path, e)])
+    return validate(raw, path)
+
+
+def builtin_default() -> Config:
+    """The sim board with one line for the rig's user 1001 at a local registrar."""
+    return validate({
+        "board": {"kind": "sim", "control": "127.0.0.1:7001", "country": "us"},
+        "sip": {"bind": "127.0.0.1:5070", "transport": "udp"},
+        "line": [{"port": 1, "user": "1001", "password": "secret1001", "registrar": "127.0.0.1:5060"}],
+        "console": {"listen": "tcp:127.0.0.1:7100"},
+    })
+
+
+def set_value(cfg: Config, dotted: str, text: str) -> Config:
+    """A new Config with `dotted` set from console text, validated like the file; raises
+    KeyError (unknown key) or ConfigError (bad value). The given cfg is untouched."""
+    sec, item, key = split_key(dotted, cfg)
+    check, _ = SCHEMA[sec][key]
+    value = _coerce(text, check)
+    data = copy.deepcopy(cfg.to_toml_dict())
+    if sec == "line":
+        target = [l for l in data["line"] if l["port"] == item["port"]][0]
+    else:
+        target = data.setdefault(sec, {})
+    target[key] = value
+    return validate(data, cfg.path)
+
+
+def _coerce(text: str, check):
+    t = text.strip()
+    if t in ("true", "false"):
+        cand = t == "true"
+    elif re.match(r"^-?\d+$", t):
+        cand = int(t)
+    else:
+        cand = t[1:-1] if len(t) >= 2 and t[0] == t[-1] == '"' else t
+    try:
+        check(cand)
+        return cand
+    except _Bad:
+        return t  # let validate() report it with the allowed values

@@ -1,0 +1,131 @@
+"""Config validation: every wrong key reported at once, by key, with the allowed values."""
+
+import subprocess
+import sys
+
+import pytest
+
+from firmware import config
+
+GOOD = """
+[board]
+kind = "sim"
+control = "127.0.0.1:7001"
+country = "us"
+
+[sip]
+bind = "127.0.0.1:5070"
+transport = "udp"
+user_agent = "tipring"
+
+[[line]]
+port = 1
+user = "1001"
+password = "secret1001"
+registrar = "127.0.0.1:5060"
+domain = "127.0.0.1"
+expires = 3600
+dial_plan = "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"
+caller_id = "bell202"
+
+[console]
+listen = "tcp:127.0.0.1:7100"
+"""
+
+
+def write(tmp_path, text, name="t.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_the_interfaces_example_is_valid(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD))
+    assert cfg.sip["transport"] == "udp"
+    assert cfg.line(1)["user"] == "1001"
+    assert cfg.line(1)["domain"] == "127.0.0.1"
+
+
+def test_every_problem_is_reported_at_once_with_key_value_and_allowed(tmp_path):
+    bad = (GOOD.replace('transport = "udp"', 'transport = "carrier-pigeon"')
+               .replace("expires = 3600", "expires = -5")
+               .replace('country = "us"', 'country = "xx"\ncolour = "blue"'))
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, bad))
+    text = str(e.value)
+    assert 'sip.transport: "carrier-pigeon" is not allowed; allowed: udp, tcp' in text
+    assert "line.1.expires: -5 is not allowed; allowed: an integer from 10 to 86400" in text
+    assert "board.country" in text and "us, uk, de, fr, cn, jp, au" in text
+    assert "board.colour: unknown key" in text
+    assert len(e.value.problems) == 4
+
+
+def test_password_is_never_echoed(tmp_path):
+    bad = GOOD.replace('password = "secret1001"', 'password = 1234567')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, bad))
+    assert "line.1.password: **** is not allowed" in str(e.value)
+    assert "1234567" not in str(e.value)
+
+
+def test_toml_syntax_error_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, "[sip\nbind="))
+    assert "not valid TOML" in str(e.value)
+    with pytest.raises(config.ConfigError) as e:
+        config.load(str(tmp_path / "nope.toml"))
+    assert "cannot read" in str(e.value)
+
+
+def test_duplicate_line_ports_and_missing_required(tmp_path):
+    text = GOOD + '\n[[line]]\nport = 1\nuser = "1002"\n'
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, text))
+    s = str(e.value)
+    assert "line.1.port: 1 is used by another line" in s
+    assert "line.1.registrar: missing; it is required" in s
+
+
+def test_set_value_validates_like_the_file_and_leaves_the_running_config_alone(tmp_path):
+    cfg = config.load(write(tmp_path, GOOD))
+    new = config.set_value(cfg, "sip.transport", "tcp")
+    assert new.sip["transport"] == "tcp" and cfg.sip["transport"] == "udp"
+    new = config.set_value(cfg, "line.1.user", "1002")
+    assert new.line(1)["user"] == "1002"
+    with pytest.raises(config.ConfigError) as e:
+        config.set_value(cfg, "line.1.expires", "soon")
+    assert "line.1.expires" in str(e.value)
+    with pytest.raises(KeyError):
+        config.set_value(cfg, "sip.colour", "blue")
+    assert cfg.sip["transport"] == "udp"
+
+
+@pytest.mark.parametrize("addr,ok", [("127.0.0.1:5060", True), ("[::1]:5060", True),
+                                     ("pbx.example.com", True), ("::1:5060", False),
+                                     ("host:99999", False), ("", False), ("a b:1", False)])
+def test_hostport(addr, ok):
+    if ok:
+        config.parse_hostport(addr, 5060)
+    else:
+        with pytest.raises(ValueError):
+            config.parse_hostport(addr, 5060)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_cli_exit_codes(tmp_path):
+    good = write(tmp_path, GOOD, "good.toml")
+    bad = write(tmp_path, GOOD.replace('"udp"', '"carrier-pigeon"'), "bad.toml")
+    g = run_cli("check-config", good)
+    assert g.returncode == 0, g.stdout + g.stderr
+    b = run_cli("check-config", bad)
+    assert b.returncode == 1 and "sip.transport" in b.stdout
+
+
+def test_bad_command_line_and_bad_config_for_run_exit_2(tmp_path):
+    assert run_cli("frobnicate").returncode == 2
+    bad = write(tmp_path, GOOD.replace('"udp"', '"carrier-pigeon"'), "bad.toml")
+    r = run_cli("run", "--config", bad)
+    assert r.returncode == 2 and "sip.transport" in r.stderr

@@ -1,0 +1,91 @@
+"""The event loop: timers on a virtual clock, descriptors, thread-safe calls, error survival."""
+
+import os
+import socket
+import threading
+
+from firmware.loop import EventLoop, VirtualClock
+from firmware.loop.udp import UdpEndpoint
+
+
+def test_virtual_clock_jumps_to_next_timer_without_sleeping():
+    clock = VirtualClock()
+    loop = EventLoop(clock)
+    fired = []
+    loop.call_at(32.0, fired.append, "B")
+    loop.call_at(0.5, fired.append, "A")
+    loop.run(until=lambda: len(fired) == 2)
+    assert fired == ["A", "B"]
+    assert clock.now() == 32.0
+    loop.close()
+
+
+def test_cancelled_timer_never_fires_and_timers_fire_in_order_of_time_then_schedule():
+    loop = EventLoop(VirtualClock())
+    out = []
+    t = loop.call_at(1.0, out.append, "cancelled")
+    loop.call_at(1.0, out.append, "first")
+    loop.call_at(1.0, out.append, "second")
+    t.cancel()
+    loop.run_for(2.0)
+    assert out == ["first", "second"]
+    loop.close()
+
+
+def test_handler_exception_is_reported_and_loop_goes_on():
+    errors = []
+    loop = EventLoop(VirtualClock(), on_error=lambda where, exc: errors.append((where, str(exc))))
+    out = []
+
+    def boom():
+        raise RuntimeError("garbled frame")
+
+    loop.call_at(1.0, boom)
+    loop.call_at(2.0, out.append, "after")
+    loop.run_for(3.0)
+    assert out == ["after"]
+    assert errors and errors[0][1] == "garbled frame"
+    loop.close()
+
+
+def test_call_soon_threadsafe_wakes_a_real_loop_from_another_thread():
+    loop = EventLoop()
+    got = []
+    th = threading.Thread(target=lambda: loop.call_soon_threadsafe(got.append, ("hook", 1.0, True)))
+    loop.call_later(5.0, loop.stop)  # safety net; the test ends long before
+    th.start()
+    loop.run(until=lambda: bool(got))
+    th.join()
+    assert got == [("hook", 1.0, True)]
+    loop.close()
+
+
+def test_reader_gets_data_from_a_pipe():
+    loop = EventLoop()
+    r, w = os.pipe()
+    seen = []
+    loop.add_reader(r, lambda fd, ev: seen.append(os.read(fd, 100)))
+    os.write(w, b"hello")
+    loop.run(until=lambda: bool(seen))
+    assert seen == [b"hello"]
+    loop.remove_reader(r)
+    os.close(r), os.close(w)
+    loop.close()
+
+
+def test_udp_endpoint_receives_and_sends_on_loopback():
+    loop = EventLoop()
+    got = []
+    ep = UdpEndpoint(loop, "127.0.0.1", 0, lambda d, a: got.append((d, a)))
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.sendto(b"OPTIONS", ep.address)
+    loop.call_later(5.0, loop.stop)
+    loop.run(until=lambda: bool(got))
+    assert got[0][0] == b"OPTIONS" and got[0][1] == peer.getsockname()
+    assert ep.send(b"SIP/2.0 200 OK", got[0][1])
+    peer.settimeout(2)
+    assert peer.recvfrom(100)[0] == b"SIP/2.0 200 OK"
+    ep.close(); ep.close()
+    peer.close()
+    loop.close()
