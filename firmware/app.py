@@ -1,0 +1,317 @@
+"""The running firmware: wires config, event loop, SIP, lines, board and console together.
+
+This is the one place that knows every part. It owns no protocol logic: the sans-IO cores
+(`firmware/sip`, `line`, `calls`, `media`, `dsp`) decide, this module carries out what they
+return on the event loop (sockets, timers, devices) and writes the event log.
+
+Start-up: bind SIP, start the board (sim or real), start the console, emit `started`, then
+register every line. Shutdown (SIGTERM/SIGINT, console `reboot`): de-register every registered
+line (Expires: 0), waiting at most `SHUTDOWN_WAIT` seconds for the answers, then exit 0.
+"""
+
+import logging
+import signal
+import socket
+
+from firmware import __version__
+from firmware.config import parse_hostport
+from firmware.eventlog import EventLog
+from firmware.loop import EventLoop
+from firmware.loop.udp import UdpEndpoint
+from firmware.sip.registration import Registration
+from firmware.sip.useragent import UserAgent
+
+log = logging.getLogger("tipring")
+
+SHUTDOWN_WAIT = 2.0
+
+
+def local_address_towards(host: str, port: int, fallback: str) -> str:
+    """The local IP the kernel would use to reach host:port (no packet is sent)."""
+    try:
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            s.connect((host, port))
+            return s.getsockname()[0]
+        finally:
+            s.close()
+    except OSError:
+        return fallback
+
+
+def resolve(host: str, port: int):
+    """(ip, port) for a registrar/proxy host name (A/AAAA; no SRV yet)."""
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    return info[0][4][:2]
+
+
+class Firmware:
+    """Represents one running tipring: `run()` returns the exit status."""
+
+    def __init__(self, cfg, log_json=None, loop=None):
+        self.cfg = cfg
+        self.loop = loop or EventLoop(on_error=self._loop_error)
+        if loop is not None:
+            self.loop.on_error = self._loop_error
+        self.events = EventLog(log_json, clock=self.loop.clock)
+        self.ua = None
+        self.sip = None
+        self.registrations = {}
+        self.board = None
+        self.console = None
+        self._ua_timer = None
+        self._stopping = False
+        self._exit = 0
+        self.started_at = self.loop.now()
+
+    # ------------------------------------------------------------------ errors and events
+    def _loop_error(self, where, exc):
+        log.exception("error in %s", where, exc_info=exc)
+        self.events.error(where, "%s: %s" % (type(exc).__name__, exc))
+
+    def emit(self, name, fields):
+        rec = self.events.emit(name, **fields)
+        if name in ("registered", "registration_failed", "unregistered"):
+            log.info("line %s %s %s", fields.get("line"), name,
+                     {k: v for k, v in fields.items() if k not in ("line",)})
+        elif name == "error":
+            log.warning("%s: %s", fields.get("where"), fields.get("message"))
+        return rec
+
+    # ------------------------------------------------------------------ SIP plumbing
+    def do(self, outputs) -> None:
+        """Carry out what the UA (or a TU through it) returned, then re-arm its timer."""
+        for o in outputs:
+            if o[0] == "send":
+                try:
+                    self.sip.send(o[1], o[2])
+                except OSError as e:
+                    self.emit("error", {"where": "sip", "message": "cannot send to %s:%s: %s" % (o[2][0], o[2][1], e)})
+            elif o[0] == "event":
+                self.emit(o[1], o[2])
+        self._arm_ua_timer()
+
+    def _arm_ua_timer(self):
+        d = self.ua.deadline()
+        if self._ua_timer is not None:
+            if d is not None and self._ua_timer.when == d and not self._ua_timer.cancelled:
+                return
+            self._ua_timer.cancel()
+            self._ua_timer = None
+        if d is not None:
+            self._ua_timer = self.loop.call_at(d, self._ua_due)
+
+    def _ua_due(self):
+        self._ua_timer = None
+        self.do(self.ua.on_timer(self.loop.now()))
+
+    def _datagram(self, data, addr):
+        self.do(self.ua.receive(data, addr, self.loop.now()))
+
+    def _sip_socket_error(self, exc):
+        self.emit("error", {"where": "sip", "message": "socket: %s" % exc})
+
+    # ------------------------------------------------------------------ start / stop
+    def start(self) -> None:
+        s = self.cfg.sip
+        host, port = parse_hostport(s["bind"], allow_zero=True)
+        self.sip = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error)
+        bound_host, bound_port = self.sip.address
+        users = [ln["user"] for ln in self.cfg.lines]
+        self.ua = UserAgent(bound_host, bound_port, s["transport"], s["user_agent"],
+                            s["t1_ms"] / 1000.0, s["t2_ms"] / 1000.0, s["t4_ms"] / 1000.0, users)
+        self.ua.trace = s["trace"]
+        started = {"version": __version__, "sip": "%s:%d" % (bound_host, bound_port)}
+        self._start_board(started)
+        self._start_console(started)
+        self.emit("started", started)
+        log.info("tipring %s started, SIP on %s", __version__, started["sip"])
+        for ln in self.cfg.lines:
+            if ln["register"]:
+                self._register_line(ln)
+        self._arm_ua_timer()
+
+    def _start_board(self, started):
+        kind = self.cfg.board["kind"]
+        if kind == "sim":
+            try:
+                from board.sim.board import SimBoard
+            except ImportError:
+                return
+            self.board = SimBoard(self)
+            self.board.start()
+            started["control"] = self.board.address
+
+    def _start_console(self, started):
+        listen = self.cfg.console.get("listen", "off")
+        if listen == "off":
+            return
+        try:
+            from firmware.console.server import ConsoleServer
+        except ImportError:
+            return
+        self.console = ConsoleServer(self.loop, self, listen)
+        started["console"] = self.console.address
+
+    def _register_line(self, ln) -> None:
+        rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
+        try:
+            target = resolve(rhost, rport)
+        except OSError as e:
+            self.emit("registration_failed", {"line": ln["port"], "registrar": ln["registrar"], "status": None,
+                                              "reason": "cannot resolve %s: %s" % (rhost, e), "retry_in": 30})
+            self.loop.call_later(30, self._register_line, ln)
+            return
+        host = self.ua.host
+        if host in ("0.0.0.0", "::"):
+            host = local_address_towards(target[0], target[1], "127.0.0.1")
+        contact = "sip:%s@%s:%d" % (ln["user"], "[%s]" % host if ":" in host else host, self.ua.port)
+        reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target, contact,
+                           ln["expires"], auth_user=ln["auth_user"], display=ln["display_name"],
+                           user_agent=self.cfg.sip["user_agent"], registrar_text=ln["registrar"])
+        reg.next_hop = target
+        self.registrations[ln["port"]] = reg
+        self.ua.add_tu(reg)
+        self.do(self.ua.run_tu(reg, reg.start(self.loop.now()), self.loop.now()))
+
+    def shutdown(self, exit_code: int = 0) -> None:
+        """Orderly stop: de-register, wait for the answers (bounded), then leave the loop."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._exit = exit_code
+        now = self.loop.now()
+        for reg in self.registrations.values():
+            self.do(self.ua.run_tu(reg, reg.stop(now), now))
+        self.loop.call_later(SHUTDOWN_WAIT, self.loop.stop)
+        self._check_done()
+
+    def _check_done(self):
+        if all(r.state in ("stopped", "idle", "failed", "backoff") for r in self.registrations.values()):
+            self.loop.stop()
+        else:
+            self.loop.call_later(0.02, self._check_done)
+
+    def _signal(self, signum, frame):
+        self.loop.call_soon_threadsafe(self.shutdown, 0)
+
+    def run(self) -> int:
+        try:
+            self.start()
+        except OSError as e:
+            self.emit("error", {"where": "start", "message": str(e)})
+            log.error("cannot start: %s", e)
+            self.close()
+            return 1
+        old = {s: signal.signal(s, self._signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.loop.run()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.close()
+        return self._exit
+
+    def close(self) -> None:
+        for part in (self.console, self.board, self.sip):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as e:  # closing must not hide the exit status
+                    log.warning("closing %r: %s", part, e)
+        self.events.close()
+
+    # ------------------------------------------------------------------ the console's facade
+    version = __version__
+
+    @property
+    def config(self):
+        return self.cfg
+
+    @property
+    def config_path(self):
+        return self.cfg.path
+
+    def status(self) -> dict:
+        now = self.loop.now()
+        lines = []
+        for ln in self.cfg.lines:
+            reg = self.registrations.get(ln["port"])
+            entry = {"port": ln["port"], "user": ln["user"], "registrar": ln["registrar"],
+                     "registration": reg.state if reg else "off",
+                     "expires_in": int(reg.bound_until - now) if reg and reg.bound_until else None}
+            if self.board is not None and hasattr(self.board, "line_status"):
+                entry.update(self.board.line_status(ln["port"]))
+            lines.append(entry)
+        st = {"version": __version__, "uptime_s": round(now - self.started_at, 1),
+              "sip": "%s:%d" % self.sip.address if self.sip else None, "lines": lines, "calls": self.calls()}
+        if self.board is not None:
+            st["control"] = self.board.address
+        if self.console is not None:
+            st["console"] = self.console.address
+        return st
+
+    def calls(self) -> list:
+        if self.board is not None and hasattr(self.board, "calls"):
+            return self.board.calls()
+        return []
+
+    def apply_config(self, new_cfg) -> list:
+        notes = []
+        old = self.cfg
+        for sec in ("board", "sip", "console"):
+            for k, v in new_cfg.data[sec].items():
+                if old.data[sec].get(k) != v:
+                    if sec == "sip" and k == "trace":
+                        self.set_trace(v)
+                    else:
+                        notes.append("%s.%s: takes effect after reboot" % (sec, k))
+        self.cfg = new_cfg
+        old_ports = {l["port"]: l for l in old.lines}
+        now = self.loop.now()
+        for ln in new_cfg.lines:
+            before = old_ports.get(ln["port"])
+            if before == ln:
+                continue
+            reg = self.registrations.pop(ln["port"], None)
+            if reg is not None:
+                self.do(self.ua.run_tu(reg, reg.stop(now), now))
+                self.ua.remove_tu(reg) if not reg.registered else None
+            if ln["register"]:
+                self._register_line(ln)
+                notes.append("line %d: re-registering" % ln["port"])
+        return notes
+
+    def hangup(self, line=None) -> str:
+        if self.board is not None and hasattr(self.board, "hangup"):
+            return self.board.hangup(line)
+        return "line %s: no call" % (line or 1)
+
+    def ring(self, line: int) -> str:
+        if self.board is not None and hasattr(self.board, "test_ring"):
+            return self.board.test_ring(line)
+        return "line %d: no ringer on this board" % line
+
+    def set_trace(self, on: bool) -> None:
+        self.ua.trace = bool(on)
+
+    def sip_history(self, call_id=None) -> list:
+        h = list(self.ua.history) if self.ua else []
+        if call_id:
+            h = [r for r in h if r.get("call_id") == call_id]
+        return h
+
+    def reboot(self) -> None:
+        self.loop.call_soon(self.shutdown, 0)
+
+    def factory_reset(self) -> None:
+        import os
+        path = self.cfg.path
+        if path:
+            for p in (path, path + ".bak"):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+        self.reboot()

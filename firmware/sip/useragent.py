@@ -1,0 +1,334 @@
+"""The user agent core: where datagrams, transactions and transaction users meet.
+
+Rules:
+1. Sans-IO. `receive(data, addr, now)`, `on_timer(now)` and the TU verbs return outputs:
+   `("send", bytes, (host, port))` and `("event", name, fields)`; `deadline()` says when
+   `on_timer()` is due next. The event loop carries them out; nothing here blocks.
+2. Bad input never wins: a datagram that does not parse gets `400` with the fault as reason
+   phrase when enough of it survives to answer (Via, From, To, Call-ID, CSeq), and is otherwise
+   dropped; either way an `error` event says why. Nothing raises out of `receive()`.
+3. Requests the ATA does not serve get the right answer (RFC 3261 §8.2): unknown method 501,
+   a known one we do not take out of dialog 405 with Allow, a stray in-dialog request 481,
+   another user's Request-URI 404, an unsupported Require 420 with Unsupported.
+
+Theory of operation: a transaction user (TU) is an object with `next_hop` (host, port),
+`on_response(resp, now)`, `on_failure(reason, now)`, `on_timer(now)` and `deadline()`, whose
+verbs return `("send", Request)` and `("event", name, fields)` actions; `Registration` is one.
+The UA puts the top Via (branch, rport: RFC 3581) on each request a TU sends, keeps which TU
+owns which client transaction, and hands it the final responses and timeouts. Requests that
+open no transaction of ours go to a handler per method (`handlers`), which the call layer
+fills; OPTIONS is answered here (§11.2). Responses go back per the top Via (§18.2.2, with
+`received`/`rport`).
+"""
+
+from firmware.compat import random_hex
+from firmware.sip.message import parse_message, validate, Response, Request
+from firmware.sip.headers import SipParseError
+from firmware.sip.transaction import TransactionLayer, MAGIC_COOKIE
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
+KNOWN_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK", "REFER",
+                 "NOTIFY", "REGISTER", "SUBSCRIBE", "MESSAGE", "PUBLISH")
+SUPPORTED = ("replaces", "100rel", "timer", "norefersub")
+HISTORY = 400
+
+
+def summary(msg) -> str:
+    if msg.is_request:
+        return "%s %s" % (msg.method, msg.uri)
+    try:
+        method = msg.cseq.method
+    except ValueError:
+        method = "?"
+    return "%d %s (%s)" % (msg.status, msg.reason, method)
+
+
+def _raw_headers(data: bytes) -> dict:
+    """First value of each header, read leniently from a message that failed to parse."""
+    out = {}
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n")
+    short = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
+    for line in head[1:]:
+        line = line.rstrip(b"\r")
+        if b":" not in line or line[:1] in (b" ", b"\t"):
+            continue
+        name, _, value = line.partition(b":")
+        try:
+            n = name.decode().strip().lower()
+            v = value.decode().strip()
+        except UnicodeError:
+            continue
+        n = short.get(n, n)
+        if n == "via":
+            out.setdefault("via", []).append(v)
+        elif n not in out:
+            out[n] = v
+    return out
+
+
+def bad_request_for(data: bytes, reason: str):
+    """A 400 for an unparsable request, or None when it cannot be answered (§8.2, §21.4.1)."""
+    first = data.lstrip(b"\r\n").split(b"\n", 1)[0]
+    if first.startswith(b"SIP/") or first.startswith(b"ACK "):
+        return None  # never answer a response or an ACK
+    raw = _raw_headers(data)
+    if not all(k in raw for k in ("via", "from", "to", "call-id", "cseq")):
+        return None
+    phrase = "Bad Request: " + "".join(c for c in reason if 32 <= ord(c) < 127)[:120]
+    h = [("Via", v) for v in raw["via"]]
+    h += [("From", raw["from"]), ("To", raw["to"]), ("Call-ID", raw["call-id"]), ("CSeq", raw["cseq"])]
+    return Response(400, phrase, h)
+
+
+def response_to(req, status: int, reason=None, to_tag=None, extra=()):
+    """A response copying Via, From, To, Call-ID, CSeq (§8.2.6.2), To tag added when given."""
+    h = [("Via", v) for v in req.headers.get_all("Via")]
+    to = req.headers.get("To")
+    if to_tag and ";tag=" not in to.replace(" ", "").lower():
+        to = to + ";tag=" + to_tag
+    h += [("From", req.headers.get("From")), ("To", to), ("Call-ID", req.headers.get("Call-ID")),
+          ("CSeq", req.headers.get("CSeq"))]
+    h += list(extra)
+    return Response(status, reason, h)
+
+
+class UserAgent:
+    """Represents the SIP user agent of the ATA on one local address.
+
+    :param host, port: the bound address (Via sent-by, Contact).
+    :param transport: "udp" or "tcp".
+    :param users: the user parts that are ours (Request-URI check); empty = any.
+    """
+
+    def __init__(self, host: str, port: int, transport: str = "udp", user_agent: str = "tipring",
+                 t1: float = 0.5, t2: float = 4.0, t4: float = 5.0, users=()):
+        self.host = host
+        self.port = port
+        self.transport = transport.upper()
+        self.user_agent = user_agent
+        self.tl = TransactionLayer(t1, t2, t4, reliable=(transport != "udp"))
+        self.tus = []
+        self.owner = {}      # client transaction -> TU
+        self.dest = {}       # client transaction -> (host, port)
+        self.handlers = {}   # method -> fn(req, tx, src, now) -> list of outputs
+        self.users = set(users)
+        self.trace = False
+        self.history = []    # recent messages, for `show ladder`
+        self.stats = {"in": 0, "out": 0, "bad": 0}
+
+    # ------------------------------------------------------------------ TUs
+    def add_tu(self, tu) -> None:
+        if tu not in self.tus:
+            self.tus.append(tu)
+
+    def remove_tu(self, tu) -> None:
+        if tu in self.tus:
+            self.tus.remove(tu)
+
+    def run_tu(self, tu, actions, now: float) -> list:
+        """Carry out a TU's actions: send its requests (with Via) and pass its events on."""
+        out = []
+        for a in actions:
+            if a[0] == "send":
+                out += self.send_request(a[1], tu.next_hop, now, tu)
+            else:
+                out.append(a)
+        return out
+
+    # ------------------------------------------------------------------ sending
+    def via(self) -> str:
+        return "SIP/2.0/%s %s:%d;branch=%s%s;rport" % (self.transport, self._host_text(), self.port,
+                                                       MAGIC_COOKIE, random_hex(8))
+
+    def _host_text(self):
+        return "[%s]" % self.host if ":" in self.host else self.host
+
+    def send_request(self, req: Request, dest, now: float, owner=None) -> list:
+        """Send `req` to `dest` in a new client transaction owned by `owner` (a TU or None)."""
+        if req.method != "ACK" or "Via" not in req.headers:
+            req.headers.add("Via", self.via(), first=True)
+        if "Max-Forwards" not in req.headers:
+            req.headers.set("Max-Forwards", "70")
+        if "User-Agent" not in req.headers:
+            req.headers.set("User-Agent", self.user_agent)
+        acts = self.tl.send_request(req, now)
+        tx = acts[0].tx if acts else None
+        if tx is not None:
+            self.owner[tx] = owner
+            self.dest[tx] = dest
+        out = []
+        for a in acts:
+            if a.kind == "send":
+                out += self._wire(a.msg, dest, now)
+            else:
+                out += self._tl_action(a, now)
+        return out
+
+    def send_response(self, resp: Response, now: float) -> list:
+        out = []
+        for a in self.tl.send_response(resp, now):
+            out += self._tl_action(a, now)
+        return out
+
+    def _wire(self, msg, dest, now):
+        data = bytes(msg)
+        self.stats["out"] += 1
+        out = [("send", data, dest)]
+        self._note("out", msg, dest, now, out)
+        return out
+
+    def _note(self, direction, msg, peer, now, out):
+        try:
+            cid = msg.call_id
+        except ValueError:
+            cid = None
+        rec = {"t": now, "dir": direction, "summary": summary(msg), "peer": "%s:%d" % tuple(peer[:2]),
+               "local": "%s:%d" % (self.host, self.port), "call_id": cid}
+        self.history.append(rec)
+        if len(self.history) > HISTORY:
+            del self.history[:HISTORY // 4]
+        if self.trace:
+            out.append(("event", "sip", {"dir": direction, "summary": rec["summary"], "peer": rec["peer"],
+                                         "call_id": cid}))
+
+    def response_address(self, resp):
+        """Where a response goes (§18.2.2 with RFC 3581): received/rport of the top Via."""
+        top = resp.via[0]
+        host = top.params.get("received") or top.host
+        rport = top.params.get("rport")
+        port = int(rport) if rport and rport.isdigit() else (top.port or 5060)
+        return (host, port)
+
+    # ------------------------------------------------------------------ receiving
+    def receive(self, data: bytes, addr, now: float) -> list:
+        if not data.strip(b"\r\n"):
+            return []  # CRLF keep-alive (RFC 5626 §4.4.1)
+        self.stats["in"] += 1
+        try:
+            msg = parse_message(data)
+            validate(msg)
+        except SipParseError as e:
+            self.stats["bad"] += 1
+            out = [("event", "error", {"where": "sip", "message": "malformed message from %s:%d: %s"
+                                       % (addr[0], addr[1], e)})]
+            bad = bad_request_for(data, str(e))
+            if bad is not None:
+                out.append(("send", bytes(bad), addr))
+            return out
+        self._note("in", msg, addr, now, [])
+        out = []
+        if self.trace:
+            out.append(("event", "sip", {"dir": "in", "summary": summary(msg), "peer": "%s:%d" % addr[:2],
+                                         "call_id": msg.call_id}))
+        if msg.is_request:
+            self._stamp_via(msg, addr)
+        for a in self.tl.receive(msg, now):
+            out += self._tl_action(a, now, addr)
+        return out
+
+    def _stamp_via(self, req, addr):
+        """§18.2.1 received and RFC 3581 rport on the top Via, so replies find the sender."""
+        top = req.via[0]
+        values = req.headers.get_all("Via")
+        changed = False
+        if top.host != addr[0]:
+            top.params["received"] = addr[0]
+            changed = True
+        if "rport" in top.params and not top.params.get("rport"):
+            top.params["rport"] = str(addr[1])
+            changed = True
+        if changed:
+            req.headers.remove("Via")
+            req.headers.add("Via", str(top))
+            for v in values[1:]:
+                req.headers.add("Via", v)
+
+    def _tl_action(self, a, now, src=None):
+        kind = a.kind
+        if kind == "send":
+            if a.msg.is_request:
+                dest = self.dest.get(a.tx)
+                if dest is None:
+                    return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
+                return self._wire(a.msg, dest, now)
+            return self._wire(a.msg, self.response_address(a.msg), now)
+        if kind == "response":
+            tu = self.owner.get(a.tx)
+            if tu is None or a.msg.status < 200:
+                h = self.handlers.get("response")
+                return h(a.msg, a.tx, now) if h else []
+            return self.run_tu(tu, tu.on_response(a.msg, now), now)
+        if kind == "timeout":
+            tu = self.owner.get(a.tx)
+            if tu is not None and a.tx.request is not None and a.tx.request.method != "ACK":
+                if a.tx in self.dest:
+                    return self.run_tu(tu, tu.on_failure("no answer from %s:%d" % self.dest[a.tx], now), now)
+            h = self.handlers.get("timeout")
+            return h(a.tx, now) if h else []
+        if kind == "terminated":
+            self.owner.pop(a.tx, None)
+            self.dest.pop(a.tx, None)
+            return []
+        if kind == "error":
+            return [("event", "error", {"where": "sip", "message": a.msg if isinstance(a.msg, str) else str(a.msg)})]
+        if kind == "request":
+            return self._request(a.msg, a.tx, src, now)
+        h = self.handlers.get(kind)  # "cancel", "ack"
+        if h:
+            return h(a.msg, a.tx, now)
+        if kind == "cancel":
+            return self.send_response(response_to(a.tx.request, 487, to_tag=random_hex(4)), now)
+        return []
+
+    def _request(self, req, tx, src, now):
+        if tx is None:  # an ACK for a 2xx we cannot place: the call layer may know it
+            h = self.handlers.get("stray_ack")
+            return h(req, now) if h else []
+        method = req.method
+        if method not in KNOWN_METHODS:
+            return self.send_response(response_to(req, 501, extra=[("Allow", ALLOW)]), now)
+        mf = req.max_forwards
+        if mf is not None and mf <= 0 and method != "OPTIONS":
+            return self.send_response(response_to(req, 483), now)
+        unsupported = [o for o in req.headers.get_all("Require") if o.strip().lower() not in SUPPORTED]
+        if unsupported and method not in ("CANCEL", "ACK"):
+            return self.send_response(response_to(req, 420, extra=[("Unsupported", ", ".join(unsupported))]), now)
+        in_dialog = bool(req.to.tag)
+        h = self.handlers.get(method)
+        if h is not None:
+            return h(req, tx, src, now)
+        if in_dialog and method != "OPTIONS":
+            return self.send_response(response_to(req, 481), now)
+        if method == "OPTIONS":
+            return self.send_response(self.options_answer(req), now)
+        if method in ("BYE", "CANCEL", "PRACK", "UPDATE", "INFO", "NOTIFY"):
+            return self.send_response(response_to(req, 481), now)
+        if method == "INVITE":
+            return self.send_response(response_to(req, 480, "Temporarily Unavailable", to_tag=random_hex(4)), now)
+        return self.send_response(response_to(req, 405, extra=[("Allow", ALLOW)]), now)
+
+    def options_answer(self, req) -> Response:
+        """200 to OPTIONS (§11.2): what we allow, accept and support."""
+        return response_to(req, 200, to_tag=random_hex(4), extra=[
+            ("Allow", ALLOW), ("Accept", "application/sdp, message/sipfrag"),
+            ("Accept-Language", "en"), ("Supported", ", ".join(SUPPORTED)),
+            ("User-Agent", self.user_agent)])
+
+    # ------------------------------------------------------------------ time
+    def deadline(self):
+        best = self.tl.deadline()
+        for tu in self.tus:
+            d = tu.deadline()
+            if d is not None and (best is None or d < best):
+                best = d
+        return best
+
+    def on_timer(self, now: float) -> list:
+        out = []
+        for a in self.tl.on_timer(now):
+            out += self._tl_action(a, now)
+        for tu in list(self.tus):
+            d = tu.deadline()
+            if d is not None and d <= now:
+                out += self.run_tu(tu, tu.on_timer(now), now)
+        return out

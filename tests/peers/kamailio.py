@@ -1,0 +1,139 @@
+"""Start and stop a real Kamailio (registrar + proxy) on a free loopback port, for tests.
+
+Does what the rig's kamailio.sh does (absolute db_text URL, private copy of the user table,
+absolute ctl socket), but on a port of our own and in its own process group, so that a test can
+always kill it whatever happens. Users 1001..1004 with passwords secretNNNN.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        try:
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind(("127.0.0.1", p))
+            t.close()
+            return p
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def sip_options(port, timeout=0.3):
+    """Send OPTIONS to the proxy itself; return the status code or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    me = s.getsockname()[1]
+    cid = uuid.uuid4().hex
+    msg = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+           "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:%d>\r\n"
+           "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % (port, me, cid[:16], port, cid))
+    try:
+        s.sendto(msg.encode(), ("127.0.0.1", port))
+        s.settimeout(timeout)
+        data = s.recvfrom(65535)[0]
+        return int(data[8:11])
+    except (OSError, ValueError):
+        return None
+    finally:
+        s.close()
+
+
+class Kamailio:
+    """One Kamailio process; use as a context manager or call start()/stop()."""
+
+    def __init__(self, workdir: str, port: int = None, extra_args=()):
+        self.port = port or free_port()
+        self.dir = os.path.join(workdir, "kamailio-%d" % self.port)
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    @property
+    def address(self) -> str:
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10.0):
+        os.makedirs(self.dir, exist_ok=True)
+        db = os.path.join(self.dir, "dbtext")
+        shutil.rmtree(db, ignore_errors=True)
+        shutil.copytree(os.path.join(HERE, "kamailio", "dbtext"), db)
+        self.ctl = os.path.join(self.dir, "kamailio_ctl")
+        self.log_path = os.path.join(self.dir, "kamailio.log")
+        cmd = ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio", "kamailio.cfg"), "-Y", self.dir,
+               "-A", 'DBURL="text://%s"' % db, "-A", 'CTL_SOCK="unix:%s"' % self.ctl,
+               "-A", "LISTEN_UDP=udp:127.0.0.1:%d" % self.port,
+               "-A", "LISTEN_TCP=tcp:127.0.0.1:%d" % self.port] + self.extra_args
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kamailio exited at start: " + self.log()[-800:])
+            if sip_options(self.port) == 200:
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("kamailio did not answer OPTIONS within %.0f s: %s" % (timeout, self.log()[-800:]))
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the forked workers too
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+        self._log.close()
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def contacts(self, user: str) -> list:
+        """Contact addresses registered for `user` (from `kamcmd ul.dump`)."""
+        r = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl, "ul.dump"], capture_output=True, text=True, timeout=10)
+        out, aor = [], None
+        for ln in r.stdout.splitlines():
+            ln = ln.strip()
+            if ln.startswith("AoR:"):
+                aor = ln.split(":", 1)[1].strip()
+            elif ln.startswith("Address:") and aor is not None and aor.split("@")[0] == user:
+                out.append(ln.split(":", 1)[1].strip())
+        return out
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
