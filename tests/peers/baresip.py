@@ -1,0 +1,159 @@
+"""Start and stop a real, headless baresip phone (Debian baresip-core) for tests.
+
+What the rig's baresip.sh does, in Python and on free ports: copy the config template, point
+SIP, RTP, ctrl_tcp and cons at loopback ports of our own, write the account line, and run
+baresip in its own process group so it can always be killed. Driven over ctrl_tcp with bctl.
+`record=True` loads sndfile, which writes the received/sent audio to dump-*-dec/enc.wav.
+"""
+
+import glob
+import math
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import time
+import wave
+
+from tests.peers.kamailio import free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BaresipPhone:
+    def __init__(self, workdir, user="1002", registrar=None, answer="auto", record=False,
+                 tone_hz=1000, codecs="PCMU,PCMA", regint=600, wav=None, trace=False):
+        self.user = user
+        self.registrar = registrar
+        self.sip_port = free_port()
+        self.ctrl_port = free_port()
+        self.cons_port = free_port()
+        lo = free_port()
+        self.rtp_ports = (lo - lo % 2, lo - lo % 2 + 20)
+        self.dir = os.path.join(workdir, "baresip-%s-%d" % (user, self.sip_port))
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(HERE, "baresip", "config")) as f:
+            cfg = f.read()
+        subs = {
+            "sip_listen": "127.0.0.1:%d" % self.sip_port,
+            "ctrl_tcp_listen": "127.0.0.1:%d" % self.ctrl_port,
+            "cons_listen": "127.0.0.1:%d" % self.cons_port,
+            "rtp_ports": "%d-%d" % self.rtp_ports,
+            "net_interface": "127.0.0.1",
+        }
+        if wav:
+            shutil.copy(wav, os.path.join(self.dir, "tone.wav"))
+            subs.update({"audio_source": "aufile,tone.wav", "ausrc_srate": "8000", "ausrc_channels": "1"})
+        else:
+            subs["audio_source"] = "ausine,%d" % tone_hz
+        for k, v in subs.items():
+            cfg = re.sub(r"(?m)^%s\s.*$" % re.escape(k), "%s\t\t%s" % (k, v), cfg)
+        if record:
+            cfg = cfg.replace("#module\t\t\tsndfile.so", "module\t\t\tsndfile.so")
+            if "module\t\t\tsndfile.so" not in cfg:
+                cfg += "\nmodule\t\t\tsndfile.so\n"
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write(cfg)
+        domain = registrar or "127.0.0.1"
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@%s;transport=udp>;auth_pass=secret%s;answermode=%s;audio_codecs=%s;"
+                    "regint=%d;mwi=no;ptime=20\n" % (user, domain, user, answer, codecs, regint if registrar else 0))
+        open(os.path.join(self.dir, "contacts"), "w").close()
+        self.log_path = os.path.join(self.dir, "baresip.log")
+        self._log = open(self.log_path, "w")
+        args = ["stdbuf", "-oL", "-eL", "baresip", "-f", self.dir] + (["-s"] if trace else [])
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.dir, start_new_session=True)
+        self.ctl = None
+        try:
+            self._wait_ready(registered=bool(registrar))
+            import sys
+            sys.path.insert(0, HERE)
+            from bctl import Baresip
+            self.ctl = Baresip(port=self.ctrl_port)
+        except Exception:
+            self.stop()
+            raise
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def _wait_ready(self, registered, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("baresip exited: " + self.log()[-800:])
+            text = self.log()
+            if "baresip is ready" in text and (not registered or re.search(r"%s@[^:]*: .* 200 OK" % self.user, text)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("baresip not ready in %.0f s: %s" % (timeout, self.log()[-800:]))
+
+    @property
+    def uri(self) -> str:
+        return "sip:%s@127.0.0.1:%d" % (self.user, self.sip_port)
+
+    def cmd(self, command, params=""):
+        return self.ctl.command(command, params)
+
+    def wait(self, types, timeout=10.0):
+        try:
+            return self.ctl.wait_event(set(types), timeout=timeout)
+        except Exception:
+            return None
+
+    def recordings(self, kind="dec"):
+        return sorted(glob.glob(os.path.join(self.dir, "dump-*-%s.wav" % kind)))
+
+    def stop(self):
+        if self.ctl is not None:
+            try:
+                self.ctl.close()
+            except Exception:
+                pass
+            self.ctl = None
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(3)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def read_wav(path):
+    with wave.open(path, "rb") as w:
+        n, ch, rate = w.getnframes(), w.getnchannels(), w.getframerate()
+        data = struct.unpack("<%dh" % (n * ch), w.readframes(n))
+    return list(data[::ch]), rate
+
+
+def goertzel_power(x, rate, f):
+    c = 2 * math.cos(2 * math.pi * f / rate)
+    s1 = s2 = 0.0
+    for v in x:
+        s1, s2 = v + c * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - c * s1 * s2
+
+
+def dominant(x, rate, lo=200, hi=3400, step=10):
+    x = x[:4000]
+    return max(range(lo, hi, step), key=lambda f: goertzel_power(x, rate, f))
