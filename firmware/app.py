@@ -18,6 +18,8 @@ from firmware.config import parse_hostport
 from firmware.eventlog import EventLog
 from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
+from firmware.calls.manager import CallManager
+from firmware.media.stream import MediaStream
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
 
@@ -61,6 +63,11 @@ class Firmware:
         self.board = None
         self.console = None
         self._ua_timer = None
+        self.calls_mgr = None
+        self.rtp = {}          # local RTP port -> UdpEndpoint
+        self.rtcp = {}
+        self.streams = {}      # FXS port -> (MediaStream, Call)
+        self._next_rtp = 0
         self._stopping = False
         self._exit = 0
         self.started_at = self.loop.now()
@@ -90,6 +97,10 @@ class Firmware:
                     self.emit("error", {"where": "sip", "message": "cannot send to %s:%s: %s" % (o[2][0], o[2][1], e)})
             elif o[0] == "event":
                 self.emit(o[1], o[2])
+            elif o[0] == "line":
+                self._line_command(o[1], o[2], o[3:])
+            elif o[0] == "media":
+                self._media(o[1], o[2])
         self._arm_ua_timer()
 
     def _arm_ua_timer(self):
@@ -127,6 +138,8 @@ class Firmware:
         self._start_console(started)
         self.emit("started", started)
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
+        self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
+                                     line_busy=self._line_busy)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -153,6 +166,117 @@ class Firmware:
             return
         self.console = ConsoleServer(self.loop, self, listen)
         started["console"] = self.console.address
+
+    # ------------------------------------------------------------------ calls and media
+    def _next_hop_for(self, port):
+        reg = self.registrations.get(port)
+        if reg is not None:
+            return tuple(reg.next_hop)
+        ln = self.cfg.line(port)
+        host, p = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
+        try:
+            return tuple(resolve(host, p))
+        except OSError:
+            return (host, p)
+
+    def _line_busy(self, port):
+        if self.board is not None and hasattr(self.board, "line_busy"):
+            return self.board.line_busy(port)
+        return False
+
+    def line_intent(self, port: int, intent: str, *args) -> None:
+        """What the FXS line wants from the call layer: dial NUMBER, answer, hangup, flash."""
+        now = self.loop.now()
+        if intent == "dial":
+            self.do(self.calls_mgr.dial(port, args[0], now))
+        elif intent == "answer":
+            self.do(self.calls_mgr.answer(port, now))
+        elif intent == "hangup":
+            self.do(self.calls_mgr.hangup(port, now))
+        elif intent == "digit":
+            entry = self.streams.get(port)
+            if entry is not None and entry[0].dtmf_pt is not None:
+                entry[0].send_digit(args[0], args[1] if len(args) > 1 else 100)
+        # flash is the supplementary-services layer's; until then it changes nothing
+
+    def _line_command(self, port, verb, args):
+        if self.board is not None and hasattr(self.board, "line_command"):
+            self.board.line_command(port, verb, *args)
+
+    def _rtp_alloc(self):
+        host = self.ua.host
+        if host in ("0.0.0.0", "::"):
+            host = local_address_towards(*self._next_hop_for(self.cfg.lines[0]["port"]), "127.0.0.1")
+        for _ in range(200):
+            self._next_rtp = (self._next_rtp + 2) % 16384
+            port = 16384 + self._next_rtp
+            try:
+                ep = UdpEndpoint(self.loop, host, port, lambda d, a, p=port: self._rtp_in(p, d, a))
+            except OSError:
+                continue
+            try:
+                self.rtcp[port] = UdpEndpoint(self.loop, host, port + 1, lambda d, a, p=port: self._rtp_in(p, d, a))
+            except OSError:
+                pass
+            self.rtp[port] = ep
+            return (host, port)
+        raise OSError("no free RTP port")
+
+    def _rtp_in(self, local_port, data, addr):
+        for stream, call in self.streams.values():
+            if stream.local[1] == local_port:
+                for ev in stream.on_packet(data, addr, self.loop.now()):
+                    if ev[0] == "digit" and self.board is not None and hasattr(self.board, "line_command"):
+                        self.board.line_command(call.port, "remote_digit", ev[1])
+                return
+
+    def _media(self, op, call):
+        now = self.loop.now()
+        port = call.port
+        if op == "start" and call.plan is not None:
+            stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+            self.streams[port] = (stream, call)
+        elif op == "update" and port in self.streams and call.plan is not None:
+            self.streams[port][0].update(call.plan)
+        elif op == "stop":
+            entry = self.streams.pop(port, None)
+            if entry is not None:
+                stream = entry[0]
+                for data, addr in stream.close(now):
+                    self._rtp_send(stream, data, addr)
+                st = stream.stats()
+                self.emit("media", dict({"line": port, "call_id": call.call_id}, **st))
+            self._close_rtp(call.rtp[1])
+        if op in ("start", "update") and self.board is not None and hasattr(self.board, "media_changed"):
+            self.board.media_changed(port)
+
+    def _close_rtp(self, port):
+        for table in (self.rtp, self.rtcp):
+            ep = table.pop(port, None)
+            if ep is not None:
+                ep.close()
+
+    def _rtp_send(self, stream, data, addr):
+        ep = self.rtp.get(stream.local[1])
+        if ep is not None and addr is not None:
+            try:
+                ep.send(data, tuple(addr))
+            except OSError:
+                pass
+
+    def media_frame(self, port: int, capture: bytes, now: float):
+        """The line's 20 ms tick while a call has media: send what the handset said, return
+        what it should hear (None when this line has no media)."""
+        entry = self.streams.get(port)
+        if entry is None:
+            return None
+        stream = entry[0]
+        for data, addr in stream.on_capture(capture, now):
+            self._rtp_send(stream, data, addr)
+        if stream.deadline() <= now:
+            for data, addr in stream.on_timer(now):
+                self._rtp_send(stream, data, addr)
+        return stream.playout(now)
 
     def _register_line(self, ln) -> None:
         rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
@@ -182,6 +306,9 @@ class Firmware:
         self._stopping = True
         self._exit = exit_code
         now = self.loop.now()
+        if self.calls_mgr is not None:
+            for port in list(self.calls_mgr.by_line):
+                self.do(self.calls_mgr.hangup(port, now))
         for reg in self.registrations.values():
             self.do(self.ua.run_tu(reg, reg.stop(now), now))
         self.loop.call_later(SHUTDOWN_WAIT, self.loop.stop)
@@ -214,6 +341,8 @@ class Firmware:
         return self._exit
 
     def close(self) -> None:
+        for ep in list(self.rtp.values()) + list(self.rtcp.values()):
+            ep.close()
         for part in (self.console, self.board, self.sip):
             if part is not None:
                 try:
@@ -253,9 +382,7 @@ class Firmware:
         return st
 
     def calls(self) -> list:
-        if self.board is not None and hasattr(self.board, "calls"):
-            return self.board.calls()
-        return []
+        return self.calls_mgr.status(self.loop.now()) if self.calls_mgr else []
 
     def apply_config(self, new_cfg) -> list:
         notes = []
@@ -284,9 +411,11 @@ class Firmware:
         return notes
 
     def hangup(self, line=None) -> str:
-        if self.board is not None and hasattr(self.board, "hangup"):
-            return self.board.hangup(line)
-        return "line %s: no call" % (line or 1)
+        port = line or self.cfg.lines[0]["port"] if self.cfg.lines else 1
+        if self.calls_mgr is None or self.calls_mgr.call_on(port) is None:
+            return "line %s: no call" % port
+        self.line_intent(port, "hangup")
+        return "line %s: call ended" % port
 
     def ring(self, line: int) -> str:
         if self.board is not None and hasattr(self.board, "test_ring"):

@@ -126,13 +126,38 @@ class UserAgent:
             self.tus.remove(tu)
 
     def run_tu(self, tu, actions, now: float) -> list:
-        """Carry out a TU's actions: send its requests (with Via) and pass its events on."""
+        """Carry out a TU's actions: send its requests (with Via) and pass the rest on.
+        `("send", req)` goes to `tu.next_hop`; `("send", req, dest)` to dest."""
         out = []
         for a in actions:
-            if a[0] == "send":
-                out += self.send_request(a[1], tu.next_hop, now, tu)
+            if a[0] == "send" and not isinstance(a[1], (bytes, bytearray)):
+                dest = a[2] if len(a) > 2 else tu.next_hop
+                out += self.send_request(a[1], dest, now, tu)
+            elif a[0] == "respond":
+                out += self.send_response(a[1], now)
+            elif a[0] == "cancel":
+                out += self.cancel(a[1], now)
             else:
                 out.append(a)
+        return out
+
+    def tx_for(self, request):
+        """The client transaction that carries `request` (the object we sent), or None."""
+        for tx in self.owner:
+            if tx.request is request:
+                return tx
+        return None
+
+    def cancel(self, invite_tx, now: float) -> list:
+        """CANCEL a pending INVITE client transaction (§9.1), to where the INVITE went."""
+        out = []
+        dest = self.dest.get(invite_tx)
+        for a in self.tl.cancel(invite_tx, now):
+            if a.kind == "send" and a.tx is not None and dest is not None:
+                self.dest[a.tx] = dest
+                out += self._wire(a.msg, dest, now)
+            else:
+                out += self._tl_action(a, now)
         return out
 
     # ------------------------------------------------------------------ sending
@@ -145,7 +170,7 @@ class UserAgent:
 
     def send_request(self, req: Request, dest, now: float, owner=None) -> list:
         """Send `req` to `dest` in a new client transaction owned by `owner` (a TU or None)."""
-        if req.method != "ACK" or "Via" not in req.headers:
+        if "Via" not in req.headers:
             req.headers.add("Via", self.via(), first=True)
         if "Max-Forwards" not in req.headers:
             req.headers.set("Max-Forwards", "70")
@@ -190,6 +215,13 @@ class UserAgent:
         if self.trace:
             out.append(("event", "sip", {"dir": direction, "summary": rec["summary"], "peer": rec["peer"],
                                          "call_id": cid}))
+
+    def _invite_dest(self, cancel):
+        branch = cancel.via[0].branch
+        for tx, dest in self.dest.items():
+            if tx.request is not None and tx.request.method == "INVITE" and tx.branch == branch:
+                return dest
+        return None
 
     def response_address(self, resp):
         """Where a response goes (§18.2.2 with RFC 3581): received/rport of the top Via."""
@@ -248,14 +280,21 @@ class UserAgent:
         if kind == "send":
             if a.msg.is_request:
                 dest = self.dest.get(a.tx)
+                if dest is None and a.msg.method == "CANCEL":
+                    dest = self._invite_dest(a.msg)  # a CANCEL held until the INVITE's 1xx
+                    if dest is not None:
+                        self.dest[a.tx] = dest
                 if dest is None:
                     return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
                 return self._wire(a.msg, dest, now)
             return self._wire(a.msg, self.response_address(a.msg), now)
         if kind == "response":
             tu = self.owner.get(a.tx)
-            if tu is None or a.msg.status < 200:
-                h = self.handlers.get("response")
+            if tu is not None and a.msg.status < 200:
+                fn = getattr(tu, "on_provisional", None)
+                return self.run_tu(tu, fn(a.msg, now), now) if fn else []
+            if tu is None:
+                h = self.handlers.get("response")  # a stray 2xx retransmission: re-ACK
                 return h(a.msg, a.tx, now) if h else []
             return self.run_tu(tu, tu.on_response(a.msg, now), now)
         if kind == "timeout":

@@ -1,0 +1,452 @@
+"""One call of one line: an INVITE dialog, its offer/answer, and what the line should hear.
+
+Rules:
+1. Sans-IO, like everything under firmware/: methods take `now` and return actions.
+   `("send", Request, dest)` and `("respond", Response)` go through the user agent,
+   `("cancel", tx)` CANCELs our pending INVITE, `("line", verb, *args)` tells the FXS line what
+   happened (`remote_ringing`, `remote_early_media`, `remote_answered`, `remote_busy`,
+   `remote_failed(kind)`, `remote_hangup`, `incoming(caller_id)`), `("media", op)` starts,
+   updates or stops this call's RTP stream with `self.plan`, `("event", "call", fields)` logs.
+2. Every state and the request that moves it are in `TRANSITIONS`; a response or request with
+   no entry is answered as RFC 3261 says (481, 491, ...) and changes nothing.
+3. RFC 3261 is the law over the seed document: BYE takes a new CSeq (§12.2.1.1); the ACK for a
+   2xx is built here (§13.2.2.4) and re-sent for every 2xx retransmission; a 2xx that crosses
+   our CANCEL is ACKed and then ended with BYE (§9.1, FLOWS §8).
+
+Theory of operation. Outgoing (FLOWS §4, §7-9, §16): `dialing` -> INVITE with our SDP offer
+-> 401/407 answered once with credentials (a new INVITE, CSeq + 1) -> `proceeding` on 100 ->
+`ringing` on 180 (local ringback) or `early` on 18x with SDP (the far end's early media) ->
+`connected` on 2xx (ACK, media on) -> `ended` on BYE either way. 486/600 -> busy tone;
+404/484/410/603 -> reorder; 480/408/5xx/timeout -> congestion; 3xx -> a new INVITE to the
+first Contact (at most MAX_REDIRECTS). Incoming (FLOWS §4 as B): `incoming` (180 sent, the
+phone rings) -> `connected` on off-hook (200 with our answer) -> `ended`.
+"""
+
+from firmware.compat import random_hex
+from firmware.sip.auth import DigestClient
+from firmware.sip.dialog import Dialog
+from firmware.sip.message import NameAddr
+from firmware.media.sdp import SdpSession, SdpError, parse as parse_sdp
+
+MAX_REDIRECTS = 3
+BUSY = (486, 600)
+REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
+
+# state -> what may move it; read beside FLOWS.md
+TRANSITIONS = {
+    "dialing":     {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
+                    "auth": "dialing", "3xx": "dialing", "failure": "ended", "timeout": "ended",
+                    "hangup": "cancelling"},
+    "proceeding":  {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
+                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
+    "ringing":     {"1xx": "ringing", "180": "ringing", "183": "early", "2xx": "connected",
+                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
+    "early":       {"1xx": "early", "180": "early", "183": "early", "2xx": "connected",
+                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
+    "cancelling":  {"2xx": "releasing", "failure": "ended", "timeout": "ended", "1xx": "cancelling",
+                    "180": "cancelling", "183": "cancelling"},
+    "incoming":    {"answer": "connected", "cancel": "ended", "hangup": "ended", "timeout": "ended"},
+    "connected":   {"bye": "ended", "hangup": "releasing", "reinvite": "connected"},
+    "releasing":   {"bye": "ended", "final": "ended", "timeout": "ended"},
+    "ended":       {},
+}
+
+
+def _caller_id(req) -> dict:
+    """Number and name for the handset, from P-Asserted-Identity or From (RFC 3325)."""
+    src = None
+    pai = req.headers.get("P-Asserted-Identity")
+    if pai:
+        try:
+            src = NameAddr.parse(pai.split(",")[0])
+        except ValueError:
+            src = None
+    if src is None:
+        src = req.from_
+    number = src.uri.user or ""
+    name = src.display or None
+    privacy = (req.headers.get("Privacy") or "").lower()
+    if "id" in privacy or number.lower() in ("anonymous", "") or (name or "").lower() == "anonymous":
+        return {"number": None, "name": None, "reason": "private"}
+    return {"number": number, "name": name}
+
+
+class Call:
+    """Represents one call on one FXS line (outgoing or incoming)."""
+
+    def __init__(self, line: dict, direction: str, ua, rtp, now: float):
+        self.line = line                # the [[line]] config dict
+        self.port = line["port"]
+        self.direction = direction      # "out" | "in"
+        self.ua = ua
+        self.rtp = rtp                  # (host, port) of our RTP socket
+        self.state = "dialing" if direction == "out" else "incoming"
+        self.started = now
+        self.answered_at = None
+        self.dialog = None
+        self.invite = None              # our INVITE as sent (outgoing) / theirs (incoming)
+        self.invite_tx = None
+        self.server_tx = None
+        self.sdp = SdpSession(rtp[0], rtp[1])
+        self.plan = None                # firmware.media.sdp.MediaPlan once negotiated
+        self.media_on = False
+        self.peer = None
+        self.reason = None
+        self.call_id = None
+        self.local_tag = random_hex(6)
+        self.auth = DigestClient(line.get("auth_user") or line["user"], line.get("password") or "")
+        self.redirects = 0
+        self.next_hop = None
+        self._answer_sdp = None
+        self._bye_after_ack = False
+        self._cseq = 0
+        self.tu = None                  # the manager's adaptor owning our client transactions
+
+    # ------------------------------------------------------------------ helpers
+    def _event(self, state=None, **extra):
+        f = {"line": self.port, "call_id": self.call_id, "direction": self.direction,
+             "state": state or self.state, "peer": self.peer}
+        if self.reason and (state or self.state) == "ended":
+            f["reason"] = self.reason
+        f.update(extra)
+        return ("event", "call", f)
+
+    def _move(self, event):
+        nxt = TRANSITIONS.get(self.state, {}).get(event)
+        if nxt is None:
+            return False
+        self.state = nxt
+        return True
+
+    def _contact(self):
+        host = self.ua.host
+        return "<sip:%s@%s:%d>" % (self.line["user"], "[%s]" % host if ":" in host else host, self.ua.port)
+
+    def _dest_for(self, req):
+        """First hop of an in-dialog request: the first Route, else the Request-URI (§12.2.1.1)."""
+        routes = req.headers.get_all("Route")
+        try:
+            uri = NameAddr.parse(routes[0]).uri if routes else NameAddr.parse("<%s>" % req.uri).uri
+            return (uri.host.strip("[]"), uri.port or 5060)
+        except ValueError:
+            return self.next_hop
+
+    def _in_dialog(self, req):
+        req.headers.remove("Via")   # the UA puts its own, with rport
+        return ("send", req, self._dest_for(req))
+
+    def _end(self, reason):
+        acts = []
+        self.state = "ended"
+        self.reason = reason
+        if self.media_on:
+            acts.append(("media", "stop"))
+            self.media_on = False
+        if self.dialog is not None:
+            self.dialog.terminate()
+        acts.append(self._event("ended"))
+        return acts
+
+    # ------------------------------------------------------------------ outgoing
+    def dial(self, number: str, domain: str, proxy, now: float, target_uri=None) -> list:
+        """Start an outgoing call to `number` through `proxy` (host, port)."""
+        self.next_hop = proxy
+        self.call_id = self.call_id or (random_hex(12) + "@tipring")
+        uri = target_uri or ("sip:%s@%s" % (number, domain))
+        self.peer = number
+        display = self.line.get("display_name")
+        who = ('"%s" ' % display) if display else ""
+        self._cseq += 1
+        offer = self.sdp.offer().to_bytes()
+        headers = [
+            ("Max-Forwards", "70"),
+            ("From", "%s<sip:%s@%s>;tag=%s" % (who, self.line["user"], domain, self.local_tag)),
+            ("To", "<%s>" % uri),
+            ("Call-ID", self.call_id),
+            ("CSeq", "%d INVITE" % self._cseq),
+            ("Contact", self._contact()),
+            ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"),
+            ("Supported", "replaces, 100rel"),
+            ("Content-Type", "application/sdp"),
+        ]
+        from firmware.sip.message import Request
+        req = Request("INVITE", uri, headers, offer)
+        for name, value in self.auth.authorize(req):
+            req.headers.set(name, value)
+        self.invite = req
+        acts = [("send", req, proxy)]
+        if self._cseq == 1 and self.redirects == 0:
+            acts.append(self._event("dialing"))
+        return acts
+
+    def sent(self, tx) -> None:
+        """The UA tells us which client transaction carries our INVITE."""
+        self.invite_tx = tx
+
+    def on_provisional(self, resp, now: float) -> list:
+        if resp.cseq.method != "INVITE" or self.state in ("ended",):
+            return []
+        code = resp.status
+        acts = []
+        if code > 100 and resp.to.tag and self.dialog is None:
+            try:
+                self.dialog = Dialog.uac(self.invite, resp, contact=self._contact(),
+                                         via_host=self.ua.host, via_port=self.ua.port)
+            except ValueError:
+                self.dialog = None
+        elif self.dialog is not None and resp.to.tag == self.dialog.remote_tag:
+            self.dialog.on_response(resp)
+        before = self.state
+        if resp.body and code in (180, 183) and (resp.content_type or "") == "application/sdp":
+            try:
+                self.plan = self.sdp.on_answer(parse_sdp(resp.body))
+            except (SdpError, ValueError):
+                self.plan = None
+            if self.plan is not None and self._move("183"):
+                acts.append(("media", "update" if self.media_on else "start"))
+                self.media_on = True
+                acts.append(("line", "remote_early_media"))
+        elif code == 180 or code == 183:
+            if self._move("180") and before != "ringing" and not self.media_on:
+                acts.append(("line", "remote_ringing"))
+        else:
+            self._move("1xx")
+        if self.state != before and self.state in ("proceeding", "ringing", "early"):
+            acts.append(self._event())
+        return acts
+
+    def on_response(self, resp, now: float) -> list:
+        method = resp.cseq.method
+        code = resp.status
+        if method == "INVITE":
+            if resp.cseq.seq != self._cseq and self.dialog is not None and code >= 200:
+                return self._reinvite_answer(resp, now)
+            return self._invite_final(resp, now)
+        if method == "BYE" or method == "CANCEL":
+            if method == "BYE" and self.state == "releasing":
+                return self._end(self.reason or "local hangup")
+            return []
+        return []
+
+    def _invite_final(self, resp, now):
+        code = resp.status
+        if 200 <= code < 300:
+            if self.dialog is None or self.dialog.remote_tag != resp.to.tag:
+                self.dialog = Dialog.uac(self.invite, resp, contact=self._contact(),
+                                         via_host=self.ua.host, via_port=self.ua.port)
+            else:
+                self.dialog.on_response(resp)
+            ack = self.dialog.ack(self.invite.cseq.seq)
+            acts = [self._in_dialog(ack)]
+            if self.state == "cancelling":
+                # the 200 crossed our CANCEL: the call exists, end it properly (FLOWS §8)
+                self.state = "releasing"
+                self.reason = "cancelled"
+                acts.append(self._in_dialog(self.dialog.bye()))
+                return acts
+            if self.state == "connected":
+                return acts  # a retransmitted 2xx: ACK again, nothing else
+            if resp.body:
+                try:
+                    self.plan = self.sdp.on_answer(parse_sdp(resp.body))
+                except (SdpError, ValueError) as e:
+                    self.reason = "bad answer SDP: %s" % e
+                    self.state = "releasing"
+                    acts.append(self._in_dialog(self.dialog.bye()))
+                    return acts + [("line", "remote_failed", "reorder")]
+            self._move("2xx")
+            self.answered_at = now
+            acts.append(("media", "update" if self.media_on else "start"))
+            self.media_on = True
+            acts += [("line", "remote_answered"), self._event("connected")]
+            return acts
+        if code in (401, 407) and self.state in ("dialing", "proceeding"):
+            result = self.auth.respond(resp, self.invite)
+            if not result.ok:
+                self.reason = "%d %s (%s)" % (code, resp.reason, result.reason)
+                return self._end(self.reason) + [("line", "remote_failed", "reorder")]
+            self._cseq = self.invite.cseq.seq
+            acts = self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri)
+            for name, value in result.headers:
+                acts[0][1].headers.set(name, value)
+            return acts
+        if 300 <= code < 400 and self.state != "cancelling":
+            contacts = [c for c in resp.contact if not c.star]
+            if contacts and self.redirects < MAX_REDIRECTS:
+                self.redirects += 1
+                target = str(contacts[0].uri)
+                self.dialog = None
+                return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
+                    [self._event("dialing", redirected_to=target)]
+        self.reason = "%d %s" % (code, resp.reason)
+        if self.state == "cancelling":
+            return self._end("cancelled")
+        kind = "busy" if code in BUSY else ("reorder" if code in REORDER or 300 <= code < 400 else "congestion")
+        acts = self._end(self.reason)
+        line_verb = ("line", "remote_busy") if kind == "busy" else ("line", "remote_failed", kind)
+        return [line_verb] + acts
+
+    def _domain(self):
+        u = self.invite.from_.uri
+        return u.host if not u.port else "%s:%d" % (u.host, u.port)
+
+    def _reinvite_answer(self, resp, now):
+        acts = []
+        if 200 <= resp.status < 300:
+            acts.append(self._in_dialog(self.dialog.ack(resp.cseq.seq)))
+            if resp.body:
+                try:
+                    self.plan = self.sdp.on_answer(parse_sdp(resp.body))
+                    acts.append(("media", "update"))
+                except (SdpError, ValueError):
+                    pass
+        return acts
+
+    def on_failure(self, reason: str, now: float) -> list:
+        """Our INVITE (Timer B) or BYE (Timer F) got no answer."""
+        if self.state == "releasing":
+            return self._end(self.reason or "local hangup")
+        if self.state in ("dialing", "proceeding", "ringing", "early", "cancelling"):
+            cancelled = self.state == "cancelling"
+            acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason)
+            return acts if cancelled else [("line", "remote_failed", "congestion")] + acts
+        return []
+
+    def hangup(self, now: float) -> list:
+        """The handset hung up (or the no-answer timer fired, for outgoing calls)."""
+        if self.state in ("dialing", "proceeding", "ringing", "early"):
+            self.state = "cancelling"
+            self.reason = "cancelled"
+            acts = []
+            if self.invite_tx is not None:
+                acts.append(("cancel", self.invite_tx))
+            if self.media_on:
+                acts.append(("media", "stop"))
+                self.media_on = False
+            return acts
+        if self.state == "connected":
+            self.state = "releasing"
+            self.reason = "local hangup"
+            acts = [self._in_dialog(self.dialog.bye())]
+            if self.media_on:
+                acts.append(("media", "stop"))
+                self.media_on = False
+            return acts
+        if self.state == "incoming":
+            return self.reject(now, 480, "Temporarily Unavailable", "not answered")
+        return []
+
+    # ------------------------------------------------------------------ incoming
+    def offered(self, req, tx, now: float) -> list:
+        """A new INVITE for this line: prepare the answer, send 180, ring the phone."""
+        self.invite = req
+        self.server_tx = tx
+        self.call_id = req.call_id
+        cid = _caller_id(req)
+        self.peer = cid.get("number") or "anonymous"
+        if req.body:
+            try:
+                answer, self.plan = self.sdp.answer(parse_sdp(req.body))
+                self._answer_sdp = answer.to_bytes()
+            except SdpError as e:
+                self.state = "ended"
+                self.reason = "488 %s" % e
+                return [("respond", self._response(488, "Not Acceptable Here",
+                                                   extra=[("Warning", '304 tipring "%s"' % str(e)[:80])])),
+                        self._event("ended")]
+        self.dialog = Dialog.uas(req, self.local_tag, contact=self._contact(),
+                                 via_host=self.ua.host, via_port=self.ua.port)
+        return [("respond", self._response(180, "Ringing")), ("line", "incoming", cid), self._event("ringing")]
+
+    def _response(self, code, reason=None, body=b"", extra=()):
+        from firmware.sip.dialog import make_response
+        return make_response(self.invite, code, reason, to_tag=self.local_tag,
+                             contact=self._contact() if code < 300 else None, headers=list(extra),
+                             body=body, content_type="application/sdp" if body else None)
+
+    def answer(self, now: float) -> list:
+        """The handset went off-hook while ringing: 200 with our SDP answer, media on."""
+        if self.state != "incoming":
+            return []
+        if self._answer_sdp is None:  # offerless INVITE: our offer goes in the 200 (RFC 3264 §5)
+            self._answer_sdp = self.sdp.offer().to_bytes()
+        self.state = "connected"
+        self.answered_at = now
+        self.dialog.confirm()
+        acts = [("respond", self._response(200, "OK", self._answer_sdp))]
+        if self.plan is not None:
+            acts.append(("media", "start"))
+            self.media_on = True
+        acts.append(self._event("connected"))
+        return acts
+
+    def reject(self, now, code, reason, why) -> list:
+        if self.state != "incoming":
+            return []
+        acts = [("respond", self._response(code, reason))]
+        return acts + self._end(why)
+
+    def on_ack(self, ack, now: float) -> list:
+        if ack.body and self.plan is None:
+            try:
+                self.plan = self.sdp.on_answer(parse_sdp(ack.body))
+                self.media_on = True
+                return [("media", "start")]
+            except (SdpError, ValueError):
+                pass
+        return []
+
+    def on_cancel(self, now: float) -> list:
+        if self.state != "incoming":
+            return []
+        acts = [("respond", self._response(487, "Request Terminated"))]
+        return acts + [("line", "remote_hangup")] + self._end("cancelled by caller")
+
+    # ------------------------------------------------------------------ in dialog
+    def on_request(self, req, tx, now: float) -> list:
+        """A request inside our dialog (BYE, re-INVITE, UPDATE, INFO, ...)."""
+        from firmware.sip.dialog import make_response
+        bad = self.dialog.on_request(req) if self.dialog is not None else None
+        if bad:
+            return [("respond", make_response(req, 500, "Server Internal Error",
+                                              headers=[("Retry-After", "1")]))]
+        m = req.method
+        if m == "BYE":
+            acts = [("respond", make_response(req, 200))]
+            if self.state == "ended":
+                return acts
+            was = self.state
+            self.reason = "remote hangup"
+            acts += self._end("remote hangup")
+            if was in ("connected", "releasing"):
+                acts.insert(1, ("line", "remote_hangup"))
+            return acts
+        if m in ("INVITE", "UPDATE"):
+            if self.state not in ("connected", "early", "incoming"):
+                return [("respond", make_response(req, 491 if m == "INVITE" else 500))]
+            if not req.body:
+                body = self.sdp.offer().to_bytes()
+                return [("respond", make_response(req, 200, contact=self._contact(), body=body,
+                                                  content_type="application/sdp"))]
+            try:
+                answer, plan = self.sdp.answer(parse_sdp(req.body))
+            except SdpError as e:
+                return [("respond", make_response(req, 488, "Not Acceptable Here",
+                                                  headers=[("Warning", '304 tipring "%s"' % str(e)[:80])]))]
+            self.plan = plan
+            acts = [("respond", make_response(req, 200, contact=self._contact(), body=answer.to_bytes(),
+                                              content_type="application/sdp"))]
+            if self.media_on:
+                acts.append(("media", "update"))
+                held = plan.direction in ("recvonly", "inactive") or plan.remote_hold
+                acts.append(self._event("held" if held else "connected"))
+            return acts
+        if m in ("INFO", "NOTIFY", "OPTIONS"):
+            return [("respond", make_response(req, 200))]
+        if m == "PRACK":
+            return [("respond", make_response(req, 200))]
+        return [("respond", make_response(req, 405, headers=[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")]))]
+
+    def status(self, now: float) -> dict:
+        return {"line": self.port, "call_id": self.call_id, "direction": self.direction, "state": self.state,
+                "peer": self.peer, "duration_s": round(now - (self.answered_at or self.started), 1)}

@@ -1,0 +1,200 @@
+"""Call flows (FLOWS.md §4, §6-§9) between two tipring call layers wired back to back on a
+virtual network and clock: every message really serialised, parsed, and run through the
+transaction layer; no sockets, no sleeping."""
+
+from firmware.calls.manager import CallManager
+from firmware.sip.message import parse_message
+from firmware.sip.useragent import UserAgent
+
+
+def line(port, user, proxy):
+    return {"port": port, "user": user, "password": "secret" + user, "auth_user": None, "display_name": None,
+            "domain": "%s:%d" % proxy, "no_answer_s": 20, "direct_calls": False}
+
+
+class Net:
+    """Delivers datagrams between UAs by address; records what each line was told."""
+
+    def __init__(self):
+        self.nodes = {}
+        self.now = 0.0
+        self.line_cmds = []
+        self.media = []
+        self.events = []
+        self.wire = []
+        self.drop = None
+        self.raw = []
+
+    def add(self, host, port, user):
+        ua = UserAgent(host, port)
+        peer = None
+        mgr = CallManager(ua, [line(1, user, (host, port))], lambda p: self.peer_of[(host, port)],
+                          self._alloc(host))
+        self.nodes[(host, port)] = (ua, mgr)
+        return ua, mgr
+
+    def _alloc(self, host):
+        n = [20000]
+
+        def alloc():
+            n[0] += 2
+            return (host, n[0])
+        return alloc
+
+    def run(self, outputs, src):
+        queue = [(o, src) for o in outputs]
+        while queue:
+            o, at = queue.pop(0)
+            if o[0] == "send":
+                data, dest = o[1], tuple(o[2])
+                self.wire.append((at, dest, data.split(b"\r\n", 1)[0].decode()))
+                self.raw.append(data)
+                if self.drop and self.drop(data):
+                    continue
+                ua, mgr = self.nodes[dest]
+                queue += [(x, dest) for x in ua.receive(data, at, self.now)]
+            elif o[0] == "line":
+                self.line_cmds.append((at, o[1], o[2]) + tuple(o[3:]))
+            elif o[0] == "media":
+                self.media.append((at, o[1], o[2].call_id))
+            elif o[0] == "event":
+                self.events.append((at, o[1], o[2]))
+
+    def tick(self, until):
+        while True:
+            best = None
+            for addr, (ua, mgr) in self.nodes.items():
+                d = ua.deadline()
+                if d is not None and (best is None or d < best[0]):
+                    best = (d, addr)
+            if best is None or best[0] > until:
+                self.now = until
+                return
+            self.now = max(self.now, best[0])
+            ua, mgr = self.nodes[best[1]]
+            self.run(ua.on_timer(self.now), best[1])
+
+
+A = ("127.0.0.1", 5070)
+B = ("127.0.0.1", 5080)
+
+
+def pair():
+    net = Net()
+    # each side's "proxy" is the other UA: a direct two-UA call, as in FLOWS §1 without P
+    net.peer_of = {A: B, B: A}
+    ua_a, a = net.add(*A, user="1001")
+    ua_b, b = net.add(*B, user="1002")
+    return net, a, b
+
+
+def calls_of(net, at, state):
+    return [e[2] for e in net.events if e[0] == at and e[1] == "call" and e[2]["state"] == state]
+
+
+def test_basic_call_answer_talk_and_release_from_the_caller():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    assert (B, 1, "incoming") == net.line_cmds[0][:3]
+    assert (A, 1, "remote_ringing") in net.line_cmds
+    net.now = 2.0
+    net.run(b.answer(1, 2.0), B)
+    assert (A, 1, "remote_answered") in net.line_cmds
+    assert [m[1] for m in net.media if m[0] == A] == ["start"] and [m[1] for m in net.media if m[0] == B] == ["start"]
+    assert calls_of(net, A, "connected") and calls_of(net, B, "connected")
+    methods = [w[2] for w in net.wire]
+    assert methods[:1] == ["INVITE sip:1002@127.0.0.1:5070 SIP/2.0"]  # R-URI in the line's domain
+    assert "SIP/2.0 180 Ringing" in methods and "SIP/2.0 200 OK" in methods
+    assert any(m.startswith("ACK ") for m in methods)
+    net.now = 10.0
+    net.run(a.hangup(1, 10.0), A)
+    assert (B, 1, "remote_hangup") in net.line_cmds
+    ended_a, ended_b = calls_of(net, A, "ended"), calls_of(net, B, "ended")
+    assert ended_a[0]["reason"] == "local hangup" and ended_b[0]["reason"] == "remote hangup"
+    assert a.calls == {} and b.calls == {}
+    # RFC 3261 §12.2.1.1, not the seed: BYE takes a new CSeq above the INVITE's
+    invite = next(parse_message(d) for d in _sent(net, "INVITE"))
+    bye = next(parse_message(d) for d in _sent(net, "BYE"))
+    assert bye.cseq.seq > invite.cseq.seq
+
+
+def _sent(net, method):
+    return [d for d in net.raw if d.startswith(method.encode() + b" ")]
+
+
+def test_busy_line_answers_486_and_caller_hears_busy():
+    net, a, b = pair()
+    b.line_busy = lambda port: True
+    net.run(a.dial(1, "1002", 0.0), A)
+    assert (A, 1, "remote_busy") in net.line_cmds
+    assert calls_of(net, A, "ended")[0]["reason"] == "486 Busy Here"
+
+
+def test_caller_gives_up_cancel_487_and_the_phone_stops_ringing():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.now = 3.0
+    net.run(a.hangup(1, 3.0), A)
+    assert (B, 1, "remote_hangup") in net.line_cmds
+    methods = [w[2] for w in net.wire]
+    assert any(m.startswith("CANCEL ") for m in methods) and "SIP/2.0 487 Request Terminated" in methods
+    assert calls_of(net, A, "ended")[0]["reason"] == "cancelled"
+    assert a.calls == {} and b.calls == {}
+
+
+def test_nobody_answers_the_callees_no_answer_timer_gives_480_and_congestion():
+    net, a, b = pair()
+    b.lines[1]["no_answer_s"] = 10
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.tick(11.0)
+    assert "SIP/2.0 480 Temporarily Unavailable" in [w[2] for w in net.wire]
+    assert (A, 1, "remote_failed", "congestion") in net.line_cmds
+    assert (B, 1, "remote_hangup") in net.line_cmds   # the phone stops ringing
+    assert not a.calls and not b.calls
+
+
+def test_the_callers_no_answer_timer_cancels():
+    net, a, b = pair()
+    a.lines[1]["no_answer_s"] = 5
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.tick(6.0)
+    wire = [w[2] for w in net.wire]
+    assert any(m.startswith("CANCEL ") for m in wire) and "SIP/2.0 487 Request Terminated" in wire
+    assert (A, 1, "remote_failed", "congestion") in net.line_cmds
+    assert not a.calls and not b.calls
+
+
+def test_far_end_hangs_up_and_the_caller_is_told():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.run(b.answer(1, 1.0), B)
+    net.run(b.hangup(1, 5.0), B)
+    assert (A, 1, "remote_hangup") in net.line_cmds
+    assert not a.calls and not b.calls
+
+
+def test_invite_from_elsewhere_than_the_proxy_is_a_ghost_call_and_does_not_ring():
+    net, a, b = pair()
+    net.peer_of[B] = ("127.0.0.1", 5999)   # B's proxy is somewhere else: A is a stranger
+    net.run(a.dial(1, "1002", 0.0), A)
+    assert not [c for c in net.line_cmds if c[0] == B]
+    assert "SIP/2.0 403 Forbidden (not from our proxy)" in [w[2] for w in net.wire]
+    assert (A, 1, "remote_failed", "reorder") in net.line_cmds
+
+
+def test_lost_200_is_retransmitted_and_acked_once_it_arrives():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    dropped = []
+
+    def drop_first_200(data):
+        if data.startswith(b"SIP/2.0 200") and not dropped:
+            dropped.append(data)
+            return True
+        return False
+    net.drop = drop_first_200
+    net.run(b.answer(1, 1.0), B)
+    assert (A, 1, "remote_answered") not in net.line_cmds
+    net.tick(2.0)
+    assert (A, 1, "remote_answered") in net.line_cmds
+    assert calls_of(net, A, "connected")
