@@ -137,6 +137,10 @@ class Firmware:
         self._start_board(started)
         self._start_console(started)
         self.emit("started", started)
+        notes = getattr(self, "config_notes", None)
+        if notes:
+            self.emit("config_fallback", {"path": self.cfg.path, "backup": (self.cfg.path or "") + ".bak",
+                                          "problems": notes})
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy)
@@ -392,6 +396,8 @@ class Firmware:
                 if old.data[sec].get(k) != v:
                     if sec == "sip" and k == "trace":
                         self.set_trace(v)
+                    elif sec == "console" and k == "password_hash":
+                        pass  # the console reads it for each new session
                     else:
                         notes.append("%s.%s: takes effect after reboot" % (sec, k))
         self.cfg = new_cfg
@@ -435,12 +441,7 @@ class Firmware:
         self.loop.call_soon(self.shutdown, 0)
 
     def factory_reset(self) -> None:
-        import os
-        path = self.cfg.path
-        if path:
-            for p in (path, path + ".bak"):
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
+        from firmware.config_store import remove_saved
+        if self.cfg.path:
+            remove_saved(self.cfg.path)
         self.reboot()

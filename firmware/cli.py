@@ -62,20 +62,26 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from firmware import config
+    from firmware import config, config_store
     path = args.config
     if path is None and os.path.exists(config.DEFAULT_PATH):
         path = config.DEFAULT_PATH
+    notes = []
     try:
-        cfg = config.load(path) if path else config.builtin_default()
+        # a config that fails validation falls back to the last good one (the .bak of the
+        # last save), loudly: a typo over the console must never leave the box unbootable
+        cfg, notes = config_store.load_with_fallback(path) if path else (config.builtin_default(), [])
     except config.ConfigError as e:
         print("tipring: bad config %s:" % (path or "(built-in)"), file=sys.stderr)
         for p in e.problems:
             print("  " + p, file=sys.stderr)
         return 2
+    for n in notes:
+        print("tipring: " + n, file=sys.stderr)
     _setup_logging(args.log_level)
     from firmware.app import Firmware
     fw = Firmware(cfg, log_json=args.log_json)
+    fw.config_notes = notes
     return fw.run()
 
 

@@ -378,6 +378,8 @@ def load(path: str) -> Config:
         raise ConfigError(["%s: cannot read: %s" % (path, e.strerror or e)])
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(["%s: not valid TOML: %s" % (path, e)])
+    except UnicodeDecodeError:
+        raise ConfigError(["%s: not valid TOML: not UTF-8 text" % path])
     return validate(raw, path)
 
 
