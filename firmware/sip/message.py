@@ -11,7 +11,8 @@ Rules kept here:
    message-sized pieces.
 3. Cheap first, exact later: parse_message() splits the head once, unfolds, builds the header
    index and frames the body by Content-Length. Via, From/To, CSeq, Contact... are parsed on
-   first access and cached (in the Headers object, so a mutation drops them).
+   first access and cached (in the Headers object, so a mutation drops them); their parameters
+   and inner URIs are parsed on first use (headers.py rule 3).
 
 Theory of operation. A datagram is one message (§18.3): the header section ends at the first
 empty line; the body is the rest, cut to Content-Length when that is shorter and an error when it
@@ -32,17 +33,15 @@ parse_uri() raising 416 for a scheme it cannot route.
 import re
 
 from firmware.sip.headers import (
-    SipParseError, Headers, TOKEN_RE, split_list, parse_params, format_params, unquote, quote,
-    index_lines, unfold, _Fold, _FAST_KEYS, _slow_key,
+    SipParseError, Headers, TOKEN_RE, split_list, index_lines, unfold, _Fold, _FAST_KEYS,
+    _slow_key, Via, NameAddr, CSeq, _FAST_MAX, _HAS_GROUPS, _fast, _groups,
 )
-from firmware.sip.uri import SipUri, parse_uri, parse_any, parse_hostport, format_host, _is_digits
+from firmware.sip.uri import SipUri, parse_uri, _is_digits
 
 __all__ = [
     "SipParseError", "parse_message", "StreamFramer", "Request", "Response", "Headers", "Via",
     "NameAddr", "SipUri", "CSeq", "parse_uri", "validate", "REASONS",
 ]
-
-MAX_UINT32 = 4294967295
 
 # Reason phrases (RFC 3261 §21, plus the common extensions).
 REASONS = {
@@ -100,362 +99,11 @@ def _check_version(version: str, header=None) -> None:
 # CSeq), then plain splits. Anything else (LWS around '/', IPv6, quoted-pairs, long values)
 # takes the general hand-written parser below. MicroPython's re has no {m,n} and recurses, so
 # the patterns stay simple and are only tried on short values.
-_TOKEN = "A-Za-z0-9\\-\\.!%\\*_\\+`'~"
-_VIA_FAST = re.compile("SIP/2\\.0/([A-Z]+) ([A-Za-z0-9\\-\\.]+)(?::([0-9]+))?(;.*)?$")
-_NA_FAST = re.compile("(?:\"([^\"\\\\]*)\" *)?<([a-z]+:[^<>\\s\"]+)>(;[^<>]*)?$")
-_CSEQ_FAST = re.compile("([0-9]+) ([A-Z]+)$")
-_STATUS_FAST = re.compile("SIP/2\\.0 ([1-6][0-9][0-9])(?: (.*))?$")
-_FAST_MAX = 200
-_HAS_GROUPS = hasattr(_CSEQ_FAST.match("1 A"), "groups")  # MicroPython: group(n) only
-
-
-def _groups(m, n):
-    if _HAS_GROUPS:
-        return m.groups()
-    return tuple(m.group(i) for i in range(1, n + 1))
-
-
-def _fast(regex, text):
-    if len(text) > _FAST_MAX:
-        return None
-    try:
-        return regex.match(text)
-    except RuntimeError:  # MicroPython: recursion limit in re; the general parser copes
-        return None
-
-
-def _lazy_params(ptext: str, header) -> dict:
-    """Header params kept as text by a fast path (';a=1;b'), parsed and checked on first use."""
-    if '"' in ptext or " " in ptext:
-        return parse_params(ptext[1:], header)
-    params = {}
-    for p in ptext[1:].split(";"):
-        i = p.find("=")
-        name = p if i < 0 else p[:i]
-        if not name or not TOKEN_RE.match(name):
-            raise _err("bad parameter %r" % p[:40], header)
-        if i < 0:
-            params[name.lower()] = None
-        elif i == len(p) - 1:
-            raise _err("parameter %r has no value" % name[:40], header)
-        else:
-            params[name.lower()] = p[i + 1:]
-    return params
-
-
-class Via:
-    """One Via value (§20.42): 'SIP/2.0/UDP host:port;branch=z9hG4bK...;rport'.
-
-    `transport` is upper-case; `host` has no IPv6 brackets; `port` is an int or None;
-    `params` has lower-case keys and None for flags (rport); values keep their text.
-    """
-
-    def __init__(self, transport: str = "UDP", host: str = "", port=None, params=None,
-                 protocol: str = "SIP/2.0"):
-        self.transport = transport
-        self.host = host
-        self.port = port
-        self._params = params if params is not None else {}
-        self._ptext = None
-        self.protocol = protocol
-
-    @property
-    def params(self) -> dict:
-        p = self._params
-        if p is None:
-            p = self._params = _guard2(_lazy_params, self._ptext, "Via")
-        return p
-
-    @params.setter
-    def params(self, value):
-        self._params = value
-
-    @property
-    def branch(self):
-        return self.params.get("branch")
-
-    @property
-    def sent_by(self):
-        """(host, port or 5060/5061 default) from the sent-by, for matching and responses."""
-        if self.port is not None:
-            return self.host, self.port
-        return self.host, 5061 if self.transport == "TLS" else 5060
-
-    @classmethod
-    def parse(cls, text: str):
-        m = _VIA_FAST.match(text) if len(text) < _FAST_MAX else None
-        if m is not None:
-            if _HAS_GROUPS:
-                transport, host, port, ptext = m.groups()
-            else:
-                transport, host, port, ptext = m.group(1), m.group(2), m.group(3), m.group(4)
-            if port is None or (len(port) < 6 and int(port) < 65536):
-                v = object.__new__(cls)
-                v.transport = transport
-                v.host = host
-                v.port = None if port is None else int(port)
-                v._ptext = ptext
-                v._params = None if ptext else {}
-                v.protocol = "SIP/2.0"
-                return v
-        return cls._parse_general(text)
-
-    @classmethod
-    def _parse_general(cls, text: str):
-        h = "Via"
-        # sent-protocol = name SLASH version SLASH transport, SLASH = SWS "/" SWS
-        p1 = text.find("/")
-        p2 = text.find("/", p1 + 1) if p1 >= 0 else -1
-        if p2 < 0:
-            raise _err("bad sent-protocol in %r" % text[:60], h)
-        name = text[:p1].strip()
-        version = text[p1 + 1:p2].strip()
-        rest = text[p2 + 1:].lstrip()
-        sp = 0
-        n = len(rest)
-        while sp < n and rest[sp] not in " \t":
-            sp += 1
-        transport = rest[:sp]
-        rest = rest[sp:]
-        if not TOKEN_RE.match(name) or not TOKEN_RE.match(version) or not transport \
-                or not TOKEN_RE.match(transport):
-            raise _err("bad sent-protocol in %r" % text[:60], h)
-        semi = rest.find(";")
-        if semi >= 0:
-            params = parse_params(rest[semi + 1:], h)
-            rest = rest[:semi]
-        else:
-            params = {}
-        sent_by = rest.strip()
-        if not sent_by:
-            raise _err("missing sent-by in %r" % text[:60], h)
-        host, port = parse_hostport(sent_by, h)
-        return cls(transport.upper(), host, port, params, name.upper() + "/" + version)
-
-    def __str__(self) -> str:
-        hp = format_host(self.host)
-        if self.port is not None:
-            hp += ":%d" % self.port
-        return self.protocol + "/" + self.transport + " " + hp + format_params(self.params)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Via):
-            return NotImplemented
-        return str(self) == str(other)
-
-    def __ne__(self, other) -> bool:
-        r = self.__eq__(other)
-        return r if r is NotImplemented else not r
-
-    def __repr__(self) -> str:
-        return "Via(%r)" % str(self)
-
-
-class NameAddr:
-    """From, To, Contact, Route... (§20.10): '"Bob" <sip:bob@b.example>;tag=1'.
-
-    `display` is the unquoted display name or None; `uri` a SipUri (unknown schemes opaque);
-    `params` the header parameters (lower-case keys); `star` is True for 'Contact: *'.
-    The URI inside <> of a parsed value is parsed on first access to `.uri`; a bad one raises
-    SipParseError then (validate() touches it).
-    """
-
-    def __init__(self, uri=None, display=None, params=None, star: bool = False):
-        if isinstance(uri, str):
-            uri = parse_any(uri)
-        self._uri = uri
-        self._utext = None
-        self._hdr = None
-        self.display = display
-        self._params = params if params is not None else {}
-        self._ptext = None
-        self.star = star
-
-    @property
-    def uri(self):
-        u = self._uri
-        if u is None and self._utext is not None:
-            u = self._uri = _guard2(parse_any, self._utext, self._hdr)
-        return u
-
-    @uri.setter
-    def uri(self, value):
-        if isinstance(value, str):
-            value = parse_any(value)
-        self._uri = value
-        self._utext = None
-
-    @property
-    def params(self) -> dict:
-        p = self._params
-        if p is None:
-            p = self._params = _guard2(_lazy_params, self._ptext, self._hdr)
-        return p
-
-    @params.setter
-    def params(self, value):
-        self._params = value
-
-    @property
-    def tag(self):
-        return self.params.get("tag")
-
-    @classmethod
-    def parse(cls, text: str, header=None):
-        m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
-        if m is not None:
-            na = object.__new__(cls)
-            if _HAS_GROUPS:
-                na.display, na._utext, ptext = m.groups()
-            else:
-                na.display, na._utext, ptext = m.group(1), m.group(2), m.group(3)
-            na._uri = None
-            na._hdr = header
-            na._ptext = ptext
-            na._params = None if ptext else {}
-            na.star = False
-            return na
-        return cls._parse_general(text, header)
-
-    @classmethod
-    def _parse_general(cls, text: str, header=None):
-        s = text.strip()
-        if s == "*":
-            return cls(None, None, {}, True)
-        display = None
-        if s.startswith('"'):
-            i = 1
-            while True:
-                j = s.find('"', i)
-                if j < 0:
-                    raise _err("unterminated quoted display name", header)
-                k = j
-                while s[k - 1] == "\\" and k - 1 > 0:
-                    k -= 1
-                if (j - k) % 2 == 0:
-                    break
-                i = j + 1
-            display = unquote(s[:j + 1], header)
-            s = s[j + 1:].lstrip()
-            if not s.startswith("<"):
-                raise _err("display name not followed by <URI>", header)
-            lt = 0
-        else:
-            lt = s.find("<")
-            if lt > 0:
-                # token display name: 1*(token LWS); RFC 4475 §3.1.1.6 allows no LWS before '<'
-                words = s[:lt].split()
-                for w in words:
-                    if not TOKEN_RE.match(w):
-                        raise _err("bad display name %r (not a token; quote it)"
-                                   % s[:lt].strip()[:40], header)
-                display = " ".join(words) or None
-        if lt >= 0:
-            gt = s.find(">", lt)
-            if gt < 0:
-                raise _err("unterminated <URI>", header)
-            utext = s[lt + 1:gt]
-            if not utext or utext[0] in " \t" or utext[-1] in " \t":
-                raise _err("whitespace inside <URI>", header)
-            rest = s[gt + 1:].strip()
-            if rest and rest[0] != ";":
-                raise _err("junk after <URI>: %r" % rest[:40], header)
-        else:
-            # addr-spec form: the URI ends at the first ';' and what follows are header
-            # params (RFC 4475 §3.3.12); a URI with ',', '?' or ';' needs <> (§20).
-            semi = s.find(";")
-            if semi >= 0:
-                utext = s[:semi].rstrip()
-                rest = s[semi:]
-            else:
-                utext = s
-                rest = ""
-            if "?" in utext or "," in utext:
-                raise _err("URI with '?' or ',' must be inside <>", header)
-        uri = parse_any(utext, header)
-        params = parse_params(rest[1:], header) if rest else {}
-        return cls(uri, display, params)
-
-    def __str__(self) -> str:
-        if self.star:
-            return "*"
-        out = "<" + str(self.uri) + ">" + format_params(self.params)
-        if self.display is not None:
-            return quote(self.display) + " " + out
-        return out
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, NameAddr):
-            return NotImplemented
-        return (self.star == other.star and self.display == other.display
-                and self.uri == other.uri and self.params == other.params)
-
-    def __ne__(self, other) -> bool:
-        r = self.__eq__(other)
-        return r if r is NotImplemented else not r
-
-    def __repr__(self) -> str:
-        return "NameAddr(%r)" % str(self)
-
-
-class CSeq:
-    """CSeq (§20.16): sequence number (0 .. 2**32-1) and method."""
-
-    def __init__(self, seq: int, method: str):
-        self.seq = seq
-        self.method = method
-
-    @classmethod
-    def parse(cls, text: str):
-        m = _CSEQ_FAST.match(text) if len(text) < _FAST_MAX else None
-        if m is not None:
-            num, method = m.groups() if _HAS_GROUPS else (m.group(1), m.group(2))
-        else:
-            parts = text.split()
-            if len(parts) != 2:
-                raise _err("expected '<number> <method>', got %r" % text[:40], "CSeq")
-            num, method = parts
-            if not _is_digits(num):
-                raise _err("bad sequence number %r" % num[:20], "CSeq")
-            if not TOKEN_RE.match(method):
-                raise _err("bad method %r" % method[:40], "CSeq")
-        if len(num) > 10 or int(num) > MAX_UINT32:
-            raise _err("sequence number %s over 2**32-1" % num[:24], "CSeq")
-        c = object.__new__(cls)
-        c.seq = int(num)
-        c.method = method
-        return c
-
-    def __str__(self) -> str:
-        return "%d %s" % (self.seq, self.method)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, CSeq):
-            return NotImplemented
-        return self.seq == other.seq and self.method == other.method
-
-    def __ne__(self, other) -> bool:
-        r = self.__eq__(other)
-        return r if r is NotImplemented else not r
-
-    def __repr__(self) -> str:
-        return "CSeq(%d, %r)" % (self.seq, self.method)
-
-
 def _guard(fn, arg, header):
     # The one place typed parsing meets arbitrary text: anything but SipParseError is a bug
     # in a parser, and still must not escape as another exception type (rule 1).
     try:
         return fn(arg)
-    except SipParseError:
-        raise
-    except Exception as e:
-        raise _err("unparsable value (%s)" % type(e).__name__, header)
-
-
-def _guard2(fn, arg, header):
-    try:
-        return fn(arg, header)
     except SipParseError:
         raise
     except Exception as e:
@@ -592,17 +240,17 @@ class _Message:
         return v
 
     @property
-    def max_forwards(self):
+    def max_forwards(self) -> "int | None":
         """Max-Forwards as an int (0-255), or None when absent."""
         return self._cached("max-forwards", _parse_max_forwards)
 
     @property
-    def content_type(self):
+    def content_type(self) -> "str | None":
         """Lower-cased media type without parameters ('application/sdp'), or None."""
         return self._cached("content-type", _parse_content_type)
 
     @property
-    def content_length(self):
+    def content_length(self) -> "int | None":
         """Declared Content-Length, or None when absent."""
         return self._cached("content-length", _parse_content_length)
 
@@ -756,22 +404,6 @@ class Response(_Message):
 
 # ---------------------------------------------------------------- parsing
 
-def _split_head(data: bytes):
-    """(list of text lines, body bytes) of one message; raises SipParseError."""
-    end = data.find(b"\r\n\r\n")
-    if end > 0 and data[0] != 13 and data[0] != 10:
-        try:
-            text = data[:end].decode()
-        except UnicodeError:
-            raise _err("header section is not UTF-8")
-        lines = text.split("\r\n")
-        n = len(lines) - 1
-        # every CR and LF must be part of a line end; otherwise take the careful path
-        if text.count("\n") == n and text.count("\r") == n:
-            return lines, data[end + 4:]
-    return _split_head_slow(data)
-
-
 def _split_head_slow(data: bytes):
     # §7.5: CRLFs before the start line are ignored (stream keep-alives).
     data = data.lstrip(b"\r\n")
@@ -851,6 +483,7 @@ def _parse_start(line: str):
     return True, method, uri
 
 
+_STATUS_FAST = re.compile("SIP/2\\.0 ([1-6][0-9][0-9])(?: (.*))?$")
 _REQUEST_FAST = re.compile("([A-Z]+) ([a-z]+:[^ <>\"\t]+) SIP/2\\.0$")
 
 
@@ -942,7 +575,7 @@ def _parse(data) -> _Message:
     return msg
 
 
-def parse_message(data: bytes):
+def parse_message(data: bytes) -> "Request | Response":
     """Parse one whole message (a datagram, or a piece cut by StreamFramer).
 
     Returns a Request or Response; raises SipParseError (and nothing else) when malformed.
@@ -961,7 +594,7 @@ def parse_message(data: bytes):
         raise _err("unparsable message (%s)" % type(e).__name__)
 
 
-def validate(msg):
+def validate(msg: "Request | Response") -> "Request | Response":
     """The RFC 3261 checks a UA makes before processing (§8.2, §8.1.3.3, §20); returns msg.
 
     Raises SipParseError naming the header: missing Via/From/To/Call-ID/CSeq, a

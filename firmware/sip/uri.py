@@ -5,6 +5,9 @@ RFC 5118 for IPv6 references).
 
     sip:user:password@host:port;uri-parameters?headers
 
+This is the bottom module of `firmware/sip`, so `SipParseError` lives here (re-exported by
+headers.py and message.py, where the API documents it).
+
 Rules kept here:
 1. %HH escapes are decoded exactly once, and only in the parts whose grammar has `escaped`
    (user, password, parameter names and values, header names and values): RFC 4475 §3.1.1.3
@@ -20,7 +23,6 @@ Rules kept here:
 
 import re
 
-from firmware.sip.headers import SipParseError
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\+\-\.]*$")
 _HOSTNAME_RE = re.compile(r"[A-Za-z0-9\-\._]+$")
@@ -35,7 +37,36 @@ _SAFE_PASSWORD = re.compile("[" + _UNRESERVED + "&=\\+\\$,]*$")
 _SAFE_PARAM = re.compile("[" + _UNRESERVED + "\\[\\]/:&\\+\\$]*$")
 _SAFE_HEADER = re.compile("[" + _UNRESERVED + "\\[\\]/\\?:\\+\\$]*$")
 
+class SipParseError(ValueError):
+    """One precise error per malformed message (h11-style: the caller answers `status_hint`).
+
+    `header` is the canonical header name at fault, or None for the start line / framing;
+    `reason` is short human text; str(e) puts the header name in front when known.
+    """
+
+    def __init__(self, reason: str, header=None, status_hint: int = 400):
+        super().__init__(reason)
+        self.reason = reason
+        self.header = header
+        self.status_hint = status_hint
+
+    def __str__(self) -> str:
+        if self.header:
+            return self.header + ": " + self.reason
+        return self.reason
+
+    def __repr__(self) -> str:
+        return "SipParseError(%r, header=%r, status_hint=%r)" % (
+            self.reason, self.header, self.status_hint)
+
+
 SIP_SCHEMES = ("sip", "sips", "tel")
+
+# Fast path for the everyday shape 'sip:user@host:port;params' (no escapes, password, IPv6 or
+# headers): one regex, then plain splits. Everything else takes the general parser.
+_URI_FAST = re.compile("(sips?):(?:([A-Za-z0-9\\-_\\.!~\\*'\\(\\)&=\\+\\$,;\\?/]+)@)?"
+                       "([A-Za-z0-9\\-\\.]+)(?::([0-9]+))?(;[^%? \\t<>\"]*)?$")
+_HAS_GROUPS = hasattr(_URI_FAST.match("sip:h"), "groups")  # MicroPython: group(n) only
 
 
 def unescape(text: str, header=None) -> str:
@@ -74,7 +105,7 @@ def _is_digits(s: str) -> bool:
     return bool(s) and s.isdigit() and max(s) <= "9" and min(s) >= "0"
 
 
-def parse_hostport(text: str, header=None):
+def parse_hostport(text: str, header=None) -> tuple:
     """'host', 'host:port', '[v6]' or '[v6]:port' -> (host without brackets, port or None)."""
     if text.startswith("["):
         end = text.find("]")
@@ -130,21 +161,21 @@ class SipUri:
         self.opaque = opaque
 
     @classmethod
-    def parse(cls, text: str, header=None):
+    def parse(cls, text: str, header=None) -> "SipUri":
         """Parse a sip/sips/tel URI; any other scheme raises SipParseError (416)."""
         u = parse_any(text, header)
         if u.opaque is not None:
             raise SipParseError("unsupported URI scheme %r" % u.scheme, header, 416)
         return u
 
-    def host_port(self):
+    def host_port(self) -> tuple:
         """(host, port), with the default port for the scheme (5060, or 5061 for sips)."""
         if self.port is not None:
             return self.host, self.port
         return self.host, 5061 if self.scheme == "sips" else 5060
 
     @property
-    def transport(self):
+    def transport(self) -> "str | None":
         t = self.params.get("transport")
         return t.lower() if t else None
 
@@ -205,6 +236,36 @@ def _parse_uri_params(text: str, header) -> dict:
 
 def parse_any(text: str, header=None) -> SipUri:
     """Parse any absolute URI: sip/sips/tel structured, other schemes kept opaque."""
+    m = _URI_FAST.match(text) if len(text) < 200 else None
+    if m is not None:
+        if _HAS_GROUPS:
+            scheme, user, host, port, ptext = m.groups()
+        else:
+            scheme, user, host, port, ptext = (m.group(1), m.group(2), m.group(3), m.group(4),
+                                               m.group(5))
+        if port is None or (len(port) < 6 and int(port) < 65536):
+            params = {}
+            if ptext:
+                for p in ptext[1:].split(";"):
+                    i = p.find("=")
+                    if i < 0:
+                        if not p:
+                            raise SipParseError("empty URI parameter", header)
+                        params[p.lower()] = None
+                    elif i == 0:
+                        raise SipParseError("empty URI parameter", header)
+                    else:
+                        params[p[:i].lower()] = p[i + 1:]
+            u = object.__new__(SipUri)
+            u.scheme = scheme
+            u.user = user
+            u.password = None
+            u.host = host
+            u.port = None if port is None else int(port)
+            u.params = params
+            u.headers = {}
+            u.opaque = None
+            return u
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME_RE.match(scheme):
         raise SipParseError("not a URI: %r" % text[:60], header)

@@ -198,3 +198,35 @@ def test_lost_200_is_retransmitted_and_acked_once_it_arrives():
     net.tick(2.0)
     assert (A, 1, "remote_answered") in net.line_cmds
     assert calls_of(net, A, "connected")
+
+
+def test_200_crossing_the_cancel_is_acked_and_ended_with_bye():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    held = []
+    net.drop = lambda data: data.startswith(b"SIP/2.0 200") and not held and (held.append(data) or True)
+    net.run(b.answer(1, 1.0), B)          # B's 200 is on the wire...
+    net.drop = None
+    net.run(a.hangup(1, 1.01), A)         # ...while A gives up and CANCELs
+    ua_a, _ = net.nodes[A]
+    net.run(ua_a.receive(held[0], B, 1.02), A)   # the 200 arrives after all
+    wire = [w[2] for w in net.wire]
+    assert any(m.startswith("ACK ") for m in wire) and any(m.startswith("BYE ") for m in wire)
+    assert "SIP/2.0 487 Request Terminated" not in wire
+    assert (B, 1, "remote_hangup") in net.line_cmds
+    assert not a.calls and not b.calls
+
+
+def test_hold_reinvite_sendonly_is_answered_recvonly_and_the_call_stays_up():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.run(b.answer(1, 1.0), B)
+    call = a.call_on(1)
+    offer = call.sdp.offer("sendonly").to_bytes()
+    req = call.dialog.reinvite(offer)
+    req.headers.remove("Via")
+    net.run(a._run(call, [("send", req, call._dest_for(req))], 2.0), A)
+    answer = [d for d in net.raw if d.startswith(b"SIP/2.0 200") and b"a=recvonly" in d]
+    assert answer, "B must answer a sendonly offer with recvonly (RFC 3264 §6.1)"
+    assert b.call_on(1).state == "connected" and a.call_on(1).state == "connected"
+    assert any(e[1] == "call" and e[2]["state"] == "held" for e in net.events if e[0] == B)
