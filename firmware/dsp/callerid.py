@@ -1,0 +1,311 @@
+"""Caller ID: messages, bursts and their timing (Telcordia GR-30-CORE, ETSI EN 300 659, BT SIN 227).
+
+Rules:
+1. Messages are bytes: type, length, body, checksum (two's complement of the byte sum, so the
+   sum of the whole message is 0 mod 256). `sdmf`, `mdmf` build them; `parse` checks and reads
+   them and raises ValueError naming the defect.
+2. Bursts are PCM: `fsk_burst` (Bell 202 or V.23 after the preamble), `dtmf_callerid`
+   (ETSI DTMF), `alert_tone` (the 2130+2750 Hz dual tone: Bellcore CAS, ETSI DT-AS).
+3. Nothing here knows a clock: `post_ring_start` and `prering_plan` return millisecond offsets
+   and the line schedules them.
+
+Theory of operation.
+* SDMF (type 0x04, GR-30-CORE): MMDDHHMM in ASCII, then the number, or "P" (private) /
+  "O" (out of area, unavailable).
+* MDMF (type 0x80, call set-up; GR-30-CORE, EN 300 659-3): parameters type, length,
+  value: 0x01 date and time (MMDDHHMM), 0x02 calling number, 0x04 reason the number is absent
+  ("P" or "O"), 0x07 name, 0x08 reason the name is absent.
+* On-hook burst (Type I): channel seizure 300 alternating bits, 180 mark bits, the message
+  (GR-30-CORE; EN 300 659-1; spandsp adsi.h). After a CAS on an active call (Type II, CIDCW) the
+  seizure is left out and 80 mark bits lead (spandsp adsi.h; notes/hardware.md §2.5).
+* Post-ring timing (Bellcore, and ETSI variant "after first ring"): the burst starts ≥ 500 ms
+  after the first ring ends and ends ≥ 500 ms before the second (the Panasonic timing diagram
+  in notes/hardware.md §2.5).
+* ETSI pre-ring with DT-AS (EN 300 659-1; BT SIN 227 as summarised in notes/hardware.md):
+  line reversal, ≥ 100 ms, DT-AS 100 ms, ≥ 45 ms, FSK, ≥ 200 ms, ringing.
+* ETSI DTMF caller ID (the variants spandsp adsi.h lists; notes/hardware.md §2.5):
+  "A" number "C"; restricted / unavailable as "D1C" / "D3C"; digits 70 ms with 70 ms gaps.
+Hand-written: caller ID is a product feature; the burst must decode in real phones, which the
+tests stand in for with spandsp's adsi_rx.
+"""
+
+import math
+
+from firmware.dsp import dtmf, fsk
+from firmware.dsp.pcm import RATE, to_pcm
+from firmware.dsp.tones import sine_mix
+
+SDMF = 0x04
+MDMF = 0x80
+MWI_SDMF = 0x06
+MWI_MDMF = 0x82
+
+P_DATETIME = 0x01
+P_NUMBER = 0x02
+P_NUMBER_ABSENT = 0x04
+P_NAME = 0x07
+P_NAME_ABSENT = 0x08
+
+PRIVATE = "P"
+UNAVAILABLE = "O"
+
+PARAM_NAMES = {P_DATETIME: "datetime", P_NUMBER: "number", P_NUMBER_ABSENT: "number_absent",
+               P_NAME: "name", P_NAME_ABSENT: "name_absent"}
+
+STANDARDS = {"bell202": "bell202", "etsi-fsk": "v23", "v23": "v23"}
+
+
+def checksum(body: bytes) -> int:
+    """Two's complement of the modulo-256 sum."""
+    return (-sum(body)) & 0xFF
+
+
+def _datetime(when) -> bytes:
+    if when is None:
+        return b""
+    if isinstance(when, (bytes, str)):
+        s = when.encode() if isinstance(when, str) else when
+        if len(s) != 8 or not s.isdigit():
+            raise ValueError("date/time must be 8 digits MMDDHHMM, got %r" % (when,))
+        return s
+    month, day, hour, minute = when
+    return ("%02d%02d%02d%02d" % (month, day, hour, minute)).encode()
+
+
+def _ascii(s, what: str, limit: int) -> bytes:
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    for c in b:
+        if c < 0x20 or c > 0x7E:
+            raise ValueError("%s must be printable ASCII, got %r" % (what, s))
+    return b[:limit]
+
+
+def _frame(kind: int, body: bytes) -> bytes:
+    if len(body) > 255:
+        raise ValueError("message body longer than 255 bytes")
+    msg = bytes([kind, len(body)]) + body
+    return msg + bytes([checksum(msg)])
+
+
+def sdmf(number: str = None, when=None, reason: str = None) -> bytes:
+    """A Single Data Message Format caller-ID message (type 0x04).
+
+    `when` is (month, day, hour, minute) or "MMDDHHMM"; `reason` "P"/"O" stands in for the
+    number. SDMF always carries the date/time: None gives "01010000"."""
+    dt = _datetime(when) or b"01010000"
+    if number:
+        num = _ascii(number, "number", 10)
+    else:
+        num = (reason or UNAVAILABLE).encode()
+        if num not in (b"P", b"O"):
+            raise ValueError("absence reason must be 'P' or 'O', got %r" % (reason,))
+    return _frame(SDMF, dt + num)
+
+
+def mdmf(number: str = None, name: str = None, when=None, number_reason: str = None,
+         name_reason: str = None) -> bytes:
+    """A Multiple Data Message Format call set-up message (type 0x80).
+
+    Without a number, `number_reason` ("P" private, "O" unavailable; default "O") goes in
+    parameter 0x04; the same for the name with 0x08 when `name_reason` is given."""
+    body = b""
+    dt = _datetime(when)
+    if dt:
+        body += bytes([P_DATETIME, 8]) + dt
+    if number:
+        num = _ascii(number, "number", 20)
+        body += bytes([P_NUMBER, len(num)]) + num
+    else:
+        r = (number_reason or UNAVAILABLE).encode()
+        if r not in (b"P", b"O"):
+            raise ValueError("absence reason must be 'P' or 'O', got %r" % (number_reason,))
+        body += bytes([P_NUMBER_ABSENT, 1]) + r
+    if name:
+        nm = _ascii(name, "name", 50)
+        body += bytes([P_NAME, len(nm)]) + nm
+    elif name_reason:
+        r = name_reason.encode()
+        if r not in (b"P", b"O"):
+            raise ValueError("absence reason must be 'P' or 'O', got %r" % (name_reason,))
+        body += bytes([P_NAME_ABSENT, 1]) + r
+    return _frame(MDMF, body)
+
+
+def parse(msg: bytes, has_checksum: bool = True) -> dict:
+    """Read an SDMF or MDMF message into a dict: ``type``, ``datetime`` ("MMDDHHMM"),
+    ``number``, ``number_absent``, ``name``, ``name_absent``, ``params`` (MDMF: list of
+    (type, bytes)). Raises ValueError on a short message, bad length or bad checksum."""
+    if len(msg) < 2:
+        raise ValueError("truncated caller-ID message header")
+    kind, n = msg[0], msg[1]
+    end = 2 + n
+    if len(msg) < end + (1 if has_checksum else 0):
+        raise ValueError("truncated caller-ID message body")
+    if has_checksum and sum(msg[:end + 1]) & 0xFF:
+        raise ValueError("bad caller-ID checksum")
+    body = msg[2:end]
+    out = {"type": kind}
+    if kind == SDMF:
+        if n < 9:
+            raise ValueError("SDMF body too short")
+        out["datetime"] = body[:8].decode()
+        rest = body[8:].decode()
+        if rest in (PRIVATE, UNAVAILABLE):
+            out["number_absent"] = rest
+        else:
+            out["number"] = rest
+        return out
+    if kind in (MDMF, MWI_MDMF):
+        params = []
+        i = 0
+        while i < n:
+            if i + 2 > n:
+                raise ValueError("truncated MDMF parameter header")
+            t, ln = body[i], body[i + 1]
+            if i + 2 + ln > n:
+                raise ValueError("MDMF parameter 0x%02x overruns the message" % t)
+            v = bytes(body[i + 2:i + 2 + ln])
+            params.append((t, v))
+            name = PARAM_NAMES.get(t)
+            if name:
+                out[name] = v.decode()
+            i += 2 + ln
+        out["params"] = params
+        return out
+    raise ValueError("unknown caller-ID message type 0x%02x" % kind)
+
+
+def fsk_burst(message: bytes, standard: str = "bell202", seizure: int = 300, marks: int = 180,
+              level: float = -13.5, tail_marks: int = 2) -> bytes:
+    """PCM for an FSK caller-ID burst: preamble, message, `tail_marks` idle marks.
+
+    `standard`: "bell202" (GR-30-CORE) or "etsi-fsk"/"v23" (EN 300 659, V.23). For call
+    waiting (Type II) pass ``seizure=0, marks=80``."""
+    try:
+        modem = STANDARDS[standard]
+    except KeyError:
+        raise ValueError("unknown caller-ID standard %r (known: bell202, etsi-fsk)" % standard)
+    bits = fsk.preamble_bits(seizure, marks) + fsk.char_bits(message) + [1] * tail_marks
+    return fsk.modulate(bits, modem, level)
+
+
+def burst_ms(message: bytes, seizure: int = 300, marks: int = 180, tail_marks: int = 2) -> float:
+    """Length of `fsk_burst` in ms."""
+    return (seizure + marks + 10 * len(message) + tail_marks) * 1000.0 / fsk.BAUD
+
+
+def dtmf_callerid(number: str = None, reason: str = None, on_ms: int = 70, off_ms: int = 70,
+                  level: float = -7.0) -> bytes:
+    """ETSI DTMF caller ID: "A<number>C", or "D1C" (private) / "D3C" (unavailable)."""
+    if number:
+        for d in number:
+            if d not in "0123456789":
+                raise ValueError("DTMF caller ID carries digits only, got %r" % number)
+        s = "A" + number + "C"
+    else:
+        s = "D" + ("1" if reason == PRIVATE else "3") + "C"
+    return dtmf.generate(s, on_ms, off_ms, level)
+
+
+def parse_dtmf_callerid(digits: str) -> dict:
+    """Read an ETSI DTMF caller-ID digit string ("A…C", "D1C", "D3C", or with '#' end)."""
+    if len(digits) < 2:
+        raise ValueError("DTMF caller ID too short: %r" % digits)
+    start, body = digits[0], digits[1:]
+    if body[-1:] in ("C", "#"):
+        body = body[:-1]
+    if start == "A":
+        return {"number": body}
+    if start == "D":
+        if body == "1":
+            return {"number_absent": PRIVATE}
+        return {"number_absent": UNAVAILABLE}
+    raise ValueError("DTMF caller ID must start with A or D: %r" % digits)
+
+
+def alert_tone(ms: int = 80, level: float = -15.0) -> bytes:
+    """The 2130+2750 Hz dual tone: CAS for call waiting (GR-30-CORE, 80 ms) or the ETSI DT-AS
+    (EN 300 659-1, 100 ms): `ms` long, 2 ms raised-cosine edges."""
+    n = ms * RATE // 1000
+    s = sine_mix((2130, 2750), (level, level), n)
+    r = 16
+    for i in range(r):
+        g = 0.5 - 0.5 * math.cos(math.pi * (i + 0.5) / r)
+        s[i] *= g
+        s[n - 1 - i] *= g
+    return to_pcm(s)
+
+
+def post_ring_start(ring_cadence: list, burst: float, gap_ms: int = 500,
+                    guard_ms: int = 500) -> int:
+    """When (ms from the start of ringing) an after-first-ring burst of `burst` ms starts.
+
+    The first ring is ``ring_cadence[0]`` (for a double ring, the first on/off/on group up to
+    its long pause). The burst starts `gap_ms` after it and must end `guard_ms` before the next
+    ring; raises ValueError if the cadence's silent interval is too short."""
+    cad = list(ring_cadence)
+    # the first ring ends at the start of the longest "off" part of the cycle
+    longest = 1
+    for i in range(1, len(cad), 2):
+        if cad[i] > cad[longest]:
+            longest = i
+    ring_end = sum(cad[:longest])
+    silence = cad[longest]
+    start = ring_end + gap_ms
+    if gap_ms + burst + guard_ms > silence:
+        raise ValueError("caller-ID burst of %d ms does not fit a %d ms ring pause"
+                         % (burst, silence))
+    return int(start)
+
+
+def prering_plan(burst: float, dtas_ms: int = 100) -> list:
+    """ETSI/BT pre-ring sequence as (ms from line reversal, action) steps:
+    reverse polarity, DT-AS, FSK, ring."""
+    t = 0
+    plan = [(t, "reverse_polarity")]
+    t += 100
+    plan.append((t, "alert_tone"))
+    t += dtas_ms + 55
+    plan.append((t, "fsk"))
+    t += int(burst + 0.5) + 250
+    plan.append((t, "restore_polarity"))
+    plan.append((t, "ring"))
+    return plan
+
+
+class CallerIDReceiver:
+    """Represents the caller-ID decoder of a telephone: FSK in, parsed messages out.
+
+    `feed(pcm)` returns the messages completed (dicts from `parse`, plus ``"raw"``); messages
+    with a bad checksum are counted in `errors` and dropped.
+
+        rx = CallerIDReceiver("bell202")
+        for frame in frames:
+            for msg in rx.feed(frame):
+                print(msg["number"])
+    """
+
+    def __init__(self, standard: str = "bell202"):
+        self.demod = fsk.FSKDemodulator(STANDARDS.get(standard, standard))
+        self.errors = 0
+        self._buf = bytearray()
+
+    def feed(self, pcm: bytes) -> list:
+        """Demodulate PCM; return the caller-ID messages completed."""
+        out = []
+        for c in self.demod.feed(pcm):
+            self._buf.append(c)
+            if len(self._buf) >= 2 and len(self._buf) == self._buf[1] + 3:
+                raw = bytes(self._buf)
+                self._buf = bytearray()
+                try:
+                    msg = parse(raw)
+                except ValueError:
+                    self.errors += 1
+                    continue
+                msg["raw"] = raw
+                out.append(msg)
+        if not self.demod.armed and self._buf:   # carrier gone mid-message
+            self._buf = bytearray()
+            self.errors += 1
+        return out
