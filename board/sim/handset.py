@@ -1,0 +1,510 @@
+"""The virtual handset of the sim board: a telephone wired to one line's mock pins and audio.
+
+Owns what a person with a telephone does and hears, and nothing of the firmware:
+- the hook switch: `offhook` / `onhook` / `flash` drive the line's SHK mock pin, so the real
+  `hal.hook.HookSwitch` and `firmware/line/hook.py` decoder see real edges;
+- the dial: DTMF as audio into the mouthpiece (through the firmware's real detector), or rotary
+  pulses as SHK make/break edges on loop timers (through the real pulse decoder). The dial is a
+  mechanical clock: each edge is stamped with the instant it was scheduled for, even when the
+  loop runs that timer a few ms late (`SimPin.stamp`);
+- the bell: it watches the RM pin of the SLIC (`SimPin.listeners`): ring bursts, ring count,
+  measured cadence; and it tells the line's ring trip by going off-hook;
+- the caller-ID display: its own FSK demodulator (`CallerIDReceiver`), or a DTMF receiver for
+  ETSI DTMF caller ID, on the on-hook line audio: never a Python object from the firmware;
+- the ear: `ToneClassifier` over the earpiece audio (country tone plan), dominant frequencies,
+  level in dBm0, `listen` windows and WAV recording; the mouth: `say` (a sine) and `play` (WAV).
+
+Driven by the board's 20 ms media tick: `mouthpiece()` gives the frame the handset sends,
+`earpiece(frame)` takes what the line plays.
+"""
+
+import array
+import math
+import wave
+
+import gpiozero.pins.mock as gmock
+
+from firmware.dsp import callerid as cidmod
+from firmware.dsp.classify import ToneClassifier
+from firmware.dsp.dtmf import DTMFDetector, generate as dtmf_pcm
+from firmware.dsp.pcm import FRAME, FRAME_BYTES, RATE, SILENT_FRAME, rms, rms_dbm0
+from firmware.dsp.tones import ToneGenerator
+from firmware.line.pulse import digit_to_pulses
+
+RING_GAP_S = 1.0          # a burst after this much quiet starts a new ring (UK double ring = 1)
+INTERDIGIT_MS = 700       # rotary dial: the pause while the dial returns / the next digit is wound
+SAY_LEVEL = -13.0
+GENERIC = ("silence", "speech", "other")
+QUIET_DBM0 = -48.0
+CLICK_DBM0 = -45.0
+CLICK_FRAMES = 3          # 60 ms
+CLICK_QUIET = 10          # 200 ms
+
+
+class SimPin(gmock.MockPin):
+    """Extends gpiozero's `MockPin`: an edge may carry an explicit stamp (`stamp`, seconds on
+    the mock's clock) and output changes are reported to `listeners` as `(t, state)`."""
+
+    def __init__(self, factory, info):
+        self.listeners = []
+        self.stamp = None
+        super().__init__(factory, info)
+
+    def _change_state(self, value):
+        if self._state != value:
+            t = self.stamp if self.stamp is not None else gmock.monotonic()
+            self._state = value
+            self.states.append(gmock.PinState(t - self._last_change, value))
+            if len(self.states) > 1000:
+                del self.states[:500]
+            self._last_change = t
+            for fn in list(self.listeners):
+                fn(t, value)
+            return True
+        return False
+
+
+def _mix(a: bytes, b: bytes) -> bytes:
+    x = array.array("h", a)
+    y = array.array("h", b)
+    for i in range(len(x)):
+        v = x[i] + y[i]
+        x[i] = 32767 if v > 32767 else (-32768 if v < -32768 else v)
+    return bytes(x)
+
+
+def read_wav(path: str) -> bytes:
+    """16-bit mono 8 kHz PCM from a WAV file; ValueError naming what is wrong."""
+    try:
+        with wave.open(path, "rb") as w:
+            if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != RATE:
+                raise ValueError("%s: want WAV 8000 Hz mono 16-bit, got %d Hz %d ch %d-bit"
+                                 % (path, w.getframerate(), w.getnchannels(), 8 * w.getsampwidth()))
+            return w.readframes(w.getnframes())
+    except (OSError, EOFError, wave.Error) as e:
+        raise ValueError("%s: cannot read WAV: %s" % (path, e))
+
+
+def write_wav(path: str, pcm: bytes) -> None:
+    try:
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(RATE)
+            w.writeframes(pcm)
+    except (OSError, wave.Error) as e:
+        raise ValueError("%s: cannot write WAV: %s" % (path, e))
+
+
+def tone_name(name) -> str:
+    """Classifier names as INTERFACES.md spells them (stutter-dial, call-waiting...)."""
+    return (name or "silence").replace("_", "-")
+
+
+class _Listen:
+    def __init__(self, frames, country, done):
+        self.left = frames
+        self.clf = ToneClassifier(country)
+        self.pcm = []
+        self.done = done
+
+
+class VirtualHandset:
+    """Represents a telephone on one sim line.
+
+    :param loop: the `EventLoop` (timers for pulses, flash, listen windows).
+    :param port: the line number.
+    :param shk: the SHK `SimPin` (an input of the firmware), `shk_active_high` its off-hook level.
+    :param rm: the RM `SimPin` (an output of the firmware), `rm_active_high` its ringing level.
+    :param country: tone plan for the ear ("us", "uk", ...).
+    :param cid_method: "bell202", "etsi-fsk", "dtmf" or "off": what the display decodes.
+    :param ring_session: callable, True while the line's ring generator has a session on
+        (the pause between bursts); may be None.
+    :param pulse_map: rotary digit coding ("standard", "sweden", "new_zealand").
+    """
+
+    def __init__(self, loop, port: int, shk, rm=None, *, shk_active_high: bool = True,
+                 rm_active_high: bool = True, country: str = "us", cid_method: str = "bell202",
+                 ring_session=None, pulse_map: str = "standard"):
+        self.loop = loop
+        self.port = port
+        self.shk = shk
+        self.rm = rm
+        self.shk_active_high = shk_active_high
+        self.rm_active_high = rm_active_high
+        self.country = country.upper()
+        self.cid_method = cid_method
+        self.ring_session = ring_session
+        self.pulse_map = pulse_map
+        self.off_hook = False
+        self.ear = ToneClassifier(self.country)
+        self.samples = 0
+        self.caller_id = None
+        self.rings = 0
+        self.ring_cadence = []
+        self._ring_on = False
+        self._ring_edge = None          # time of the last RM change
+        self._ring_parts = []
+        self._in_session = False
+        self._cid_rx = None
+        self._cid_dtmf = None
+        self._cid_digits = ""
+        self._cid_hot = 0
+        self._mouth = []                # queued PCM (DTMF, play) as a list of frames
+        self._mouth_done = []           # (frames left, callback) for dial completion
+        self._say = None
+        self._levels = []
+        self._burst = self._quiet = self._last_burst = 0
+        self._listens = []
+        self._record = None             # [pcm list, frames left or None, path, callback]
+        self._op = None                 # (kind, [timers], callback) of a dial/flash under way
+        self._closed = False
+        if rm is not None:
+            rm.listeners.append(self._rm_changed)
+
+    # -- hook ----------------------------------------------------------------------------------
+
+    def _drive(self, off_hook: bool, when=None) -> None:
+        """Set SHK; `when` (loop time) stamps the edge at the instant it was meant for."""
+        level = off_hook == self.shk_active_high
+        if when is not None:
+            late = self.loop.now() - when
+            self.shk.stamp = gmock.monotonic() - (late if late > 0 else 0.0)
+        try:
+            (self.shk.drive_high if level else self.shk.drive_low)()
+        finally:
+            self.shk.stamp = None
+
+    def _cancel_op(self, why):
+        op = self._op
+        self._op = None
+        if op is not None:
+            for t in op[1]:
+                t.cancel()
+            if op[2] is not None:
+                op[2]({"ok": False, "error": "%s interrupted by %s" % (op[0], why)})
+        self._mouth = []
+        for _n, cb in self._mouth_done:
+            cb({"ok": False, "error": "dial interrupted by %s" % why})
+        self._mouth_done = []
+
+    def offhook(self) -> dict:
+        self._cancel_op("offhook")
+        if not self.off_hook:
+            self.off_hook = True
+            self.ear.reset()
+            self._drive(True)
+            self._in_session = False
+        return {"hook": "off"}
+
+    def onhook(self) -> dict:
+        self._cancel_op("onhook")
+        if self.off_hook:
+            self.off_hook = False
+            self._drive(False)
+            self.ear.reset()
+        return {"hook": "on"}
+
+    def flash(self, ms: float, done) -> None:
+        """On-hook for `ms`, then off-hook; `done(reply)` after the make."""
+        if not self.off_hook:
+            done({"ok": False, "error": "flash needs the handset off-hook (send offhook first)"})
+            return
+        if self._op is not None:
+            done({"ok": False, "error": "the handset is still busy with %s" % self._op[0]})
+            return
+        t0 = self.loop.now()
+
+        def make(when=t0 + ms / 1000.0):
+            self._op = None
+            self._drive(True, when)
+            done({"ok": True, "ms": ms})
+
+        self._drive(False, t0)
+        self._op = ("flash", [self.loop.call_at(t0 + ms / 1000.0, make)], done)
+
+    # -- dialling ------------------------------------------------------------------------------
+
+    def dial(self, digits: str, mode: str, done, pps: float = 10.0, brk: float = 60.0,
+             on: float = 80.0, off: float = 80.0, gap: float = INTERDIGIT_MS) -> None:
+        """Dial `digits`: DTMF audio (`on`/`off` ms) or rotary pulses (`pps`, `brk` % break,
+        `gap` ms between digits); `done(reply)` once the last digit is out."""
+        if not self.off_hook:
+            done({"ok": False, "error": "dial needs the handset off-hook (send offhook first)"})
+            return
+        if self._op is not None or self._mouth_done:
+            done({"ok": False, "error": "the handset is still dialling"})
+            return
+        if mode == "dtmf":
+            pcm = dtmf_pcm(digits, on, off)
+            frames = [(pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
+                      for i in range(0, len(pcm), FRAME_BYTES)]
+            self._mouth.extend(frames)
+            self._mouth_done.append((len(self._mouth), lambda r: done(r if r.get("ok") is False else
+                                                                        {"ok": True, "digits": digits,
+                                                                         "mode": "dtmf"})))
+            return
+        period = 1.0 / pps
+        b = period * brk / 100.0
+        t = self.loop.now() + 0.05
+        edges = []
+        for d in digits:
+            n = digit_to_pulses(d, self.pulse_map)
+            for _ in range(n):
+                edges.append((t, False))
+                edges.append((t + b, True))
+                t += period
+            t += gap / 1000.0 - (period - b)
+        timers = [self.loop.call_at(when, self._drive, level, when) for when, level in edges]
+
+        def finish():
+            self._op = None
+            done({"ok": True, "digits": digits, "mode": "pulse"})
+
+        timers.append(self.loop.call_at(t, finish))
+        self._op = ("dial", timers, done)
+
+    def say(self, freq: float) -> None:
+        """A steady sine of `freq` Hz into the mouthpiece, or None to stop."""
+        self._say = None if freq is None else ToneGenerator(
+            {"freqs": (int(round(freq)),), "level": SAY_LEVEL, "cadence": []})
+
+    def play(self, path: str) -> float:
+        """Queue a WAV file into the mouthpiece; returns its length in ms."""
+        pcm = read_wav(path)
+        self._mouth.extend((pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
+                           for i in range(0, len(pcm), FRAME_BYTES))
+        return len(pcm) / 16.0
+
+    def record(self, path: str, ms: float, done) -> None:
+        """Record the earpiece to `path`: for `ms` (then `done`), or until `stop_record`."""
+        if self._record is not None:
+            self.stop_record()
+        frames = None if ms is None else max(1, int(math.ceil(ms / 20.0)))
+        self._record = [[], frames, path, done]
+
+    def stop_record(self) -> dict:
+        rec = self._record
+        self._record = None
+        if rec is None:
+            return {"ok": False, "error": "not recording"}
+        pcm = b"".join(rec[0])
+        try:
+            write_wav(rec[2], pcm)
+        except ValueError as e:
+            return {"ok": False, "error": str(e)}
+        return {"ok": True, "file": rec[2], "ms": len(pcm) / 16.0}
+
+    def listen(self, ms: float, done) -> None:
+        """`done(reply)` with what the earpiece played over the next `ms`."""
+        self._listens.append(_Listen(max(1, int(math.ceil(ms / 20.0))), self.country, done))
+
+    # -- the bell ------------------------------------------------------------------------------
+
+    def _rm_changed(self, t, state):
+        on = bool(state) == self.rm_active_high
+        if on == self._ring_on:
+            return
+        if self._ring_edge is not None and (self._in_session or on):
+            self._ring_parts.append(int(round((t - self._ring_edge) * 1000)))
+            self._ring_parts = self._ring_parts[-8:]
+        if on:
+            quiet = self._ring_edge is None or t - self._ring_edge >= RING_GAP_S
+            if not self._in_session:
+                self._in_session = True
+                self.rings = 0
+                self.caller_id = None
+                self._ring_parts = []
+                self._cid_rx = None
+                self._cid_digits = ""
+            if quiet or self.rings == 0:
+                self.rings += 1
+        self._ring_on = on
+        self._ring_edge = t
+        self.ring_cadence = list(self._ring_parts)
+
+    @property
+    def ringing(self) -> bool:
+        """The bell rings, or pauses between bursts of a ringing session (off-hook: never)."""
+        if self.off_hook:
+            return False
+        if self._ring_on:
+            return True
+        return bool(self._in_session and self.ring_session is not None and self.ring_session())
+
+    # -- audio ---------------------------------------------------------------------------------
+
+    def mouthpiece(self) -> bytes:
+        """The next 20 ms the handset sends (silence on-hook)."""
+        frame = SILENT_FRAME
+        if self._mouth:
+            frame = self._mouth.pop(0)
+            if self._mouth_done:
+                left = []
+                for n, cb in self._mouth_done:
+                    if n - 1 <= 0:
+                        cb({"ok": True})
+                    else:
+                        left.append((n - 1, cb))
+                self._mouth_done = left
+        if self._say is not None:
+            s = self._say.next_frame()
+            frame = s if frame is SILENT_FRAME else _mix(frame, s)
+        return frame if self.off_hook else SILENT_FRAME
+
+    def earpiece(self, frame: bytes) -> None:
+        """What the line played over the last 20 ms."""
+        self.samples += FRAME
+        if self._in_session and not self._ring_on and not (self.ring_session and self.ring_session()):
+            self._in_session = False
+        if not self.off_hook:
+            self._display(frame)
+            heard = SILENT_FRAME
+        else:
+            heard = frame
+            self._forget_clicks(heard)
+            self.ear.feed(heard)
+        self._levels.append(heard)
+        if len(self._levels) > 10:
+            del self._levels[0]
+        if self._listens:
+            keep = []
+            for ls in self._listens:
+                ls.clf.feed(heard)
+                ls.pcm.append(heard)
+                ls.left -= 1
+                if ls.left <= 0:
+                    ls.done(self._listen_result(ls))
+                else:
+                    keep.append(ls)
+            self._listens = keep
+        rec = self._record
+        if rec is not None:
+            rec[0].append(heard)
+            if rec[1] is not None:
+                rec[1] -= 1
+                if rec[1] <= 0:
+                    done = rec[3]
+                    done(self.stop_record())
+
+    def _forget_clicks(self, frame: bytes) -> None:
+        """A burst too short to be any plan tone (<= 60 ms, e.g. dial tone cut by the first
+        digit) followed by quiet is a click: the ear forgets it when the next sound starts, so
+        it does not spoil the cadence of the tone that follows."""
+        loud = frame != SILENT_FRAME and rms_dbm0(rms(frame)) > CLICK_DBM0
+        if loud:
+            if self._quiet >= CLICK_QUIET and 0 < self._last_burst <= CLICK_FRAMES:
+                self.ear.reset()
+            if self._quiet:
+                self._burst = 0
+            self._burst += 1
+            self._quiet = 0
+        else:
+            if self._burst:
+                self._last_burst = self._burst
+                self._burst = 0
+            self._quiet += 1
+
+    def _display(self, frame: bytes) -> None:
+        """The caller-ID display: decode only while there is audio (and one frame after)."""
+        loud = frame != SILENT_FRAME and rms(frame) > 20
+        if loud:
+            self._cid_hot = 3
+        elif self._cid_hot <= 0:
+            return
+        else:
+            self._cid_hot -= 1
+        if self.cid_method == "dtmf":
+            if self._cid_dtmf is None:
+                self._cid_dtmf = DTMFDetector()
+            for d, edge, _at in self._cid_dtmf.feed(frame):
+                if edge != "on":
+                    continue
+                if d in "AD":
+                    self._cid_digits = d
+                elif self._cid_digits:
+                    self._cid_digits += d
+                    if d == "C":
+                        try:
+                            self._show(cidmod.parse_dtmf_callerid(self._cid_digits))
+                        except ValueError:
+                            pass
+                        self._cid_digits = ""
+            return
+        if self.cid_method == "off":
+            return
+        if self._cid_rx is None:
+            self._cid_rx = cidmod.CallerIDReceiver(self.cid_method)
+        for msg in self._cid_rx.feed(frame):
+            self._show(msg)
+
+    def _show(self, msg: dict) -> None:
+        dt = msg.get("datetime")
+        when = None
+        if dt and len(dt) == 8:
+            when = "%s-%s %s:%s" % (dt[0:2], dt[2:4], dt[4:6], dt[6:8])
+        cid = {"number": msg.get("number"), "name": msg.get("name"), "time": when}
+        absent = msg.get("number_absent")
+        if absent:
+            cid["reason"] = "private" if absent == "P" else "unavailable"
+        self.caller_id = cid
+
+    def tone(self) -> str:
+        """The ear's class; an unmatched sound that has stopped is silence again."""
+        t = self.ear.tone
+        if t in ("other", "speech") and self.level_dbm0() < QUIET_DBM0:
+            t = "silence"
+        return tone_name(t)
+
+    def level_dbm0(self) -> float:
+        pcm = b"".join(self._levels)
+        return max(-99.0, round(rms_dbm0(rms(pcm)), 1)) if pcm else -99.0
+
+    def _short_window(self, w, tone):
+        """A window too short for the classifier's evidence (a continuous tone needs 1 s):
+        the running ear's verdict if it hears the same lines, else a continuous plan tone
+        with these frequencies if the window had no gap."""
+        peaks = [(f, 0) for f in w.freqs]
+        if self.ear.tone not in GENERIC and ToneClassifier._same(peaks, [(f, 0) for f in self.ear.freqs]):
+            return self.ear.tone
+        if w._parts or not w._on:
+            return tone
+        for name in ("dial", "stutter_dial", "recall_dial", "howler", "ringback", "busy", "congestion"):
+            t = w.tones.get(name)
+            if t is not None and not t.get("cadence") and not t.get("intro") and \
+                    ToneClassifier._same(peaks, [(f, 0) for f in t["freqs"]]):
+                return name
+        return tone
+
+    def _listen_result(self, ls) -> dict:
+        w = ls.clf
+        tone = w.tone
+        if tone in GENERIC and w.freqs:
+            tone = self._short_window(w, tone)
+        pcm = b"".join(ls.pcm)
+        level = w.level if w.level is not None else rms_dbm0(rms(pcm))
+        return {"ok": True, "tone": tone_name(tone), "freqs": list(w.freqs) or list(self.ear.freqs),
+                "cadence": list(w.cadence), "level_dbm0": max(-99.0, round(level, 1)),
+                "ms": len(ls.pcm) * 20}
+
+    def state(self) -> dict:
+        on = self.off_hook
+        return {"hook": "off" if on else "on", "ringing": self.ringing, "rings": self.rings,
+                "ring_cadence": list(self.ring_cadence), "caller_id": self.caller_id,
+                "tone": self.tone() if on else "silence",
+                "freqs": list(self.ear.freqs) if on else [], "level_dbm0": self.level_dbm0()}
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_op("close")
+        for ls in self._listens:
+            ls.done({"ok": False, "error": "board closed"})
+        self._listens = []
+        if self.rm is not None and self._rm_changed in self.rm.listeners:
+            self.rm.listeners.remove(self._rm_changed)
+
+    def __repr__(self):
+        return "<VirtualHandset line %d hook=%s ringing=%s tone=%s>" % (
+            self.port, "off" if self.off_hook else "on", self.ringing, self.ear.tone)

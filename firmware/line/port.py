@@ -1,0 +1,322 @@
+"""One FXS port wired up: the board-independent glue between hal/ devices, the line layer and the app.
+
+Owns the per-line plumbing every board shares (the sim board today, the AG1171 board the same
+way): the hook switch's posted edges go through a `HookDecoder`; capture frames go through a
+`DTMFDetector`; both feed the `FxsLine` (firmware/line/fxs.py), whose outputs this module carries
+out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
+country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, intents to the
+call layer (`app.line_intent`) and events to the event log (`app.emit`).
+
+It is not sans-IO (it arms loop timers), but it knows no pin and no sound device: a board hands
+it a `hal.line.LineHardware` (only `.hook` via `post`, and `.ringer`, are used) and calls
+`media_tick(capture, now)` once per 20 ms frame from its media clock, which returns the frame
+the earpiece hears. On the sim board the clock is a loop timer; on the AG1171 board it is the
+capture side of `hal.audio.AlsaLine` (read_frame -> media_tick -> write_frame).
+
+Rules:
+1. Timers fire with their own deadline as `now`, never the loop's (possibly later) time, so a
+   late loop turn cannot expire a state that an earlier, not yet delivered, edge would keep.
+2. Intents go to the call layer on the next loop turn (`loop.call_soon`), so a call layer that
+   answers at once (a failure) re-enters the line after this transition's outputs are done.
+3. A "dial" intent with nobody to take it (no call layer) ends in reorder after
+   `no_taker_s` seconds.
+"""
+
+import time
+
+from firmware.dsp import callerid as cidmod
+from firmware.dsp import tone_plans
+from firmware.dsp.dtmf import DTMFDetector
+from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
+from firmware.dsp.tones import ToneGenerator
+from firmware.line.fxs import FxsLine
+from firmware.line.hook import HookDecoder
+from firmware.line.ring_cadence import ring_plan
+
+# states in which capture audio goes through the DTMF detector
+DTMF_STATES = ("dial_tone", "collecting", "talking", "early_media")
+PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zealand",
+              "new_zealand": "new_zealand"}
+CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
+NO_TAKER_S = 2.0
+
+
+def caller_id_pcm(caller_id: dict, method: str, when=None) -> bytes:
+    """The caller-ID burst for `caller_id` ({"number", "name", "reason"}) as PCM: MDMF over
+    Bell 202 or V.23 FSK, or ETSI DTMF ("A<number>C"). b"" for method "off"."""
+    if method == "off" or not caller_id:
+        return b""
+    number = caller_id.get("number") or None
+    name = caller_id.get("name") or None
+    private = caller_id.get("reason") == "private"
+    if method == "dtmf":
+        digits = "".join(c for c in (number or "") if c in "0123456789")
+        return cidmod.dtmf_callerid(digits or None, "P" if private else None)
+    if when is None:
+        lt = time.localtime()
+        when = (lt[1], lt[2], lt[3], lt[4])
+    if number:
+        number = "".join(c for c in number if 32 <= ord(c) < 127)[:20] or None
+    if name:
+        name = "".join(c for c in name if 32 <= ord(c) < 127)[:50] or None
+    msg = cidmod.mdmf(number, name, when, number_reason="P" if private else "O",
+                      name_reason=("P" if private else None) if not name else None)
+    return cidmod.fsk_burst(msg, method)
+
+
+class LinePort:
+    """Represents one FXS port at run time: HAL devices + decoders + `FxsLine` on the loop.
+
+    :param loop: the `EventLoop`.
+    :param app: the firmware (`emit`, and `line_intent` / `media_frame` / `calls_mgr` when
+        there is a call layer).
+    :param line_cfg: the [[line]] dict (port, dial_plan, caller_id).
+    :param board_cfg: the [board] dict (country, flash_min_ms, flash_max_ms, pulse_variant).
+    :param ringer: a `hal.ringer.Ringer` or None.
+    Keyword options go to `FxsLine` (offhook_timeout, reorder_timeout, released_silence).
+    """
+
+    def __init__(self, loop, app, line_cfg: dict, board_cfg: dict, ringer=None, **options):
+        self.loop = loop
+        self.app = app
+        self.port = line_cfg["port"]
+        self.country = board_cfg.get("country", "us")
+        self.cid_method = line_cfg.get("caller_id") or "bell202"
+        self.no_taker_s = options.pop("no_taker_s", NO_TAKER_S)
+        self.ringer = ringer
+        self.decoder = HookDecoder(
+            flash_min=board_cfg.get("flash_min_ms", 100) / 1000.0,
+            flash_max=board_cfg.get("flash_max_ms", 900) / 1000.0,
+            pulse_map=PULSE_MAPS.get(board_cfg.get("pulse_variant", "standard"), "standard"),
+            now=loop.now())
+        self.dtmf = DTMFDetector()
+        self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
+                           "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
+                           caller_id=self.cid_method != "off", **options)
+        self.tones = tone_plans.plan(self.country)["tones"]
+        self.cadence, self.ring_hz = ring_plan(self.country)
+        self._gen = None
+        self._cid_pending = None
+        self._cid_pcm = b""
+        self._cid_timer = None
+        self._test_ring = None
+        self._dtmf_on = False
+        self._timers = {}
+        self._closed = False
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _arm(self, name, obj, fire):
+        old = self._timers.get(name)
+        d = obj.deadline() if obj is not None else None
+        if old is not None:
+            if d is not None and old.when == d and not old.cancelled:
+                return
+            old.cancel()
+            self._timers[name] = None
+        if d is not None and not self._closed:
+            self._timers[name] = self.loop.call_at(d, fire, d)
+
+    def _arm_all(self):
+        self._arm("hook", self.decoder, self._hook_due)
+        self._arm("fxs", self.fxs, self._fxs_due)
+        if self.ringer is not None:
+            self._arm("ring", self.ringer, self._ring_due)
+
+    def _hook_due(self, when):
+        self._timers["hook"] = None
+        self._decoded(self.decoder.on_timer(when))
+
+    def _fxs_due(self, when):
+        self._timers["fxs"] = None
+        self.run(self.fxs.on_timer(when))
+
+    def _ring_due(self, when):
+        self._timers["ring"] = None
+        if self.ringer is not None:
+            self._ring_events(self.ringer.on_timer(when))
+        self._arm_all()
+
+    def emit(self, name: str, fields: dict) -> None:
+        emit = getattr(self.app, "emit", None)
+        if emit is not None:
+            emit(name, fields)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def hook_posted(self, item) -> None:
+        """What `HookSwitch` posted (through the loop): ("hook", t, is_off_hook)."""
+        if self._closed:
+            return
+        _kind, t, off = item
+        self._decoded(self.decoder.edge(t, off))
+
+    def _decoded(self, events):
+        if self._test_ring is not None:
+            for e in events:
+                if e[0] == "off_hook":
+                    self.stop_test_ring()
+        self.run(self.fxs.decoder_events(events))
+
+    def command(self, verb: str, args=()) -> None:
+        """A call-layer command for this line (`remote_ringing`, `incoming`, ...)."""
+        if verb == "incoming" and self._test_ring is not None:
+            self.stop_test_ring()
+        self.run(self.fxs.command(verb, tuple(args), self.loop.now()))
+
+    def media_tick(self, capture: bytes, now: float) -> bytes:
+        """One 20 ms frame: `capture` from the mouthpiece in, the earpiece's frame out."""
+        if len(capture) != FRAME_BYTES:
+            capture = (capture + SILENT_FRAME)[:FRAME_BYTES]
+        if self.fxs.state in DTMF_STATES:
+            if not self._dtmf_on:
+                self.dtmf.reset()
+                self._dtmf_on = True
+            out = []
+            for d, edge, _at in self.dtmf.feed(capture):
+                if edge == "on":
+                    out += self.fxs.digit(d, "dtmf", now)
+            if out:
+                self.run(out)
+        else:
+            self._dtmf_on = False
+        media = None
+        mf = getattr(self.app, "media_frame", None)
+        if mf is not None:
+            try:
+                media = mf(self.port, capture, now)
+            except Exception as e:  # the call layer's trouble must not stop the line's audio
+                self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
+        if self._cid_pcm:
+            frame = self._cid_pcm[:FRAME_BYTES]
+            self._cid_pcm = self._cid_pcm[FRAME_BYTES:]
+            return (frame + SILENT_FRAME)[:FRAME_BYTES]
+        if self._gen is not None:
+            frame = self._gen.next_frame()
+            if self._gen.done:
+                self._gen = None
+            return frame
+        if media is not None and self.fxs.tone is None:
+            return media
+        return SILENT_FRAME
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def run(self, outputs) -> None:
+        """Carry out what the `FxsLine` returned, then re-arm every timer."""
+        for o in outputs:
+            kind = o[0]
+            if kind == "event":
+                self.emit(o[1], o[2])
+            elif kind == "play":
+                self._play(o[1])
+            elif kind == "ring":
+                self._ring(o[1])
+            elif kind == "cid":
+                self._cid_pending = o[1]
+            elif kind == "intent":
+                self._intent(o[1], o[2:])
+        self._arm_all()
+
+    def _play(self, name):
+        if self._gen is not None:
+            self._gen.stop()            # ramps down within a frame, then done
+        if name is None:
+            return
+        tone = self.tones.get(name)
+        if tone is None:
+            self.emit("error", {"where": "line", "message": "line %d: no %s tone in the %s plan"
+                                % (self.port, name, self.country)})
+            return
+        self._gen = ToneGenerator(tone)
+
+    def _ring(self, on):
+        if self.ringer is None:
+            return
+        if on:
+            self._ring_events(self.ringer.start(self.cadence, self.ring_hz, self.loop.now()))
+            self.decoder.set_ringing(True)
+        else:
+            self.ringer.stop()
+            self.decoder.set_ringing(False)
+            self._cid_pending = None
+            self._cid_pcm = b""
+            if self._cid_timer is not None:
+                self._cid_timer.cancel()
+                self._cid_timer = None
+
+    def _ring_events(self, events):
+        for e in events:
+            if e[0] == "cid_slot" and self._cid_pending is not None:
+                pcm = caller_id_pcm(self._cid_pending, self.cid_method)
+                self._cid_pending = None
+                start = e[1] + CID_GAP
+                if pcm and start + len(pcm) / 16000.0 <= e[2] - 0.2 + 1e-6:
+                    self._cid_timer = self.loop.call_at(start, self._cid_start, pcm)
+                elif pcm:
+                    self.emit("error", {"where": "line", "message": "line %d: caller ID does not fit "
+                                        "the ring pause" % self.port})
+
+    def _cid_start(self, pcm):
+        self._cid_timer = None
+        if self.fxs.state == "ringing":
+            self._cid_pcm = pcm
+
+    def _intent(self, name, args):
+        self.loop.call_soon(self._deliver_intent, name, args)
+
+    def _deliver_intent(self, name, args):
+        taker = getattr(self.app, "line_intent", None)
+        if taker is None or getattr(self.app, "calls_mgr", True) is None:
+            if name == "dial" and self.fxs.state == "dialing":
+                self.loop.call_later(self.no_taker_s, self._no_taker)
+            return
+        try:
+            taker(self.port, name, *args)
+        except Exception as e:
+            self.emit("error", {"where": "line", "message": "line %d: %s %s failed: %s"
+                                % (self.port, name, " ".join(str(a) for a in args), e)})
+            if name == "dial":
+                self.run(self.fxs.remote_failed("congestion", self.loop.now()))
+
+    def _no_taker(self):
+        if self.fxs.state == "dialing":
+            self.run(self.fxs.remote_failed("no call layer", self.loop.now()))
+
+    # -- services for the board ------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True when the line cannot take a new call (off-hook or ringing)."""
+        return self.fxs.state != "on_hook"
+
+    def test_ring(self, seconds: float) -> str:
+        """Ring the country's cadence for `seconds` (no call; off-hook stops it)."""
+        if self.ringer is None:
+            return "line %d: no ringer" % self.port
+        if self.fxs.state != "on_hook":
+            return "line %d: off-hook, not ringing" % self.port
+        self._ring_events(self.ringer.start(self.cadence, self.ring_hz, self.loop.now()))
+        self.decoder.set_ringing(True)
+        if self._test_ring is not None:
+            self._test_ring.cancel()
+        self._test_ring = self.loop.call_later(seconds, self.stop_test_ring)
+        self._arm_all()
+        return "line %d: ringing for %g s" % (self.port, seconds)
+
+    def stop_test_ring(self) -> None:
+        if self._test_ring is not None:
+            self._test_ring.cancel()
+            self._test_ring = None
+            if self.ringer is not None and self.fxs.state != "ringing":
+                self.ringer.stop()
+                self.decoder.set_ringing(False)
+            self._arm_all()
+
+    def close(self) -> None:
+        """Cancel every timer; the board closes the HAL devices. Safe to call twice."""
+        self._closed = True
+        for t in list(self._timers.values()) + [self._cid_timer, self._test_ring]:
+            if t is not None:
+                t.cancel()
+        self._timers = {}

@@ -1,0 +1,115 @@
+"""firmware/line/port.py without the sim board: the AG1171 board's wiring (board/ag1171-usb.toml)
+on gpiozero's MockFactory, a virtual clock shared by the loop and the mock pins, and a media
+clock driven by hand as `hal.audio.AlsaLine` would drive it (capture frame in, playback out).
+This is how the real board reuses the per-line glue."""
+import gpiozero.pins.mock as gmock
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from board import load_board
+from firmware.dsp.classify import ToneClassifier
+from firmware.dsp.dtmf import generate
+from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
+from firmware.line.port import LinePort, caller_id_pcm
+from firmware.dsp.callerid import CallerIDReceiver
+from firmware.loop.clock import VirtualClock
+from firmware.loop.loop import EventLoop
+from hal.line import LineHardware
+
+
+class FakeApp:
+    """The firmware as the glue sees it: an event log and a call layer that records intents."""
+
+    def __init__(self):
+        self.events = []
+        self.intents = []
+
+    def emit(self, name, fields):
+        self.events.append((name, fields))
+
+    def line_intent(self, port, intent, *args):
+        self.intents.append((port, intent) + args)
+
+
+@pytest.fixture
+def rig(monkeypatch):
+    vclock = VirtualClock(100.0)
+    monkeypatch.setattr(gmock, "monotonic", vclock.now)
+    saved, factory = Device.pin_factory, MockFactory()
+    Device.pin_factory = factory
+    loop = EventLoop(clock=vclock)
+    board = load_board("ag1171-usb")
+    line = board["line"][0]
+    app = FakeApp()
+    hw = LineHardware(line, post=lambda i: loop.call_soon_threadsafe(port.hook_posted, i),
+                      clock=vclock.now, open_audio=False, pin_factory=factory)
+    port = LinePort(loop, app, {"port": 1, "dial_plan": "(1xxx)", "caller_id": "bell202"},
+                    {"country": "us", "flash_min_ms": 100, "flash_max_ms": 900}, ringer=hw.ringer)
+    try:
+        yield loop, vclock, factory, app, port
+    finally:
+        port.close()
+        hw.close()
+        loop.close()
+        factory.reset()
+        Device.pin_factory = saved
+
+
+def run_audio(loop, port, seconds, capture=()):
+    """The capture clock: one frame every 20 ms of loop time; returns the playback frames."""
+    cap = list(capture)
+    out = []
+    for _ in range(int(round(seconds / 0.02))):
+        loop.run_for(0.02)
+        out.append(port.media_tick(cap.pop(0) if cap else SILENT_FRAME, loop.now()))
+    return out
+
+
+def test_dial_tone_dtmf_and_dial_intent_on_ag1171_pins(rig):
+    loop, vclock, factory, app, port = rig
+    factory.pin(27).drive_high()                       # SHK: off-hook
+    played = run_audio(loop, port, 1.2)
+    ear = ToneClassifier("US")
+    for f in played:
+        ear.feed(f)
+    assert ear.tone == "dial" and sorted(ear.freqs) == [350, 440]
+    run_audio(loop, port, 1.0, frames(generate("1002", 80, 80)))
+    run_audio(loop, port, 0.2)
+    assert [(f["digit"], f["how"]) for n, f in app.events if n == "digit"] == \
+        [("1", "dtmf"), ("0", "dtmf"), ("0", "dtmf"), ("2", "dtmf")]
+    assert app.intents == [(1, "dial", "1002")] and port.fxs.state == "dialing"
+    port.command("remote_busy")
+    ear = ToneClassifier("US")
+    for f in run_audio(loop, port, 2.5):
+        ear.feed(f)
+    assert ear.tone == "busy"
+    factory.pin(27).drive_low()
+    run_audio(loop, port, 1.2)
+    assert [f["state"] for n, f in app.events if n == "hook"] == ["off", "on"]
+
+
+def test_incoming_rings_rm_sends_caller_id_and_ring_trip(rig):
+    loop, vclock, factory, app, port = rig
+    rm = factory.pin(17)
+    port.command("incoming", [{"number": "5551234", "name": "ALICE"}])
+    assert rm.state is True                            # first burst at once
+    rx = CallerIDReceiver("bell202")
+    got = []
+    for f in run_audio(loop, port, 5.9):
+        got += rx.feed(f)
+    assert got and got[0]["number"] == "5551234" and got[0]["name"] == "ALICE"
+    assert rm.state is False
+    run_audio(loop, port, 0.2)
+    assert rm.state is True                            # second ring at 6 s
+    factory.pin(27).drive_high()                       # answer during the burst
+    run_audio(loop, port, 0.2)
+    assert rm.state is False and port.fxs.state == "talking"
+    assert app.intents[-1] == (1, "answer")
+
+
+def test_caller_id_pcm_methods():
+    assert caller_id_pcm({"number": "1"}, "off") == b""
+    assert len(caller_id_pcm({"number": "5551234"}, "dtmf")) > FRAME_BYTES
+    assert len(caller_id_pcm({"number": None, "name": None, "reason": "private"}, "etsi-fsk",
+                             (1, 2, 3, 4))) > FRAME_BYTES
