@@ -112,6 +112,8 @@ def _script(a, b, say) -> bool:
         return False
     ha("dial 1002 mode=dtmf")
     say("A dials 1002 (DTMF tones, heard by A's own detector).")
+    ln = ha("listen 1000")
+    say("A hears %s %s Hz while B's phone rings." % (ln.get("tone"), ln.get("freqs")))
     r = hb("wait ringing 10")
     if not r.get("ok"):
         say("B never rang: %s" % r)
@@ -120,8 +122,6 @@ def _script(a, b, say) -> bool:
     r = hb("wait caller_id 10")
     st = hb("state")
     say("B's display shows caller ID %s." % (st.get("caller_id"),))
-    ln = ha("listen 800")
-    say("A hears %s while it rings." % ln.get("tone"))
     hb("offhook")
     say("B answers.")
     time.sleep(0.8)
