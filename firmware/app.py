@@ -152,13 +152,15 @@ class Firmware:
     def _start_board(self, started):
         kind = self.cfg.board["kind"]
         if kind == "sim":
-            try:
-                from board.sim.board import SimBoard
-            except ImportError:
-                return
+            from board.sim.board import SimBoard
             self.board = SimBoard(self)
             self.board.start()
             started["control"] = self.board.address
+        else:
+            from board.slic import SlicBoard
+            self.board = SlicBoard(self)
+            self.board.start()
+            started["board"] = kind
 
     def _start_console(self, started):
         listen = self.cfg.console.get("listen", "off")
@@ -388,39 +390,59 @@ class Firmware:
     def calls(self) -> list:
         return self.calls_mgr.status(self.loop.now()) if self.calls_mgr else []
 
+    LIVE_KEYS = {("sip", "trace"), ("sip", "bind"), ("console", "password_hash")}
+
     def apply_config(self, new_cfg) -> list:
+        """Make `new_cfg` the running config; change live what is safe to change live (a line's
+        account re-registers, a new SIP bind address moves the transport), and say what waits
+        for a reboot."""
         notes = []
         old = self.cfg
         for sec in ("board", "sip", "console"):
             for k, v in new_cfg.data[sec].items():
-                if old.data[sec].get(k) != v:
-                    if sec == "sip" and k == "trace":
-                        self.set_trace(v)
-                    elif sec == "console" and k == "password_hash":
-                        pass  # the console reads it for each new session
-                    else:
-                        notes.append("%s.%s: takes effect after reboot" % (sec, k))
+                if old.data[sec].get(k) != v and (sec, k) not in self.LIVE_KEYS:
+                    notes.append("%s.%s: takes effect after reboot" % (sec, k))
+        if new_cfg.sip["trace"] != old.sip["trace"]:
+            self.set_trace(new_cfg.sip["trace"])
+        rebind = new_cfg.sip["bind"] != old.sip["bind"]
+        if rebind:
+            try:
+                host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
+                new_ep = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error)
+            except OSError as e:
+                notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
+                             % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))
+                new_cfg.data["sip"]["bind"] = old.sip["bind"]
+                rebind = False
         self.cfg = new_cfg
-        old_ports = {l["port"]: l for l in old.lines}
         now = self.loop.now()
-        for ln in new_cfg.lines:
-            before = old_ports.get(ln["port"])
-            if before == ln:
-                continue
+        old_ports = {l["port"]: l for l in old.lines}
+        changed = [ln for ln in new_cfg.lines if rebind or old_ports.get(ln["port"]) != ln]
+        for ln in changed:     # de-register from where we were, with the old account
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:
                 self.do(self.ua.run_tu(reg, reg.stop(now), now))
-                self.ua.remove_tu(reg) if not reg.registered else None
+        if rebind:
+            old_ep = self.sip
+            self.sip = new_ep
+            self.ua.host, self.ua.port = new_ep.address
+            # answers to the de-registrations still arrive on the old socket for a moment
+            self.loop.call_later(SHUTDOWN_WAIT, old_ep.close)
+            notes.append("sip.bind: SIP moved to %s:%d" % new_ep.address)
+            self.emit("started", {"version": __version__, "sip": "%s:%d" % new_ep.address, "rebind": True})
+        for ln in changed:
             if ln["register"]:
                 self._register_line(ln)
                 notes.append("line %d: re-registering" % ln["port"])
+        self.calls_mgr.lines = {l["port"]: l for l in new_cfg.lines}
         return notes
 
     def hangup(self, line=None) -> str:
-        port = line or self.cfg.lines[0]["port"] if self.cfg.lines else 1
+        port = line or (self.cfg.lines[0]["port"] if self.cfg.lines else 1)
         if self.calls_mgr is None or self.calls_mgr.call_on(port) is None:
             return "line %s: no call" % port
         self.line_intent(port, "hangup")
+        self._line_command(port, "remote_hangup", ())   # the handset hears the call end
         return "line %s: call ended" % port
 
     def ring(self, line: int) -> str:

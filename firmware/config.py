@@ -143,8 +143,10 @@ def _console_listen(v):
 
 def _board_kind(v):
     names = board_names()
+    if isinstance(v, str) and v.endswith(".toml") and os.path.isfile(v):
+        return v  # a board file of one's own (a custom wiring, a test rig)
     if not isinstance(v, str) or v not in names:
-        raise _Bad(", ".join(names))
+        raise _Bad(", ".join(names) + ", or a path to a board .toml file")
     return v
 
 

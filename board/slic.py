@@ -1,0 +1,177 @@
+"""A real FXS board: a SLIC on GPIO (AG1171 and kin) with ALSA audio, run on the event loop.
+
+Owns the wiring of `board/*.toml` files of kind "slic" to the same per-line glue the simulated
+board uses (`firmware.line.port.LinePort`): the hook switch's edges reach the line through the
+loop's wake-up pipe, the ringer drives RM and F/R, and the ALSA capture PCM is the media clock:
+each captured 20 ms frame goes to the line (DTMF detection, the call's RTP) and the line's
+answer is written to playback at once, so audio never drifts against a timer. Also the status
+LEDs (power, registered, line in use, fault) and the reset button.
+
+Nothing here decides anything: `LinePort`, `FxsLine` and the call layer do.
+"""
+
+import logging
+
+from board import load_board
+from hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
+from firmware.line.port import LinePort
+
+log = logging.getLogger("tipring.board")
+
+MAX_FRAMES_PER_WAKE = 4
+
+
+class SlicBoard:
+    """Represents the running hardware of a SLIC board for the firmware `app`."""
+
+    def __init__(self, app, board=None, pin_factory=None):
+        self.app = app
+        self.loop = app.loop
+        self.board = board or load_board(app.cfg.board["kind"])
+        self.factory = pin_factory or pin_factory_for(self.board)
+        self.hardware, self.ports, self._fds = {}, {}, {}
+        self.leds = self.button = None
+        self._closed = False
+        wiring = {l["port"]: l for l in self.board.get("line", [])}
+        try:
+            for ln in app.cfg.lines:
+                n = ln["port"]
+                if n not in wiring:
+                    raise ValueError("line %d: board %s wires ports %s only"
+                                     % (n, self.board.get("name"), ", ".join(str(p) for p in sorted(wiring))))
+                hw = LineHardware(wiring[n], post=lambda item, n=n: self.loop.call_soon_threadsafe(self._posted, n, item),
+                                  clock=self.loop.now, open_audio=True, pin_factory=self.factory)
+                self.hardware[n] = hw
+                self.ports[n] = LinePort(self.loop, app, ln, app.cfg.board, ringer=hw.ringer)
+            self.leds = open_leds(self.board, pin_factory=self.factory)
+            self.button = open_reset_button(self.board, post=lambda item: self.loop.call_soon_threadsafe(self._reset, item),
+                                            pin_factory=self.factory)
+        except Exception:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ events in
+    def _posted(self, port, item):
+        p = self.ports.get(port)
+        if p is not None:
+            p.hook_posted(item)
+
+    def _reset(self, item):
+        what = item[1] if isinstance(item, tuple) and len(item) > 1 else item
+        log.warning("reset button: %s", what)
+        if what == "factory":
+            self.app.factory_reset()
+        else:
+            self.app.reboot()
+
+    def _audio_ready(self, n, fd, revents):
+        hw = self.hardware[n]
+        mask = hw.audio.revents({fd: revents})
+        if not mask & 1:  # POLLIN: a capture frame may be ready; playback is written per frame
+            return
+        for _ in range(MAX_FRAMES_PER_WAKE):  # a PCM that is always ready must not starve the loop
+            frame = hw.audio.read_frame()
+            if frame is None:
+                break
+            hw.audio.write_frame(self.ports[n].media_tick(frame, self.loop.now()))
+            self._show_line(n)
+
+    def on_event(self, ev):
+        """Event-log events drive the LEDs: registration and faults."""
+        if self.leds is None:
+            return
+        name = ev.get("event")
+        try:
+            if name == "registered":
+                self.leds.show("registered", "on")
+            elif name in ("registration_failed", "unregistered"):
+                self.leds.show("registered", "blink" if name == "registration_failed" else "off")
+            elif name == "config_fallback":
+                self.leds.show("fault", "fast")
+        except Exception as e:  # an LED must never stop the phone
+            log.warning("led: %s", e)
+
+    def _show_line(self, n):
+        if self.leds is None:
+            return
+        busy = any(p.fxs.state != "on_hook" for p in self.ports.values())
+        want = "on" if busy else "off"
+        if getattr(self, "_line_led", None) != want:
+            self._line_led = want
+            try:
+                self.leds.show("line_in_use", want)
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------------ the app's side
+    def start(self) -> None:
+        import select
+        for n, hw in self.hardware.items():
+            if hw.power is not None:
+                hw.power.power_up()
+            if hw.audio is None:
+                continue
+            for fd, mask in hw.audio.polldescriptors():
+                self.loop.add_reader(fd, lambda fd, rev, n=n: self._audio_ready(n, fd, rev), select.POLLIN)
+                self._fds[fd] = n
+            # the first read starts capture on real hardware (pyalsaaudio has no start())
+            self._audio_ready(n, fd, select.POLLIN) if self._fds else None
+        if self.leds is not None:
+            self.leds.show("power", "on")
+        self.app.events.subscribe(self.on_event)
+
+    @property
+    def address(self):
+        return None
+
+    def line_status(self, port: int) -> dict:
+        p = self.ports.get(port)
+        if p is None:
+            return {"hook": None, "state": None}
+        return {"hook": "off" if p.decoder.is_off_hook else "on", "state": p.fxs.state}
+
+    def line_busy(self, port: int) -> bool:
+        p = self.ports.get(port)
+        return p is None or p.busy
+
+    def line_command(self, port: int, verb: str, *args) -> None:
+        p = self.ports.get(port)
+        if p is not None:
+            p.command(verb, args)
+
+    def media_changed(self, port: int) -> None:
+        pass
+
+    def test_ring(self, line) -> str:
+        p = self.ports.get(line)
+        if p is None:
+            return "line %s: no such line" % line
+        return p.test_ring(2 * sum(p.cadence) + 0.1)
+
+    def audio_stats(self) -> dict:
+        return {n: hw.audio.stats() for n, hw in self.hardware.items() if hw.audio is not None}
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.app.events.unsubscribe(self.on_event)
+        except Exception:
+            pass
+        for fd in list(self._fds):
+            self.loop.remove_reader(fd)
+        for p in self.ports.values():
+            try:
+                p.close()
+            except Exception:
+                pass
+        for dev in [self.leds, self.button] + list(self.hardware.values()):
+            if dev is not None:
+                try:
+                    dev.close()
+                except Exception:
+                    pass
+
+    def __repr__(self):
+        return "<SlicBoard %s lines=%s>" % (self.board.get("name"), sorted(self.ports))
