@@ -291,6 +291,8 @@ class Headers:
     `_typed` and dropped on any change, so a mutated header is re-parsed.
     """
 
+    __slots__ = ("_lines", "_items", "_index", "_typed")
+
     def __init__(self, items=None):
         self._lines = None
         self._items = []
@@ -495,6 +497,8 @@ class Via:
     `params` has lower-case keys and None for flags (rport); values keep their text.
     """
 
+    __slots__ = ("transport", "host", "port", "_params", "_ptext", "protocol")
+
     def __init__(self, transport: str = "UDP", host: str = "", port=None, params=None,
                  protocol: str = "SIP/2.0"):
         self.transport = transport
@@ -604,6 +608,8 @@ class NameAddr:
     The URI inside <> of a parsed value is parsed on first access to `.uri`; a bad one raises
     SipParseError then (validate() touches it).
     """
+
+    __slots__ = ("_uri", "_utext", "_hdr", "display", "_params", "_ptext", "star")
 
     def __init__(self, uri=None, display=None, params=None, star: bool = False):
         if isinstance(uri, str):
@@ -745,6 +751,8 @@ class NameAddr:
 
 class CSeq:
     """CSeq (§20.16): sequence number (0 .. 2**32-1) and method."""
+
+    __slots__ = ("seq", "method")
 
     def __init__(self, seq: int, method: str):
         self.seq = seq

@@ -34,7 +34,8 @@ import re
 
 from firmware.sip.headers import (
     SipParseError, Headers, TOKEN_RE, split_list, index_lines, unfold, _Fold, _FAST_KEYS,
-    _slow_key, Via, NameAddr, CSeq, _FAST_MAX, _HAS_GROUPS, _fast, _groups,
+    _slow_key, Via, NameAddr, CSeq, _FAST_MAX, _HAS_GROUPS, _fast, _groups, _VIA_FAST,
+    _NA_FAST, _CSEQ_FAST,
 )
 from firmware.sip.uri import SipUri, parse_uri, _is_digits
 
@@ -173,6 +174,9 @@ def _name_addr(headers, key, name):
     return na
 
 
+_new = object.__new__
+
+
 # ---------------------------------------------------------------- messages
 
 class _Message:
@@ -183,44 +187,134 @@ class _Message:
 
     is_request = False
 
+    # via/from_/to/cseq are read for every message by the transaction and dialog layers, so
+    # their everyday shapes are matched right here (one regex, no intermediate calls) and built
+    # with object.__new__; anything else (several values, odd spacing, IPv6, quoted-pairs,
+    # long values) goes to the general parsers below, which raise SipParseError naming the
+    # header. Both routes give equal objects.
     @property
     def via(self) -> list:
-        t = self.headers._typed
+        h = self.headers
+        t = h._typed
         v = t.get("via")
         if v is None:
-            v = t["via"] = _parse_vias(self.headers)
+            vals = (h._index or h._idx()).get("via")
+            if vals is not None and len(vals) == 1:
+                text = vals[0]
+                try:  # MicroPython: a recursion limit in re; take the general parser
+                    m = _VIA_FAST.match(text) if len(text) < _FAST_MAX and "," not in text else None
+                except RuntimeError:
+                    m = None
+                if m is not None:
+                    if _HAS_GROUPS:
+                        transport, host, port, ptext = m.groups()
+                    else:
+                        transport, host, port, ptext = m.group(1), m.group(2), m.group(3), \
+                            m.group(4)
+                    if port is not None:
+                        port = int(port) if len(port) < 6 else 65536
+                    if port is None or port < 65536:
+                        x = _new(Via)
+                        x.transport = transport
+                        x.host = host
+                        x.port = port
+                        x._ptext = ptext
+                        x._params = None if ptext else {}
+                        x.protocol = "SIP/2.0"
+                        v = t["via"] = [x]
+                        return v
+            v = t["via"] = _parse_vias(h)
         return v
 
     @property
     def from_(self) -> NameAddr:
-        t = self.headers._typed
+        h = self.headers
+        t = h._typed
         v = t.get("from")
         if v is None:
-            v = t["from"] = _name_addr(self.headers, "from", "From")
+            vals = (h._index or h._idx()).get("from")
+            if vals is not None and len(vals) == 1:
+                text = vals[0]
+                try:  # MicroPython: a recursion limit in re; take the general parser
+                    m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
+                except RuntimeError:
+                    m = None
+                if m is not None:
+                    v = _new(NameAddr)
+                    if _HAS_GROUPS:
+                        v.display, v._utext, ptext = m.groups()
+                    else:
+                        v.display, v._utext, ptext = m.group(1), m.group(2), m.group(3)
+                    v._uri = None
+                    v._hdr = "From"
+                    v._ptext = ptext
+                    v._params = None if ptext else {}
+                    v.star = False
+                    t["from"] = v
+                    return v
+            v = t["from"] = _name_addr(h, "from", "From")
         return v
 
     @property
     def to(self) -> NameAddr:
-        t = self.headers._typed
+        h = self.headers
+        t = h._typed
         v = t.get("to")
         if v is None:
-            v = t["to"] = _name_addr(self.headers, "to", "To")
+            vals = (h._index or h._idx()).get("to")
+            if vals is not None and len(vals) == 1:
+                text = vals[0]
+                try:  # MicroPython: a recursion limit in re; take the general parser
+                    m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
+                except RuntimeError:
+                    m = None
+                if m is not None:
+                    v = _new(NameAddr)
+                    if _HAS_GROUPS:
+                        v.display, v._utext, ptext = m.groups()
+                    else:
+                        v.display, v._utext, ptext = m.group(1), m.group(2), m.group(3)
+                    v._uri = None
+                    v._hdr = "To"
+                    v._ptext = ptext
+                    v._params = None if ptext else {}
+                    v.star = False
+                    t["to"] = v
+                    return v
+            v = t["to"] = _name_addr(h, "to", "To")
         return v
 
     @property
     def call_id(self) -> str:
-        t = self.headers._typed
+        h = self.headers
+        t = h._typed
         v = t.get("call-id")
         if v is None:
-            v = t["call-id"] = _parse_call_id(self.headers)
+            v = t["call-id"] = _parse_call_id(h)
         return v
 
     @property
     def cseq(self) -> CSeq:
-        t = self.headers._typed
+        h = self.headers
+        t = h._typed
         v = t.get("cseq")
         if v is None:
-            v = t["cseq"] = _parse_cseq(self.headers)
+            vals = (h._index or h._idx()).get("cseq")
+            if vals is not None and len(vals) == 1:
+                text = vals[0]
+                m = _CSEQ_FAST.match(text) if len(text) < 40 else None
+                if m is not None:
+                    if _HAS_GROUPS:
+                        num, method = m.groups()
+                    else:
+                        num, method = m.group(1), m.group(2)
+                    if len(num) < 10:  # < 2**32 without a range check
+                        v = _new(CSeq)
+                        v.seq = int(num)
+                        v.method = method
+                        t["cseq"] = v
+                        return v
+            v = t["cseq"] = _parse_cseq(h)
         return v
 
     @property

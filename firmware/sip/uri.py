@@ -149,6 +149,8 @@ class SipUri:
     unknown scheme keeps its text in `opaque`.
     """
 
+    __slots__ = ("scheme", "user", "password", "host", "port", "params", "headers", "opaque")
+
     def __init__(self, scheme: str = "sip", user=None, host=None, port=None, params=None,
                  headers=None, password=None, opaque=None):
         self.scheme = scheme
