@@ -20,6 +20,16 @@ Theory of operation. Outgoing (FLOWS §4, §7-9, §16): `dialing` -> INVITE with
 404/484/410/603 -> reorder; 480/408/5xx/timeout -> congestion; 3xx -> a new INVITE to the
 first Contact (at most MAX_REDIRECTS). Incoming (FLOWS §4 as B): `incoming` (180 sent, the
 phone rings) -> `connected` on off-hook (200 with our answer) -> `ended`.
+
+In a call (FLOWS §5, §12): a re-INVITE or UPDATE with an offer is answered 200 (or 488); an
+offer that holds us (sendonly/inactive, or the legacy c=0.0.0.0 of RFC 2543, RFC 3264 §8.4)
+moves to `held`, a sendrecv one back to `connected`. `reinvite(now)` sends our own offer
+(session refresh, hold/resume for the features above us); a peer's re-INVITE that crosses it
+gets 491, and a 491 for ours schedules a retry after the RFC 3261 §14.1 random delay (2.1-4 s
+when we chose the Call-ID, 0-2 s otherwise): `deadline()`/`on_timer(now)`, run by the manager.
+Reliable provisionals (RFC 3262): an 18x with `Require: 100rel` and `RSeq` gets a PRACK with
+`RAck`, in its early dialog (route set); a retransmission (RSeq not one above the last) is
+dropped unprocessed (§4).
 """
 
 from firmware.compat import random_hex
@@ -28,7 +38,11 @@ from firmware.sip.dialog import Dialog
 from firmware.sip.message import NameAddr
 from firmware.media.sdp import SdpSession, SdpError, parse as parse_sdp
 
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 MAX_REDIRECTS = 3
+GLARE_OWNER = (2.1, 4.0)   # RFC 3261 §14.1: retry delay after 491 when we chose the Call-ID
+GLARE_OTHER = (0.0, 2.0)   # ... and when the peer did
+IN_CALL = ("connected", "held")
 BUSY = (486, 600)
 REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
 
@@ -46,10 +60,28 @@ TRANSITIONS = {
     "cancelling":  {"2xx": "releasing", "failure": "ended", "timeout": "ended", "1xx": "cancelling",
                     "180": "cancelling", "183": "cancelling"},
     "incoming":    {"answer": "connected", "cancel": "ended", "hangup": "ended", "timeout": "ended"},
-    "connected":   {"bye": "ended", "hangup": "releasing", "reinvite": "connected"},
+    "connected":   {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
+    "held":        {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
     "releasing":   {"bye": "ended", "final": "ended", "timeout": "ended"},
     "ended":       {},
 }
+
+
+def _reliable(resp):
+    """The RSeq of a reliable provisional response (RFC 3262 §7.1), else None."""
+    if resp.status <= 100 or resp.status >= 200:
+        return None
+    req = ",".join(resp.headers.get_all("Require")).lower()
+    if "100rel" not in [x.strip() for x in req.split(",")]:
+        return None
+    rseq = (resp.headers.get("RSeq") or "").strip()
+    return int(rseq) if rseq.isdigit() else None
+
+
+def _retry_delay(span) -> float:
+    """A random delay in [span[0], span[1]] s (RFC 3261 §14.1)."""
+    lo, hi = span
+    return lo + (hi - lo) * (int(random_hex(2), 16) / 65535.0)
 
 
 def _caller_id(req) -> dict:
@@ -100,6 +132,11 @@ class Call:
         self._answer_sdp = None
         self._bye_after_ack = False
         self._cseq = 0
+        self._rseq = {}                 # remote tag -> last in-order RSeq (RFC 3262 §4)
+        self._early = {}                # remote tag -> early Dialog (forks), for PRACK
+        self._reinvite = None           # our re-INVITE awaiting its final response
+        self._reinvite_dir = "sendrecv"
+        self._retry_at = None           # when to retry a re-INVITE that got 491 (§14.1)
         self.tu = None                  # the manager's adaptor owning our client transactions
 
     # ------------------------------------------------------------------ helpers
@@ -139,6 +176,8 @@ class Call:
         acts = []
         self.state = "ended"
         self.reason = reason
+        self._retry_at = None
+        self._reinvite = None
         if self.media_on:
             acts.append(("media", "stop"))
             self.media_on = False
@@ -165,7 +204,7 @@ class Call:
             ("Call-ID", self.call_id),
             ("CSeq", "%d INVITE" % self._cseq),
             ("Contact", self._contact()),
-            ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"),
+            ("Allow", ALLOW),
             ("Supported", "replaces, 100rel"),
             ("Content-Type", "application/sdp"),
         ]
@@ -179,6 +218,10 @@ class Call:
             acts.append(self._event("dialing"))
         return acts
 
+    def _initial(self, resp) -> bool:
+        """Whether `resp` answers our initial INVITE (not a re-INVITE)."""
+        return self.direction == "out" and self.invite is not None and resp.cseq.seq == self.invite.cseq.seq
+
     def sent(self, tx) -> None:
         """The UA tells us which client transaction carries our INVITE."""
         self.invite_tx = tx
@@ -186,16 +229,32 @@ class Call:
     def on_provisional(self, resp, now: float) -> list:
         if resp.cseq.method != "INVITE" or self.state in ("ended",):
             return []
+        if not self._initial(resp) or self.state in IN_CALL:
+            return []               # a 1xx to a re-INVITE: nothing to do
         code = resp.status
         acts = []
-        if code > 100 and resp.to.tag and self.dialog is None:
-            try:
-                self.dialog = Dialog.uac(self.invite, resp, contact=self._contact(),
-                                         via_host=self.ua.host, via_port=self.ua.port)
-            except ValueError:
-                self.dialog = None
-        elif self.dialog is not None and resp.to.tag == self.dialog.remote_tag:
-            self.dialog.on_response(resp)
+        early = None
+        if code > 100 and resp.to.tag:
+            early = self._early.get(resp.to.tag)
+            if early is None:
+                try:
+                    early = Dialog.uac(self.invite, resp, contact=self._contact(),
+                                       via_host=self.ua.host, via_port=self.ua.port)
+                    self._early[resp.to.tag] = early
+                except ValueError:
+                    early = None
+                if self.dialog is None:
+                    self.dialog = early
+            else:
+                early.on_response(resp)
+        rseq = _reliable(resp) if early is not None else None
+        if rseq is not None:
+            last = self._rseq.get(resp.to.tag)
+            if last is not None and rseq != last + 1:
+                return []           # a retransmission (or out of order): RFC 3262 §4
+            self._rseq[resp.to.tag] = rseq
+            prack = early.request("PRACK", headers=[("RAck", "%d %d INVITE" % (rseq, resp.cseq.seq))])
+            acts.append(self._in_dialog(prack))
         before = self.state
         if resp.body and code in (180, 183) and (resp.content_type or "") == "application/sdp":
             try:
@@ -219,8 +278,10 @@ class Call:
         method = resp.cseq.method
         code = resp.status
         if method == "INVITE":
-            if resp.cseq.seq != self._cseq and self.dialog is not None and code >= 200:
-                return self._reinvite_answer(resp, now)
+            if not self._initial(resp):
+                if self.dialog is not None and code >= 200:
+                    return self._reinvite_answer(resp, now)
+                return []
             return self._invite_final(resp, now)
         if method == "BYE" or method == "CANCEL":
             if method == "BYE" and self.state == "releasing":
@@ -231,11 +292,15 @@ class Call:
     def _invite_final(self, resp, now):
         code = resp.status
         if 200 <= code < 300:
-            if self.dialog is None or self.dialog.remote_tag != resp.to.tag:
+            early = self._early.get(resp.to.tag)
+            if self.dialog is not None and self.dialog.remote_tag == resp.to.tag:
+                self.dialog.on_response(resp)
+            elif early is not None:     # the fork that answered (its CSeq counts PRACKs)
+                self.dialog = early
+                early.on_response(resp)
+            else:
                 self.dialog = Dialog.uac(self.invite, resp, contact=self._contact(),
                                          via_host=self.ua.host, via_port=self.ua.port)
-            else:
-                self.dialog.on_response(resp)
             ack = self.dialog.ack(self.invite.cseq.seq)
             acts = [self._in_dialog(ack)]
             if self.state == "cancelling":
@@ -244,7 +309,7 @@ class Call:
                 self.reason = "cancelled"
                 acts.append(self._in_dialog(self.dialog.bye()))
                 return acts
-            if self.state == "connected":
+            if self.state in IN_CALL:
                 return acts  # a retransmitted 2xx: ACK again, nothing else
             if resp.body:
                 try:
@@ -291,21 +356,80 @@ class Call:
         return u.host if not u.port else "%s:%d" % (u.host, u.port)
 
     def _reinvite_answer(self, resp, now):
+        """The final response to our re-INVITE (or a 2xx retransmission of an earlier one)."""
         acts = []
-        if 200 <= resp.status < 300:
+        code = resp.status
+        if 200 <= code < 300:
             acts.append(self._in_dialog(self.dialog.ack(resp.cseq.seq)))
+        pending = self._reinvite is not None and resp.cseq.seq == self._reinvite.cseq.seq
+        if not pending:
+            return acts
+        self._reinvite = None
+        if 200 <= code < 300:
             if resp.body:
                 try:
                     self.plan = self.sdp.on_answer(parse_sdp(resp.body))
-                    acts.append(("media", "update"))
                 except (SdpError, ValueError):
-                    pass
+                    return acts
+                acts += self._media_changed()
+        elif code == 491 and self.state in IN_CALL:
+            # glare: both sides sent re-INVITEs; try again after a random wait (§14.1)
+            span = GLARE_OWNER if self.direction == "out" else GLARE_OTHER
+            self._retry_at = now + _retry_delay(span)
+        elif code in (408, 481):
+            # the dialog is gone (§14.1, §12.2.1.2): end the call
+            acts.append(self._in_dialog(self.dialog.bye()))
+            self.state = "releasing"
+            self.reason = "%d %s to re-INVITE" % (code, resp.reason)
+            acts += [("line", "remote_hangup")]
+            if self.media_on:
+                acts.append(("media", "stop"))
+                self.media_on = False
         return acts
 
+    def _media_changed(self):
+        """Media follows the new plan; `held` or `connected` as the new directions say."""
+        acts = []
+        if self.media_on:
+            acts.append(("media", "update"))
+        plan = self.plan
+        held = plan is not None and (plan.direction != "sendrecv" or plan.remote_hold)
+        before = self.state
+        if self._move("hold" if held else "resume") and self.state != before:
+            acts.append(self._event())
+        return acts
+
+    def reinvite(self, now: float, direction: str = "sendrecv") -> list:
+        """Send a re-INVITE with a new offer (`direction`: sendrecv, or sendonly to hold):
+        a session refresh, hold or resume. Nothing when not in a call or when one of our
+        re-INVITEs is already pending."""
+        if self.state not in IN_CALL or self.dialog is None or self._reinvite is not None:
+            return []
+        self._retry_at = None
+        self._reinvite_dir = direction
+        req = self.dialog.reinvite(self.sdp.offer(direction).to_bytes(),
+                                   headers=[("Allow", ALLOW), ("Supported", "replaces, 100rel")])
+        self._reinvite = req
+        return [self._in_dialog(req)]
+
+    def deadline(self):
+        """When `on_timer` is due (a 491 retry), or None."""
+        return self._retry_at if self.state in IN_CALL else None
+
+    def on_timer(self, now: float) -> list:
+        if self._retry_at is None or now < self._retry_at or self.state not in IN_CALL:
+            return []
+        self._retry_at = None
+        return self.reinvite(now, self._reinvite_dir)
+
     def on_failure(self, reason: str, now: float) -> list:
-        """Our INVITE (Timer B) or BYE (Timer F) got no answer."""
+        """Our INVITE (Timer B) or BYE (Timer F) got no answer. In a call it is our re-INVITE
+        (or a PRACK, INFO...): the session stays as it was (§14.1) and a new re-INVITE may go."""
         if self.state == "releasing":
             return self._end(self.reason or "local hangup")
+        if self.state in IN_CALL:
+            self._reinvite = None
+            return []
         if self.state in ("dialing", "proceeding", "ringing", "early", "cancelling"):
             cancelled = self.state == "cancelling"
             acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason)
@@ -324,9 +448,10 @@ class Call:
                 acts.append(("media", "stop"))
                 self.media_on = False
             return acts
-        if self.state == "connected":
+        if self.state in IN_CALL:
             self.state = "releasing"
             self.reason = "local hangup"
+            self._retry_at = None
             acts = [self._in_dialog(self.dialog.bye())]
             if self.media_on:
                 acts.append(("media", "stop"))
@@ -387,14 +512,18 @@ class Call:
         return acts + self._end(why)
 
     def on_ack(self, ack, now: float) -> list:
-        if ack.body and self.plan is None:
-            try:
-                self.plan = self.sdp.on_answer(parse_sdp(ack.body))
-                self.media_on = True
-                return [("media", "start")]
-            except (SdpError, ValueError):
-                pass
-        return []
+        """The ACK for our 2xx; with a body it is the answer to the offer in that 2xx (an
+        offerless INVITE or re-INVITE, RFC 3264 §5)."""
+        if not ack.body:
+            return []
+        try:
+            self.plan = self.sdp.on_answer(parse_sdp(ack.body))
+        except (SdpError, ValueError):
+            return []
+        if self.media_on:
+            return self._media_changed() if self.state in IN_CALL else [("media", "update")]
+        self.media_on = True
+        return [("media", "start")]
 
     def on_cancel(self, now: float) -> list:
         if self.state != "incoming":
@@ -418,13 +547,19 @@ class Call:
             was = self.state
             self.reason = "remote hangup"
             acts += self._end("remote hangup")
-            if was in ("connected", "releasing"):
+            if was in IN_CALL or was == "releasing":
                 acts.insert(1, ("line", "remote_hangup"))
             return acts
         if m in ("INVITE", "UPDATE"):
-            if self.state not in ("connected", "early", "incoming"):
+            if self.state not in IN_CALL + ("early", "incoming"):
                 return [("respond", make_response(req, 491 if m == "INVITE" else 500))]
+            if self._reinvite is not None and (m == "INVITE" or req.body):
+                # our own offer is out: glare, RFC 3261 §14.2 / RFC 3311 §5.2
+                return [("respond", make_response(req, 491, "Request Pending"))]
             if not req.body:
+                if m == "UPDATE":       # no offer: a session refresh, nothing to answer
+                    return [("respond", make_response(req, 200, contact=self._contact()))]
+                # an offerless re-INVITE: our offer goes in the 200, the answer in the ACK
                 body = self.sdp.offer().to_bytes()
                 return [("respond", make_response(req, 200, contact=self._contact(), body=body,
                                                   content_type="application/sdp"))]
@@ -436,16 +571,16 @@ class Call:
             self.plan = plan
             acts = [("respond", make_response(req, 200, contact=self._contact(), body=answer.to_bytes(),
                                               content_type="application/sdp"))]
-            if self.media_on:
+            if self.state in IN_CALL:
+                acts += self._media_changed()
+            elif self.media_on:
                 acts.append(("media", "update"))
-                held = plan.direction in ("recvonly", "inactive") or plan.remote_hold
-                acts.append(self._event("held" if held else "connected"))
             return acts
         if m in ("INFO", "NOTIFY", "OPTIONS"):
             return [("respond", make_response(req, 200))]
         if m == "PRACK":
             return [("respond", make_response(req, 200))]
-        return [("respond", make_response(req, 405, headers=[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK")]))]
+        return [("respond", make_response(req, 405, headers=[("Allow", ALLOW)]))]
 
     def status(self, now: float) -> dict:
         return {"line": self.port, "call_id": self.call_id, "direction": self.direction, "state": self.state,

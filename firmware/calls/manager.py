@@ -13,6 +13,8 @@ Rules:
    supplementary-services layer's, on top of this).
 4. A local no-answer timer ends an unanswered incoming call with 480 and an outgoing one with
    CANCEL (`no_answer_s` per line).
+5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
+   `deadline()` is the earliest of the no-answer timers and every call's `deadline()`.
 """
 
 from firmware.calls.call import Call
@@ -127,6 +129,14 @@ class CallManager:
         self._timers.pop(call.call_id, None)
         return self._run(call, call.answer(now), now)
 
+    def reinvite(self, port: int, now: float, direction: str = "sendrecv") -> list:
+        """Send a re-INVITE in the call on `port` (session refresh; `direction` "sendonly"
+        holds, "sendrecv" resumes). Nothing when the line has no call in progress."""
+        call = self.by_line.get(port)
+        if call is None:
+            return []
+        return self._run(call, call.reinvite(now, direction), now)
+
     def hangup(self, port: int, now: float) -> list:
         call = self.by_line.get(port)
         if call is None:
@@ -182,10 +192,19 @@ class CallManager:
 
     # ------------------------------------------------------------------ TU callbacks (our requests)
     def deadline(self):
-        return min(self._timers.values()) if self._timers else None
+        due = list(self._timers.values())
+        for call in self.calls.values():
+            d = call.deadline()
+            if d is not None:
+                due.append(d)
+        return min(due) if due else None
 
     def on_timer(self, now):
         out = []
+        for call in list(self.calls.values()):
+            d = call.deadline()
+            if d is not None and d <= now:
+                out += self._run(call, call.on_timer(now), now)
         for cid, due in list(self._timers.items()):
             if due <= now:
                 del self._timers[cid]

@@ -228,5 +228,106 @@ def test_hold_reinvite_sendonly_is_answered_recvonly_and_the_call_stays_up():
     net.run(a._run(call, [("send", req, call._dest_for(req))], 2.0), A)
     answer = [d for d in net.raw if d.startswith(b"SIP/2.0 200") and b"a=recvonly" in d]
     assert answer, "B must answer a sendonly offer with recvonly (RFC 3264 §6.1)"
-    assert b.call_on(1).state == "connected" and a.call_on(1).state == "connected"
+    # the call stays up: B (the held party) is `held`, A (which sent a raw re-INVITE) connected
+    assert b.call_on(1).state == "held" and a.call_on(1).state == "connected"
     assert any(e[1] == "call" and e[2]["state"] == "held" for e in net.events if e[0] == B)
+
+
+def test_reliable_183_gets_one_prack_in_its_early_dialog_through_the_route_set():
+    """RFC 3262: 183 with Require: 100rel and RSeq -> PRACK with RAck, routed by the 183's
+    Record-Route; the same RSeq again is a retransmission (no PRACK, no processing)."""
+    from firmware.media.sdp import SdpSession, parse as parse_sdp
+    from firmware.sip.dialog import make_response
+    net, a, b = pair()
+    net.drop = lambda data: True           # B stays silent: its part is played by hand here
+    net.run(a.dial(1, "1002", 0.0), A)
+    invite = parse_message(_sent(net, "INVITE")[0])
+    answer = SdpSession("127.0.0.1", 30000).answer(parse_sdp(invite.body))[0].to_bytes()
+    ua_a, _ = net.nodes[A]
+
+    def p183(rseq):
+        return bytes(make_response(invite, 183, "Session Progress", to_tag="far",
+                                   contact="<sip:1002@127.0.0.1:5999>",
+                                   headers=[("Record-Route", "<sip:127.0.0.1:5090;lr>"),
+                                            ("Require", "100rel"), ("RSeq", str(rseq))],
+                                   body=answer, content_type="application/sdp"))
+    for data, t in ((p183(7), 0.1), (p183(7), 0.6)):
+        net.run(ua_a.receive(data, B, t), A)
+    assert [c for c in net.line_cmds if c[2] == "remote_early_media"] == [(A, 1, "remote_early_media")]
+    net.run(ua_a.receive(p183(8), B, 0.7), A)     # the next one in order is PRACKed too
+    pracks = [parse_message(d) for d in _sent(net, "PRACK")]
+    assert [p.headers.get("RAck") for p in pracks] == ["7 1 INVITE", "8 1 INVITE"]
+    first = pracks[0]
+    assert first.uri == "sip:1002@127.0.0.1:5999" and first.headers.get("Route") == "<sip:127.0.0.1:5090;lr>"
+    assert first.to.tag == "far" and first.cseq.seq == 2 and pracks[1].cseq.seq == 3
+    assert [w[1] for w in net.wire if w[2].startswith("PRACK ")] == [("127.0.0.1", 5090)] * 2
+    assert a.call_on(1).state == "early"
+
+
+def test_reinvite_glare_491_both_ways_then_each_side_retries_after_its_14_1_delay():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.run(b.answer(1, 1.0), B)
+    held = []
+    net.drop = lambda data: held.append(data) or True     # the network holds everything...
+    net.now = 5.0
+    net.run(a.reinvite(1, 5.0), A)          # ...while both re-INVITEs are on the wire at once
+    net.run(b.reinvite(1, 5.0), B)
+    (ua_a, _), (ua_b, _) = net.nodes[A], net.nodes[B]
+    inv_a, inv_b = held
+    net.run(ua_a.receive(inv_b, B, 5.01), A)   # B's reaches A, whose own is pending: 491
+    net.run(ua_b.receive(inv_a, A, 5.01), B)   # and A's reaches B: 491 too
+    net.drop = None
+    for data in held[2:]:                    # the 491s (and 100s) arrive; ACKs go back
+        if data.startswith(b"SIP/2.0 491"):
+            to, ua = (A, ua_a) if parse_message(data).from_.tag == a.call_on(1).local_tag else (B, ua_b)
+            net.run(ua.receive(data, B if to == A else A, 5.02), to)
+    wire = [w for w in net.wire]
+    assert [w[0] for w in wire if w[2] == "SIP/2.0 491 Request Pending"] == [A, B]
+    ca, cb = a.call_on(1), b.call_on(1)
+    # A chose the Call-ID (it called): 2.1-4 s; B did not: 0-2 s (RFC 3261 §14.1)
+    assert 7.1 <= ca.deadline() <= 9.0 and 5.0 <= cb.deadline() <= 7.0
+    assert ua_b.deadline() <= cb.deadline()  # the manager's deadline reaches the UA's timer
+    n = len(net.wire)
+    net.tick(10.0)
+    later = [w[2] for w in net.wire[n:]]
+    assert later.count("SIP/2.0 200 OK") == 2 and len([m for m in later if m.startswith("ACK ")]) == 2
+    assert "SIP/2.0 491 Request Pending" not in later
+    assert ca.state == "connected" and cb.state == "connected"
+    assert ca.deadline() is None and cb.deadline() is None
+
+
+def test_legacy_hold_c0_then_resume_moves_held_and_back_to_connected():
+    """RFC 3264 §8.4: c=0.0.0.0 (RFC 2543 hold) is answered recvonly; a sendrecv offer resumes."""
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.run(b.answer(1, 1.0), B)
+    cb = b.call_on(1)
+    for t, body in ((2.0, cb.sdp.offer().to_bytes().replace(b"c=IN IP4 127.0.0.1", b"c=IN IP4 0.0.0.0")),
+                    (3.0, cb.sdp.offer().to_bytes())):
+        req = cb.dialog.reinvite(body)
+        req.headers.remove("Via")
+        net.run(b._run(cb, [("send", req, cb._dest_for(req))], t), B)
+    answers = [d for w, d in zip(net.wire, net.raw) if w[0] == A and d.startswith(b"SIP/2.0 200")
+               and parse_message(d).cseq.method == "INVITE"]
+    assert b"a=recvonly" in answers[0] and b"c=IN IP4 127.0.0.1" in answers[0]
+    assert b"a=sendrecv" in answers[1]
+    states = [e[2]["state"] for e in net.events if e[0] == A and e[1] == "call"]
+    assert states[-2:] == ["held", "connected"] and a.call_on(1).state == "connected"
+
+
+def test_reinvite_without_answer_leaves_the_session_and_frees_the_next_reinvite():
+    net, a, b = pair()
+    net.run(a.dial(1, "1002", 0.0), A)
+    net.run(b.answer(1, 1.0), B)
+    net.drop = lambda data: data.startswith(b"INVITE ")     # B never sees our re-INVITE
+    net.now = 2.0
+    net.run(a.reinvite(1, 2.0), A)
+    assert a.reinvite(1, 2.5) == []                          # one at a time (§14.1)
+    net.tick(40.0)                                           # Timer B: 64*T1
+    net.drop = None
+    ca = a.call_on(1)
+    assert ca.state == "connected" and ca._reinvite is None
+    n = len(net.wire)
+    net.run(a.reinvite(1, 40.0), A)
+    assert "SIP/2.0 200 OK" in [w[2] for w in net.wire[n:]]

@@ -33,6 +33,27 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
     raise RuntimeError("no free port")
 
 
+def free_media_port() -> int:
+    """An even UDP port P with P..P+3 free on 127.0.0.1 (SIPp binds audio RTP/RTCP at P, P+1
+    and video at P+2, P+3)."""
+    import random
+    for _ in range(200):
+        p = random.randrange(20000, 60000, 2)
+        socks = []
+        try:
+            for q in range(p, p + 4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free media port block")
+
+
 def sip_options(port, timeout=0.3):
     """Send OPTIONS to the proxy itself; return the status code or None."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
