@@ -226,63 +226,44 @@ class _Message:
             v = t["via"] = _parse_vias(h)
         return v
 
-    @property
-    def from_(self) -> NameAddr:
+    def _name_addr_typed(self, key, name):
+        # hot path of every message: one regex for the common '<uri>;params' shapes, the
+        # general parser for anything else (it names the header when the value is bad)
         h = self.headers
         t = h._typed
-        v = t.get("from")
-        if v is None:
-            vals = (h._index or h._idx()).get("from")
-            if vals is not None and len(vals) == 1:
-                text = vals[0]
-                try:  # MicroPython: a recursion limit in re; take the general parser
-                    m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
-                except RuntimeError:
-                    m = None
-                if m is not None:
-                    v = _new(NameAddr)
-                    if _HAS_GROUPS:
-                        v.display, v._utext, ptext = m.groups()
-                    else:
-                        v.display, v._utext, ptext = m.group(1), m.group(2), m.group(3)
-                    v._uri = None
-                    v._hdr = "From"
-                    v._ptext = ptext
-                    v._params = None if ptext else {}
-                    v.star = False
-                    t["from"] = v
-                    return v
-            v = t["from"] = _name_addr(h, "from", "From")
+        v = t.get(key)
+        if v is not None:
+            return v
+        vals = (h._index or h._idx()).get(key)
+        if vals is not None and len(vals) == 1:
+            text = vals[0]
+            try:  # MicroPython: a recursion limit in re; take the general parser
+                m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
+            except RuntimeError:
+                m = None
+            if m is not None:
+                v = _new(NameAddr)
+                if _HAS_GROUPS:
+                    v.display, v._utext, ptext = m.groups()
+                else:
+                    v.display, v._utext, ptext = m.group(1), m.group(2), m.group(3)
+                v._uri = None
+                v._hdr = name
+                v._ptext = ptext
+                v._params = None if ptext else {}
+                v.star = False
+                t[key] = v
+                return v
+        v = t[key] = _name_addr(h, key, name)
         return v
 
     @property
+    def from_(self) -> NameAddr:
+        return self._name_addr_typed("from", "From")
+
+    @property
     def to(self) -> NameAddr:
-        h = self.headers
-        t = h._typed
-        v = t.get("to")
-        if v is None:
-            vals = (h._index or h._idx()).get("to")
-            if vals is not None and len(vals) == 1:
-                text = vals[0]
-                try:  # MicroPython: a recursion limit in re; take the general parser
-                    m = _NA_FAST.match(text) if len(text) < _FAST_MAX else None
-                except RuntimeError:
-                    m = None
-                if m is not None:
-                    v = _new(NameAddr)
-                    if _HAS_GROUPS:
-                        v.display, v._utext, ptext = m.groups()
-                    else:
-                        v.display, v._utext, ptext = m.group(1), m.group(2), m.group(3)
-                    v._uri = None
-                    v._hdr = "To"
-                    v._ptext = ptext
-                    v._params = None if ptext else {}
-                    v.star = False
-                    t["to"] = v
-                    return v
-            v = t["to"] = _name_addr(h, "to", "To")
-        return v
+        return self._name_addr_typed("to", "To")
 
     @property
     def call_id(self) -> str:
