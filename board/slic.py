@@ -13,6 +13,7 @@ Nothing here decides anything: `LinePort`, `FxsLine` and the call layer do.
 import logging
 
 from board import load_board
+from board.common import LinePortsBoard
 from hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
 from firmware.line.port import LinePort
 
@@ -21,7 +22,7 @@ log = logging.getLogger("tipring.board")
 MAX_FRAMES_PER_WAKE = 4
 
 
-class SlicBoard:
+class SlicBoard(LinePortsBoard):
     """Represents the running hardware of a SLIC board for the firmware `app`."""
 
     def __init__(self, app, board=None, pin_factory=None):
@@ -123,24 +124,6 @@ class SlicBoard:
     @property
     def address(self):
         return None
-
-    def line_status(self, port: int) -> dict:
-        p = self.ports.get(port)
-        if p is None:
-            return {"hook": None, "state": None}
-        return {"hook": "off" if p.decoder.is_off_hook else "on", "state": p.fxs.state}
-
-    def line_busy(self, port: int) -> bool:
-        p = self.ports.get(port)
-        return p is None or p.busy
-
-    def line_command(self, port: int, verb: str, *args) -> None:
-        p = self.ports.get(port)
-        if p is not None:
-            p.command(verb, args)
-
-    def media_changed(self, port: int) -> None:
-        pass
 
     def test_ring(self, line) -> str:
         p = self.ports.get(line)

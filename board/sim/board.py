@@ -19,6 +19,7 @@ The control protocol (INTERFACES.md, `board/sim/control.py`) listens on `cfg.boa
 from gpiozero.pins.mock import MockFactory
 
 from board import load_board
+from board.common import LinePortsBoard
 from board.sim.control import ControlServer
 from board.sim.handset import SimPin, VirtualHandset
 from firmware.config import parse_hostport
@@ -30,7 +31,7 @@ MAX_BEHIND = 10           # ticks; further behind than this, the clock skips ahe
 TEST_RING_CYCLES = 2      # `ring LINE`: two ring cycles of the country's cadence
 
 
-class SimBoard:
+class SimBoard(LinePortsBoard):
     """Represents the sim board of one running firmware.
 
     :param app: the `Firmware` (``loop``, ``cfg``, ``emit``; ``line_intent``, ``media_frame``,
@@ -126,29 +127,10 @@ class SimBoard:
                 else:
                     raise KeyError("unknown line option %r" % k)
 
-    def line_status(self, port: int) -> dict:
-        p = self.ports.get(port)
-        if p is None:
-            return {"hook": None, "state": None}
-        return {"hook": "off" if p.decoder.is_off_hook else "on", "state": p.fxs.state}
-
-    def line_busy(self, port: int) -> bool:
-        p = self.ports.get(port)
-        return p is None or p.busy
-
-    def line_command(self, port: int, verb: str, *args) -> None:
-        """A call-layer command for a line (the app's `("line", port, verb, *args)`)."""
-        p = self.ports.get(port)
-        if p is not None:
-            p.command(verb, args)
-
     def incoming(self, line: int, caller_id=None) -> None:
         """Offer a call to a line as the call layer would (tests, demos): it rings and sends
         `caller_id` ({"number", "name"}) between the first two rings."""
         self.line_command(line, "incoming", caller_id)
-
-    def media_changed(self, port: int) -> None:
-        pass
 
     def calls(self) -> list:
         return []
