@@ -95,7 +95,11 @@ def test_in_order_plays_every_packet_after_the_initial_delay():
     frames = run(jb, Relay(base=0.03), 200)
     played = [tag_of(f) for f in frames if f != bytes(320)]
     assert played[0] == 0
-    assert played == list(range(len(played))) and len(played) >= 195
+    # in order; the only frames skipped are the ones the buffer dropped to bring the initial
+    # 40 ms down towards its measured target on this jitter-free link
+    skipped = sorted(set(range(played[-1] + 1)) - set(played))
+    assert played == sorted(played) and len(skipped) * 160 == jb.shrunk and len(skipped) <= 2
+    assert len(played) >= 195
     assert jb.lost == jb.late == jb.duplicates == jb.concealed == 0
     # sent at 0, arrives 30 ms later, waits the initial target (40 ms): the tick at 80 ms
     assert [tag_of(f) for f in frames[:6]] == [-1, -1, -1, -1, 0, 1]
