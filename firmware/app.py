@@ -232,8 +232,9 @@ class Firmware:
         for stream, call in self.streams.values():
             if stream.local[1] == local_port:
                 for ev in stream.on_packet(data, addr, self.loop.now()):
-                    if ev[0] == "digit" and self.board is not None and hasattr(self.board, "line_command"):
-                        self.board.line_command(call.port, "remote_digit", ev[1])
+                    if ev[0] == "digit":
+                        self.emit("digit", {"line": call.port, "digit": ev[1], "how": "rfc4733"})
+                        self._line_command(call.port, "remote_digit", (ev[1],))
                 return
 
     def _media(self, op, call):

@@ -26,7 +26,7 @@ import time
 
 from firmware.dsp import callerid as cidmod
 from firmware.dsp import tone_plans
-from firmware.dsp.dtmf import DTMFDetector
+from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
 from firmware.line.fxs import FxsLine
@@ -98,6 +98,7 @@ class LinePort:
         self._gen = None
         self._cid_pending = None
         self._cid_pcm = b""
+        self._digit_pcm = b""
         self._cid_timer = None
         self._test_ring = None
         self._dtmf_on = False
@@ -160,6 +161,11 @@ class LinePort:
 
     def command(self, verb: str, args=()) -> None:
         """A call-layer command for this line (`remote_ringing`, `incoming`, ...)."""
+        if verb == "remote_digit":
+            # an RFC 4733 digit from the far end: the handset hears it as the tone pair
+            if args and self.fxs.state in ("talking", "early_media"):
+                self._digit_pcm += DTMFGenerator(str(args[0]), duration_ms=100, pause_ms=0).pcm
+            return
         if verb == "incoming" and self._test_ring is not None:
             self.stop_test_ring()
         self.run(self.fxs.command(verb, tuple(args), self.loop.now()))
@@ -196,6 +202,10 @@ class LinePort:
             if self._gen.done:
                 self._gen = None
             return frame
+        if self._digit_pcm:
+            frame = self._digit_pcm[:FRAME_BYTES]
+            self._digit_pcm = self._digit_pcm[FRAME_BYTES:]
+            return (frame + SILENT_FRAME)[:FRAME_BYTES]
         if media is not None and self.fxs.tone is None:
             return media
         return SILENT_FRAME

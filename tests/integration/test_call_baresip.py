@@ -83,6 +83,10 @@ def test_baresip_calls_the_handset_which_rings_with_caller_id(rig):
         time.sleep(1.0)
         heard = h.ok("listen 600")
         assert any(abs(f - 700) <= 15 for f in heard["freqs"]), heard
+        # a digit keyed on baresip arrives as an RFC 4733 event and is played to the handset
+        phone.cmd("sndcode", "5")
+        dig = fw.wait_event(lambda e: e["event"] == "digit" and e.get("how") == "rfc4733", 5)
+        assert dig and dig["digit"] == "5", [e for e in fw.events() if e["event"] == "digit"]
         phone.cmd("hangup")
         ended = _call_state(fw, "ended", "in")
         assert ended and ended["reason"] == "remote hangup"

@@ -113,3 +113,30 @@ def test_caller_id_pcm_methods():
     assert len(caller_id_pcm({"number": "5551234"}, "dtmf")) > FRAME_BYTES
     assert len(caller_id_pcm({"number": None, "name": None, "reason": "private"}, "etsi-fsk",
                              (1, 2, 3, 4))) > FRAME_BYTES
+
+
+def test_far_end_rfc4733_digit_is_played_to_the_handset_as_its_tone_pair():
+    from firmware.dsp.dtmf import DTMFDetector
+    from firmware.dsp.pcm import SILENT_FRAME
+    from firmware.line.port import LinePort
+    from firmware.loop import EventLoop, VirtualClock
+
+    class App:
+        def emit(self, name, fields):
+            pass
+
+    loop = EventLoop(VirtualClock())
+    port = LinePort(loop, App(), {"port": 1, "user": "1001", "dial_plan": "(xx.)", "caller_id": "bell202"},
+                    {"country": "us"})
+    port.fxs.state = "talking"      # as after remote_answered; the call layer's media is absent here
+    port.fxs.tone = None
+    port.command("remote_digit", ("5",))
+    det = DTMFDetector()
+    heard = []
+    for i in range(10):
+        for d, edge, _ in det.feed(port.media_tick(SILENT_FRAME, i * 0.02)):
+            if edge == "on":
+                heard.append(d)
+    assert heard == ["5"]
+    port.close()
+    loop.close()
