@@ -56,6 +56,12 @@ def test_handset_calls_baresip_through_kamailio_with_audio_both_ways(rig):
         time.sleep(1.5)
         heard = h.ok("listen 600")
         assert any(abs(f - 700) <= 15 for f in heard["freqs"]), heard
+        # a digit keyed on the handset mid-call goes out as an RFC 4733 event
+        h.ok("dial 7 mode=dtmf")
+        end = time.monotonic() + 3
+        while "received event: '7' (end=1)" not in phone.log() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert "received event: '7' (end=1)" in phone.log(), phone.log()[-1500:]
         h.ok("onhook")
         assert phone.wait({"CALL_CLOSED"}, 10)
         ended = _call_state(fw, "ended", "out")
