@@ -26,6 +26,7 @@ DEFAULT_PATH = "/etc/tipring/tipring.toml"
 COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
 CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
 TRANSPORTS = ("udp", "tcp")
+FLASH_RELAY = ("off", "rfc4733", "info")
 
 
 class ConfigError(Exception):
@@ -172,6 +173,34 @@ def _dial_plan(v):
     return v
 
 
+def _forward_target(v):
+    if not isinstance(v, str) or len(v) > 32 or any(c not in "0123456789*#+ABCD" for c in v):
+        raise _Bad('a number of at most 32 dial keys (0-9 * # + A-D), or "" for off')
+    return v
+
+
+def _int_choice(*options):
+    def check(v):
+        if isinstance(v, bool) or v not in options:
+            raise _Bad(", ".join(str(o) for o in options))
+        return v
+    return check
+
+
+def _feature_codes(v):
+    if not isinstance(v, str) or len(v) > 512:
+        raise _Bad('CODE=FEATURE,... e.g. "*72=forward_all,*73=forward_all_off", or ""')
+    try:
+        from firmware.line.features import parse_overrides
+    except ImportError:
+        return v
+    try:
+        parse_overrides(v)
+    except ValueError as e:
+        raise _Bad('CODE=FEATURE,... e.g. "*72=forward_all,*73=forward_all_off" (%s)' % e)
+    return v
+
+
 # section -> key -> (checker, default); a default of REQUIRED must be given
 REQUIRED = object()
 
@@ -209,6 +238,15 @@ SCHEMA = {
         "no_answer_s": (_int(5, 600), 60),
         "call_waiting": (_bool, True),
         "direct_calls": (_bool, False),
+        # supplementary services (FLOWS §10-§17); the feature codes set the first six
+        "forward_all": (_forward_target, ""),
+        "forward_busy": (_forward_target, ""),
+        "forward_no_answer": (_forward_target, ""),
+        "forward_no_answer_s": (_int(5, 600), 20),
+        "dnd": (_bool, False),
+        "dnd_response": (_int_choice(486, 603), 486),
+        "flash_relay": (_choice(*FLASH_RELAY), "off"),
+        "feature_codes": (_feature_codes, ""),
     },
     "console": {
         "listen": (_console_listen, "off"),

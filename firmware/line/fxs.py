@@ -13,9 +13,9 @@ Rules:
    SHK edges into off_hook / on_hook / flash / pulse digits, a DTMF detector turns capture
    audio into digits, and the glue (`firmware/line/port.py`) hands both in here.
 
-Theory of operation (FLOWS.md §4, §6, §7). Off-hook gives dial tone; the first digit (DTMF
-or the first rotary pulse) stops it; every digit is judged by the line's dial plan
-(`firmware/line/dialplan.py`): a complete number is handed to the call layer as
+Theory of operation (FLOWS.md §4, §6, §7, §10-§15, §17). Off-hook gives dial tone; the
+first digit (DTMF or the first rotary pulse) stops it; every digit is judged by the line's
+dial plan (`firmware/line/dialplan.py`): a complete number is handed to the call layer as
 ``("intent", "dial", number)`` (state "dialing"), a string that matches nothing gets
 reorder, an incomplete one waits the plan's inter-digit timer. The call layer answers with
 `remote_ringing` (local ringback), `remote_early_media` (the far end's audio), `remote_answered`
@@ -23,29 +23,74 @@ reorder, an incomplete one waits the plan's inter-digit timer. The call layer an
 (a short silence, then reorder). Off-hook with nothing dialled for `offhook_timeout` s, or
 busy/reorder left for `reorder_timeout` s, ends in the howler (receiver off-hook warning).
 An incoming call rings (`("ring", True)` and, when there is one, `("cid", caller_id)` for the
-burst between the rings); off-hook answers it (ring trip). In talking, flash and digits go
-to the call layer as intents.
+burst between the rings); off-hook answers it (ring trip). In talking, digits go to the
+call layer as intents.
+
+Feature codes (FLOWS §11, `firmware/line/features.py`): every key is first judged by the
+line's `FeatureCodes`, then (when it is no code of ours) by the dial plan. A complete code
+(``*78``; ``*72`` + a number the dial plan accepts) is applied to `self.features` at once,
+reported as ``("intent", "feature", name, arg)`` for the config to persist, and confirmed
+with the confirmation tone, then dial tone again ("confirm"); a code that does not apply
+(``*98`` with nothing held, a bad number) gets reorder. Dial tone stutters while forward-all
+or DND is on, or when `set_indications(stutter=True)` says so (message waiting).
+
+Supplementary services (FLOWS §12-§15, §17; the call layer does the SIP): flash in talking
+holds the call (``("intent", "flash")``, state "flash_dial", recall dial tone). There a flash
+goes back to the held call (``flash``), a number places a second call
+(``("intent", "dial_second", number)``, "second_call" -> "second_talking"), ``*98`` + number
+transfers the held call blind (``("intent", "transfer_blind", number)``, "transferring"
+until `transfer_ok` / `transfer_failed`). Talking to the second party, flash joins the three
+(``conference``), flash again drops the last one (``drop_last``); hanging up transfers B to C
+(``transfer_attended``, REFER with Replaces). Call waiting: `command("call_waiting", cid)`
+plays the call-waiting tone in bursts over the call (the far end muted meanwhile), flash
+holds B and answers C ("swapped"), each further flash swaps. Hanging up with a call on hold
+is a plain ``hangup``; the call layer answers with `command("recall", cid)`, which rings, and
+off-hook then gives ``("intent", "answer_recall")``. With `flash_relay` "rfc4733" or "info"
+a flash in a call is ``("intent", "flash_relay", method)`` and the line stays in talking.
 
 Outputs (tuples):
-    ("play", tone_name) / ("play", None)   tone plan name ("dial", "busy", "congestion",
-                                           "ringback", "howler") or silence / call audio
+    ("play", tone_name) / ("play", None)   tone plan name ("dial", "stutter_dial",
+                                           "recall_dial", "busy", "congestion", "ringback",
+                                           "confirm", "call_waiting", "howler") or silence /
+                                           call audio
     ("ring", True) / ("ring", False)       start / stop the ring cadence
     ("cid", {"number", "name", ...})       caller ID to send between the first two rings
     ("intent", "dial", number) / ("intent", "answer") / ("intent", "hangup")
     ("intent", "flash") / ("intent", "digit", digit)
+    ("intent", "feature", name, arg)       a feature code, already applied to `features`
+    ("intent", "dial_second", number) / ("intent", "transfer_blind", number)
+    ("intent", "transfer_attended") / ("intent", "conference") / ("intent", "drop_last")
+    ("intent", "answer_recall") / ("intent", "flash_relay", "rfc4733" | "info")
     ("event", name, fields)                for the event log: hook {line, state off|on|flash},
                                            digit {line, digit, how}, line {line, state, was,
                                            cause}, error {where, message}
 """
 
 from firmware.line.dialplan import DEFAULT_PLAN, DialPlan
+from firmware.line.features import CALL_FEATURES, FeatureCodes, LineFeatures
 
 OFFHOOK_TIMEOUT = 30.0      # dial tone with nothing dialled -> howler
 REORDER_TIMEOUT = 60.0      # busy / reorder left off-hook -> howler
 RELEASED_SILENCE = 2.0      # far end hung up: silence, then reorder (FLOWS §6)
+CONFIRM_S = 0.6             # confirmation tone after a feature code, then dial tone again
+CW_BURST_S = 0.6            # one call-waiting (SAS) burst, far end muted meanwhile
+CW_REPEAT_S = 10.0          # the burst again while the second call waits
+FLASH_RELAY = ("off", "rfc4733", "info")
 
 STATES = ("on_hook", "dial_tone", "collecting", "dialing", "ringback", "early_media", "talking",
-          "busy", "reorder", "howler", "ringing", "released")
+          "busy", "reorder", "howler", "ringing", "released",
+          # feature codes (FLOWS §11)
+          "confirm",
+          # a call on hold after a flash (FLOWS §12, §14, §15, §17)
+          "flash_dial", "flash_collecting", "flash_confirm", "flash_reorder", "second_call",
+          "second_talking", "conference", "transferring",
+          # call waiting and recall (FLOWS §13)
+          "waiting", "swapped", "recalling")
+
+# states in which the handset's DTMF must be decoded (for the glue's detector)
+DTMF_STATES = ("dial_tone", "collecting", "talking", "early_media", "confirm", "flash_dial",
+               "flash_collecting", "flash_confirm", "second_call", "second_talking",
+               "conference", "waiting", "swapped")
 
 # state -> event -> (next state, action). Actions are `_a_<name>` methods below; they may set
 # the state timer and return outputs and follow-up events.
@@ -53,6 +98,7 @@ TRANSITIONS = {
     "on_hook": {
         "off_hook":           ("dial_tone",   "dial_tone"),
         "incoming":           ("ringing",     "ring"),
+        "recall":             ("recalling",   "ring"),           # hung up with a call on hold
     },
     "dial_tone": {
         "digit":              ("collecting",  "collect"),
@@ -71,6 +117,16 @@ TRANSITIONS = {
         "interdigit":         ("collecting",  "interdigit_timeout"),
         "number":             ("dialing",     "dial"),
         "invalid":            ("reorder",     "reorder"),
+        "feature":            ("confirm",     "feature"),        # *72 1002, *78, ...
+        "call_feature":       ("reorder",     "reorder"),        # *98 with no call held
+        "on_hook":            ("on_hook",     "idle"),
+    },
+    "confirm": {                                                  # confirmation tone
+        "timeout":            ("dial_tone",   "dial_tone"),
+        "invalid":            ("reorder",     "reorder"),        # the feature did not apply
+        "digit":              ("collecting",  "collect"),
+        "pulse_start":        ("confirm",     "quiet"),
+        "flash":              ("dial_tone",   "dial_tone"),
         "on_hook":            ("on_hook",     "idle"),
     },
     "dialing": {
@@ -107,7 +163,11 @@ TRANSITIONS = {
         "remote_hangup":      ("released",    "released"),
         "digit":              ("talking",     "send_digit"),
         "pulse_start":        ("talking",     "none"),
-        "flash":              ("talking",     "flash"),
+        "flash":              ("talking",     "flash"),          # -> local_flash or relay_flash
+        "local_flash":        ("flash_dial",  "hold"),           # FLOWS §12: hold, dial tone
+        "relay_flash":        ("talking",     "relay"),          # flash for the far end's PBX
+        "call_waiting":       ("waiting",     "cw_tone"),        # FLOWS §13
+        "held_hangup":        ("talking",     "none"),
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "busy": {
@@ -135,7 +195,117 @@ TRANSITIONS = {
         "remote_hangup":      ("on_hook",     "stop_ring"),
         "remote_failed":      ("on_hook",     "stop_ring"),
     },
+    # -- one call held (B), the handset free: second dial tone (recall_dial) -------------
+    "flash_dial": {
+        "digit":              ("flash_collecting", "collect"),
+        "pulse_start":        ("flash_dial",  "quiet"),
+        "flash":              ("talking",     "resume"),         # back to B
+        "timeout":            ("flash_reorder", "flash_reorder"),
+        "held_hangup":        ("dial_tone",   "dial_tone"),      # B left: a plain line again
+        "remote_hangup":      ("dial_tone",   "dial_tone"),
+        "on_hook":            ("on_hook",     "hang_up"),        # the call layer recalls
+    },
+    "flash_collecting": {
+        "digit":              ("flash_collecting", "collect"),
+        "pulse_start":        ("flash_collecting", "none"),
+        "interdigit":         ("flash_collecting", "interdigit_timeout"),
+        "number":             ("second_call", "dial_second"),    # FLOWS §15, §17: call C
+        "invalid":            ("flash_reorder", "flash_reorder"),
+        "feature":            ("flash_confirm", "feature"),
+        "call_feature":       ("transferring", "transfer_blind"),  # FLOWS §14: *98 C
+        "flash":              ("talking",     "resume"),
+        "held_hangup":        ("collecting",  "none"),
+        "remote_hangup":      ("collecting",  "none"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "flash_confirm": {
+        "timeout":            ("flash_dial",  "flash_dial"),
+        "invalid":            ("flash_reorder", "flash_reorder"),
+        "digit":              ("flash_collecting", "collect"),
+        "pulse_start":        ("flash_confirm", "quiet"),
+        "flash":              ("talking",     "resume"),
+        "held_hangup":        ("confirm",     "none"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "flash_reorder": {                                            # B held, nothing else
+        "flash":              ("talking",     "resume"),
+        "remote_hangup":      ("flash_reorder", "none"),
+        "held_hangup":        ("reorder",     "reorder"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "second_call": {                                              # B held, calling C
+        "remote_ringing":     ("second_call", "ringback"),
+        "remote_early_media": ("second_call", "remote_audio"),
+        "remote_answered":    ("second_talking", "talk"),
+        "remote_busy":        ("flash_reorder", "held_busy"),
+        "remote_failed":      ("flash_reorder", "flash_reorder"),
+        "remote_hangup":      ("flash_reorder", "flash_reorder"),
+        "timeout":            ("flash_reorder", "flash_reorder"),
+        "digit":              ("second_call", "send_digit"),
+        "flash":              ("talking",     "resume"),         # give up on C, back to B
+        "held_hangup":        ("second_call", "none"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "second_talking": {                                           # B held, talking to C
+        "digit":              ("second_talking", "send_digit"),
+        "pulse_start":        ("second_talking", "none"),
+        "remote_answered":    ("second_talking", "none"),
+        "flash":              ("conference",  "conference"),     # FLOWS §17
+        "remote_hangup":      ("flash_reorder", "flash_reorder"),
+        "held_hangup":        ("talking",     "none"),
+        "on_hook":            ("on_hook",     "transfer_attended"),  # FLOWS §15
+    },
+    "conference": {                                               # A + B + C, mixed locally
+        "digit":              ("conference",  "send_digit"),
+        "pulse_start":        ("conference",  "none"),
+        "flash":              ("talking",     "drop_last"),      # drop C, talk to B
+        "remote_hangup":      ("talking",     "none"),           # one left, one talks on
+        "held_hangup":        ("talking",     "none"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "transferring": {                                             # REFER sent for B
+        "transfer_ok":        ("confirm",     "confirm_tone"),
+        "transfer_failed":    ("flash_reorder", "flash_reorder"),
+        "held_hangup":        ("transferring", "none"),
+        "remote_hangup":      ("transferring", "none"),
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    # -- call waiting (FLOWS §13) ------------------------------------------------------
+    "waiting": {                                                  # talking to B, C waits
+        "cw_quiet":           ("waiting",     "cw_quiet"),
+        "cw_again":           ("waiting",     "cw_tone"),
+        "call_waiting":       ("waiting",     "none"),
+        "call_waiting_end":   ("talking",     "talk"),           # C gave up / was refused
+        "flash":              ("waiting",     "flash"),
+        "local_flash":        ("swapped",     "answer_waiting"),  # hold B, answer C
+        "relay_flash":        ("waiting",     "relay"),
+        "digit":              ("waiting",     "send_digit"),
+        "pulse_start":        ("waiting",     "none"),
+        "remote_answered":    ("waiting",     "none"),
+        "remote_hangup":      ("released",    "released"),       # B left; C rings on on-hook
+        "on_hook":            ("on_hook",     "hang_up"),
+    },
+    "swapped": {                                                  # two calls, one held
+        "flash":              ("swapped",     "swap"),
+        "digit":              ("swapped",     "send_digit"),
+        "pulse_start":        ("swapped",     "none"),
+        "remote_answered":    ("swapped",     "none"),
+        "remote_hangup":      ("flash_reorder", "flash_reorder"),
+        "held_hangup":        ("talking",     "none"),
+        "on_hook":            ("on_hook",     "hang_up"),        # the call layer recalls
+    },
+    "recalling": {                                                # ringing back a held call
+        "off_hook":           ("talking",     "answer_recall"),
+        "remote_hangup":      ("on_hook",     "stop_ring"),
+        "held_hangup":        ("on_hook",     "stop_ring"),
+        "remote_failed":      ("on_hook",     "stop_ring"),
+    },
 }
+
+# call-layer commands that go through the table as events of the same name, with their args
+_COMMANDS = ("remote_ringing", "remote_early_media", "remote_answered", "remote_busy",
+             "remote_hangup", "call_waiting", "call_waiting_end", "held_hangup", "transfer_ok",
+             "transfer_failed")
 
 # events that are inputs from the hook decoder (logged as `hook` events)
 _HOOK_EVENTS = {"off_hook": "off", "on_hook": "on", "flash": "flash"}
@@ -149,7 +319,12 @@ class FxsLine:
     with nothing dialled -> howler; reorder_timeout (60 s) busy/reorder -> howler;
     released_silence (2 s) silence after the far end hung up, then reorder; dial_timeout
     (None) when set, a "dial" intent nobody answers goes to reorder after that many seconds
-    (for a board without a call layer); caller_id (True) send caller ID to the handset.
+    (for a board without a call layer); caller_id (True) send caller ID to the handset;
+    features (a fresh `LineFeatures`) what the feature codes switch, e.g.
+    `LineFeatures.from_config(line_cfg)`; feature_codes ("") the code overrides text of
+    `line.N.feature_codes`, or a `FeatureCodes`; flash_relay ("off") "rfc4733" or "info":
+    a flash in a call goes to the far end instead of holding; confirm_s (0.6 s),
+    cw_burst_s (0.6 s), cw_repeat_s (10 s) confirmation tone and call-waiting tone timing.
 
         line = FxsLine(port=1, dial_plan="(*xx|[2-9]xxx)")
         line.hook("off_hook", now)      # [("play", "dial"), ("event", "hook", ...), ...]
@@ -161,7 +336,12 @@ class FxsLine:
                  offhook_timeout: float = OFFHOOK_TIMEOUT,
                  reorder_timeout: float = REORDER_TIMEOUT,
                  released_silence: float = RELEASED_SILENCE, dial_timeout=None,
-                 caller_id: bool = True):
+                 caller_id: bool = True, features=None, feature_codes="",
+                 flash_relay: str = "off", confirm_s: float = CONFIRM_S,
+                 cw_burst_s: float = CW_BURST_S, cw_repeat_s: float = CW_REPEAT_S):
+        if flash_relay not in FLASH_RELAY:
+            raise ValueError("flash_relay must be one of %s, got %r"
+                             % (", ".join(FLASH_RELAY), flash_relay))
         self.port = port
         self.plan = dial_plan if isinstance(dial_plan, DialPlan) else DialPlan(dial_plan)
         self.offhook_timeout = offhook_timeout
@@ -169,6 +349,18 @@ class FxsLine:
         self.released_silence = released_silence
         self.dial_timeout = dial_timeout
         self.send_caller_id = caller_id
+        self.features = features if features is not None else LineFeatures()
+        if isinstance(feature_codes, FeatureCodes):
+            self.codes = feature_codes
+        else:
+            self.codes = FeatureCodes(feature_codes or "", self.plan.long_s, self.plan.short_s)
+        self.flash_relay = flash_relay
+        self.confirm_s = confirm_s
+        self.cw_burst_s = cw_burst_s
+        self.cw_repeat_s = cw_repeat_s
+        self.stutter = False       # an outside indication (message waiting) asks for stutter
+        self.feature = None        # (name, arg) of the feature code just dialled
+        self.waiting_caller_id = None
         self.state = "on_hook"
         self.digits = ""           # keys collected since dial tone
         self.number = None         # the number handed to the call layer
@@ -234,17 +426,33 @@ class FxsLine:
         return self._handle("remote_hangup", now, ())
 
     def command(self, verb: str, args, now: float) -> list:
-        """A call-layer command by name (`("line", port, verb, *args)` from the call manager)."""
-        if verb == "incoming":
-            return self.incoming(args[0] if args else None, now)
-        if verb in ("remote_ringing", "remote_early_media", "remote_answered", "remote_busy",
-                    "remote_hangup"):
-            return self._handle(verb, now, ())
+        """A call-layer command by name (`("line", port, verb, *args)` from the call manager).
+
+        Besides the call progress verbs: `call_waiting` (caller_id) a second call waits: SAS
+        bursts over the call; `call_waiting_end` it stopped waiting; `recall` (caller_id) ring
+        back a call left on hold; `held_hangup` the held party left; `transfer_ok` /
+        `transfer_failed` the outcome of a blind transfer's REFER (NOTIFY sipfrag)."""
+        if verb in ("incoming", "recall"):
+            return self._handle(verb, now, (args[0] if args else None,))
+        if verb in _COMMANDS:
+            return self._handle(verb, now, tuple(args[:1]))
         if verb == "remote_failed":
             return self._handle(verb, now, (args[0] if args else "reorder",))
         if verb == "remote_digit":
             return []              # RFC 4733 digits from the far end: nothing to do here yet
         return [self._error("unknown line command %r" % (verb,))]
+
+    def set_indications(self, stutter: bool, now: float) -> list:
+        """An indication from outside the line (message waiting, SUBSCRIBE message-summary):
+        `stutter` dial tone from the next dial tone on (now, if dial tone is playing)."""
+        self.stutter = bool(stutter)
+        if self.state == "dial_tone" and self.tone != self._dial_tone_name():
+            self._now = now
+            return self._play(self._dial_tone_name())
+        return []
+
+    def _dial_tone_name(self):
+        return "stutter_dial" if (self.stutter or self.features.stutter) else "dial"
 
     def deadline(self):
         """When `on_timer` must next run, or None."""
@@ -317,9 +525,9 @@ class FxsLine:
         self.number = None
         self.failure = None
         out = []
-        if self.tone == "dial":                   # flash: restart the tone
+        if self.tone in ("dial", "stutter_dial"):   # flash: restart the tone
             self.tone = None
-        out += self._play("dial")
+        out += self._play(self._dial_tone_name())   # stutter: forward-all / DND reminder
         v = self.plan.match("")
         if v.state == "complete" and v.timeout < self.offhook_timeout:
             self._set_timer(v.timeout, "interdigit")          # warmline / hotline
@@ -330,6 +538,9 @@ class FxsLine:
     def _a_collect(self, now, digit, how):
         self.digits += digit
         out = self._play(None)
+        p = self.codes.parse(self.digits, self.plan)        # feature codes first
+        if p.state != "none":
+            return out + self._feature_verdict(p)
         v = self.plan.match(self.digits)
         if v.state == "complete" and v.timeout <= 0:
             self.number = v.number
@@ -339,7 +550,19 @@ class FxsLine:
         self._set_timer(v.timeout, "interdigit")
         return out
 
+    def _feature_verdict(self, p):
+        if p.state == "complete":
+            self.feature = (p.feature, p.arg)
+            return [("follow", "call_feature" if p.feature in CALL_FEATURES else "feature")]
+        if p.state == "invalid":
+            return [("follow", "invalid")]
+        self._set_timer(p.timeout, "interdigit")           # "more"
+        return []
+
     def _a_interdigit_timeout(self, now, *args):
+        p = self.codes.on_timeout(self.digits, self.plan)
+        if p.state != "none":
+            return self._feature_verdict(p)
         v = self.plan.on_timeout(self.digits)
         if v.state == "complete":
             self.number = v.number
@@ -357,6 +580,7 @@ class FxsLine:
         return self._play(None)
 
     def _a_talk(self, now, *args):
+        self.waiting_caller_id = None
         return self._play(None)
 
     def _a_busy(self, now, *args):
@@ -377,17 +601,100 @@ class FxsLine:
 
     def _a_idle(self, now, *args):
         self.digits = ""
+        self.features.call_ended()
         return self._play(None)
 
     def _a_hang_up(self, now, *args):
         self.digits = ""
+        self.features.call_ended()                 # *70 was for this call only
         return self._play(None) + [("intent", "hangup")]
 
     def _a_send_digit(self, now, digit, how):
         return [("intent", "digit", digit)]
 
     def _a_flash(self, now, *args):
+        return [("follow", "relay_flash" if self.flash_relay != "off" else "local_flash")]
+
+    def _a_relay(self, now, *args):
+        return [("intent", "flash_relay", self.flash_relay)]
+
+    # -- feature codes ---------------------------------------------------------------------
+
+    def _a_feature(self, now, *args):
+        name, arg = self.feature
+        if self.features.apply(name, arg) != "ok":
+            return [("follow", "invalid")]
+        return [("intent", "feature", name, arg)] + self._a_confirm_tone(now)
+
+    def _a_confirm_tone(self, now, *args):
+        self.digits = ""
+        self._set_timer(self.confirm_s)
+        return self._play("confirm")
+
+    # -- a call on hold --------------------------------------------------------------------
+
+    def _a_hold(self, now, *args):
+        return [("intent", "flash")] + self._a_flash_dial(now)
+
+    def _a_flash_dial(self, now, *args):
+        self.digits = ""
+        self.number = None
+        if self.tone == "recall_dial":
+            self.tone = None
+        self._set_timer(self.offhook_timeout)
+        return self._play("recall_dial")
+
+    def _a_resume(self, now, *args):
+        self.digits = ""
+        return self._play(None) + [("intent", "flash")]
+
+    def _a_flash_reorder(self, now, *args):
+        self._set_timer(None)
+        return self._play("congestion")
+
+    def _a_held_busy(self, now, *args):
+        self._set_timer(None)
+        return self._play("busy")
+
+    def _a_dial_second(self, now, *args):
+        self._set_timer(self.dial_timeout)
+        return self._play(None) + [("intent", "dial_second", self.number)]
+
+    def _a_transfer_blind(self, now, *args):
+        return self._play(None) + [("intent", "transfer_blind", self.feature[1])]
+
+    def _a_transfer_attended(self, now, *args):
+        self.digits = ""
+        return self._play(None) + [("intent", "transfer_attended")]
+
+    def _a_conference(self, now, *args):
+        return self._play(None) + [("intent", "conference")]
+
+    def _a_drop_last(self, now, *args):
+        return [("intent", "drop_last")]
+
+    # -- call waiting and recall -------------------------------------------------------------
+
+    def _a_cw_tone(self, now, caller_id=None):
+        if caller_id is not None:
+            self.waiting_caller_id = caller_id
+        self._set_timer(self.cw_burst_s, "cw_quiet")
+        return self._play("call_waiting")
+
+    def _a_cw_quiet(self, now, *args):
+        self._set_timer(self.cw_repeat_s, "cw_again")
+        return self._play(None)
+
+    def _a_answer_waiting(self, now, *args):
+        self.waiting_caller_id = None
+        return self._play(None) + [("intent", "flash")]
+
+    def _a_swap(self, now, *args):
         return [("intent", "flash")]
+
+    def _a_answer_recall(self, now, *args):
+        self.ringing = False
+        return [("ring", False), ("intent", "answer_recall")] + self._play(None)
 
     def _a_ring(self, now, caller_id=None):
         self.ringing = True

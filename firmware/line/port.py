@@ -29,12 +29,12 @@ from firmware.dsp import tone_plans
 from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
-from firmware.line.fxs import FxsLine
+from firmware.line.fxs import DTMF_STATES, FxsLine
+from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
 from firmware.line.ring_cadence import ring_plan
 
 # states in which capture audio goes through the DTMF detector
-DTMF_STATES = ("dial_tone", "collecting", "talking", "early_media")
 PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zealand",
               "new_zealand": "new_zealand"}
 CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
@@ -90,9 +90,13 @@ class LinePort:
             pulse_map=PULSE_MAPS.get(board_cfg.get("pulse_variant", "standard"), "standard"),
             now=loop.now())
         self.dtmf = DTMFDetector()
+        opts = {"features": LineFeatures.from_config(line_cfg),
+                "feature_codes": line_cfg.get("feature_codes") or "",
+                "flash_relay": line_cfg.get("flash_relay") or "off"}
+        opts.update(options)
         self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
-                           caller_id=self.cid_method != "off", **options)
+                           caller_id=self.cid_method != "off", **opts)
         self.tones = tone_plans.plan(self.country)["tones"]
         self.cadence, self.ring_hz = ring_plan(self.country)
         self._gen = None

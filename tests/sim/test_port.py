@@ -140,3 +140,16 @@ def test_far_end_rfc4733_digit_is_played_to_the_handset_as_its_tone_pair():
     assert heard == ["5"]
     port.close()
     loop.close()
+
+
+def test_forward_all_in_the_config_gives_stutter_dial_tone_on_the_sim_board():
+    from tests.sim.helpers import Running
+    r = Running(lines=[{"port": 1, "user": "1001", "forward_all": "1003"}])
+    try:
+        c = r.client()
+        assert c.ask("offhook")["ok"]
+        got = c.ask("wait tone=stutter-dial 5")
+        assert got["ok"], (got, c.ask("state"))
+        c.ask("onhook")
+    finally:
+        r.stop()
