@@ -143,7 +143,8 @@ class Firmware:
                                           "problems": notes})
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
-                                     line_busy=self._line_busy)
+                                     line_busy=self._line_busy,
+                                     features_for=lambda port: self.cfg.line(port) or {})
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -203,7 +204,48 @@ class Firmware:
             entry = self.streams.get(port)
             if entry is not None and entry[0].dtmf_pt is not None:
                 entry[0].send_digit(args[0], args[1] if len(args) > 1 else 100)
-        # flash is the supplementary-services layer's; until then it changes nothing
+        elif intent == "flash":
+            # FLOWS §12: a flash in a call holds it (sendonly); flash again resumes it
+            call = self.calls_mgr.call_on(port)
+            if call is not None and call.state == "connected":
+                self.do(self.calls_mgr.reinvite(port, now, "sendonly"))
+            elif call is not None and call.state == "held":
+                self.do(self.calls_mgr.reinvite(port, now, "sendrecv"))
+        elif intent == "transfer_blind":
+            self.do(self.calls_mgr.transfer_blind(port, args[0], now))
+        elif intent == "feature":
+            self._feature(port, args[0], args[1] if len(args) > 1 else None)
+        else:
+            # dial_second, conference, drop_last, answer_recall, transfer_attended, flash_relay:
+            # the line asks for them, the call layer does not carry them out yet
+            self.emit("error", {"where": "calls", "message": "line %d: %s is not supported yet" % (port, intent)})
+
+    def _feature(self, port, name, arg):
+        """A feature code the line applied (*72, *78 ...): persist it in the config."""
+        from firmware.line.features import CONFIG_KEYS
+        from firmware import config as config_mod
+        key = CONFIG_KEYS.get(name)
+        if key is None:
+            return
+        ports = self.board.ports if self.board is not None and hasattr(self.board, "ports") else {}
+        feats = getattr(ports.get(port), "fxs", None)
+        feats = getattr(feats, "features", None)
+        value = getattr(feats, key, None) if feats is not None else None
+        if value is None:
+            return
+        try:
+            self.cfg = config_mod.set_value(self.cfg, "line.%d.%s" % (port, key),
+                                            ("true" if value else "false") if isinstance(value, bool) else str(value))
+        except (KeyError, config_mod.ConfigError) as e:
+            self.emit("error", {"where": "features", "message": str(e)})
+            return
+        if self.cfg.path:
+            from firmware.config_store import save_config
+            try:
+                save_config(self.cfg, self.cfg.path)
+            except (OSError, ValueError) as e:
+                self.emit("error", {"where": "features", "message": "line %d: %s not saved: %s" % (port, key, e)})
+        self.emit("config", {"action": "feature", "key": "line.%d.%s" % (port, key), "value": value})
 
     def _line_command(self, port, verb, args):
         if self.board is not None and hasattr(self.board, "line_command"):
@@ -238,24 +280,33 @@ class Firmware:
                 return
 
     def _media(self, op, call):
+        """A call's RTP: the line hears one call at a time (`streams[port]`). A new call's
+        start takes the line's audio from another call (a transfer or Replaces moved it);
+        that call's own stop then only closes its sockets."""
         now = self.loop.now()
         port = call.port
+        entry = self.streams.get(port)
+        mine = entry is not None and entry[1] is call
         if op == "start" and call.plan is not None:
+            if entry is not None and not mine:
+                self._end_stream(port, entry, now)
             stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
             self.streams[port] = (stream, call)
-        elif op == "update" and port in self.streams and call.plan is not None:
-            self.streams[port][0].update(call.plan)
+        elif op == "update" and mine and call.plan is not None:
+            entry[0].update(call.plan)
         elif op == "stop":
-            entry = self.streams.pop(port, None)
-            if entry is not None:
-                stream = entry[0]
-                for data, addr in stream.close(now):
-                    self._rtp_send(stream, data, addr)
-                st = stream.stats()
-                self.emit("media", dict({"line": port, "call_id": call.call_id}, **st))
+            if mine:
+                del self.streams[port]
+                self._end_stream(port, entry, now)
             self._close_rtp(call.rtp[1])
         if op in ("start", "update") and self.board is not None and hasattr(self.board, "media_changed"):
             self.board.media_changed(port)
+
+    def _end_stream(self, port, entry, now):
+        stream, call = entry
+        for data, addr in stream.close(now):
+            self._rtp_send(stream, data, addr)
+        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats()))
 
     def _close_rtp(self, port):
         for table in (self.rtp, self.rtcp):

@@ -30,6 +30,16 @@ when we chose the Call-ID, 0-2 s otherwise): `deadline()`/`on_timer(now)`, run b
 Reliable provisionals (RFC 3262): an 18x with `Require: 100rel` and `RSeq` gets a PRACK with
 `RAck`, in its early dialog (route set); a retransmission (RSeq not one above the last) is
 dropped unprocessed (§4).
+
+Services (FLOWS §10-§15; the manager ties the calls together). `redirect()` answers a ringing
+call 302 with Contact and Diversion (RFC 5806) and History-Info (RFC 7044). Transferee (RFC 3515,
+RFC 5589): an in-dialog REFER is answered 202, a NOTIFY (Event: refer, message/sipfrag
+"SIP/2.0 100 Trying") follows, and the action `("transfer", uri, headers)` asks the manager
+for the new call; `refer_notify()` reports its outcome, `release()` ends this dialog.
+Transferor: `refer()` sends REFER (Referred-By), a NOTIFY sipfrag 2xx ends the call with BYE
+and tells the line `transfer_ok`, a failure (REFER refused, NOTIFY >= 300, no answer) tells
+it `transfer_failed` and the call stays. `take_over()` answers an INVITE with Replaces at
+once (RFC 3891). `transferred`/`quiet` calls say nothing to the line (the manager filters).
 """
 
 from firmware.compat import random_hex
@@ -138,6 +148,17 @@ class Call:
         self._reinvite_dir = "sendrecv"
         self._retry_at = None           # when to retry a re-INVITE that got 491 (§14.1)
         self.tu = None                  # the manager's adaptor owning our client transactions
+        self.tus = {}                   # method -> adaptor for REFER/NOTIFY (their failures differ)
+        self.extra_headers = []         # added to our INVITE (Referred-By, Replaces: transfers)
+        self.early_media = True         # False: a 183's answer is kept but not played (transfers)
+        self.final_status = None        # (code, reason) that ended our INVITE, for sipfrag NOTIFY
+        self.refer_in = None            # transferee: {"new": Call, "sub": bool, "event": str}
+        self.refer_out = None           # transferor: {"cseq": int, "other": Call or None}
+        self.transfer_of = None         # the call a REFER asked us to replace (this new call)
+        self.transfer_reported = False
+        self.transferred = False        # the line has moved on: no line commands from this call
+        self.quiet = False              # a call placed for a REFER: no line commands until up
+        self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
 
     # ------------------------------------------------------------------ helpers
     def _event(self, state=None, **extra):
@@ -207,7 +228,7 @@ class Call:
             ("Allow", ALLOW),
             ("Supported", "replaces, 100rel"),
             ("Content-Type", "application/sdp"),
-        ]
+        ] + list(self.extra_headers)
         from firmware.sip.message import Request
         req = Request("INVITE", uri, headers, offer)
         for name, value in self.auth.authorize(req):
@@ -261,7 +282,9 @@ class Call:
                 self.plan = self.sdp.on_answer(parse_sdp(resp.body))
             except (SdpError, ValueError):
                 self.plan = None
-            if self.plan is not None and self._move("183"):
+            if self.plan is not None and not self.early_media:
+                self._move("180")       # the answer is kept for the 2xx; nothing is played
+            elif self.plan is not None and self._move("183"):
                 acts.append(("media", "update" if self.media_on else "start"))
                 self.media_on = True
                 acts.append(("line", "remote_early_media"))
@@ -287,6 +310,8 @@ class Call:
             if method == "BYE" and self.state == "releasing":
                 return self._end(self.reason or "local hangup")
             return []
+        if method == "REFER":
+            return self._refer_answer(resp, now)
         return []
 
     def _invite_final(self, resp, now):
@@ -344,6 +369,7 @@ class Call:
                 return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
                     [self._event("dialing", redirected_to=target)]
         self.reason = "%d %s" % (code, resp.reason)
+        self.final_status = (code, resp.reason or "Failed")
         if self.state == "cancelling":
             return self._end("cancelled")
         kind = "busy" if code in BUSY else ("reorder" if code in REORDER or 300 <= code < 400 else "congestion")
@@ -422,9 +448,16 @@ class Call:
         self._retry_at = None
         return self.reinvite(now, self._reinvite_dir)
 
-    def on_failure(self, reason: str, now: float) -> list:
+    def on_failure(self, reason: str, now: float, method=None) -> list:
         """Our INVITE (Timer B) or BYE (Timer F) got no answer. In a call it is our re-INVITE
-        (or a PRACK, INFO...): the session stays as it was (§14.1) and a new re-INVITE may go."""
+        (or a PRACK, INFO...): the session stays as it was (§14.1) and a new re-INVITE may go.
+        `method` "REFER": the transfer failed, the call stays; "NOTIFY": nothing to do."""
+        if method == "REFER":
+            return self._refer_failed() if self.refer_out is not None else []
+        if method == "NOTIFY":
+            return []
+        if self.final_status is None and self.state in ("dialing", "proceeding", "ringing", "early"):
+            self.final_status = (408, "Request Timeout")
         if self.state == "releasing":
             return self._end(self.reason or "local hangup")
         if self.state in IN_CALL:
@@ -461,9 +494,19 @@ class Call:
             return self.reject(now, 480, "Temporarily Unavailable", "not answered")
         return []
 
+    def release(self, now: float, reason: str) -> list:
+        """End this call for a service (transferred, replaced): BYE in a call, CANCEL while
+        it is being set up; the ended event gives `reason`."""
+        if self.final_status is None:
+            self.final_status = (487, "Request Terminated")
+        acts = self.hangup(now)
+        self.reason = reason
+        return acts
+
     # ------------------------------------------------------------------ incoming
-    def offered(self, req, tx, now: float) -> list:
-        """A new INVITE for this line: prepare the answer, send 180, ring the phone."""
+    def offered(self, req, tx, now: float, ring: bool = True) -> list:
+        """A new INVITE for this line: prepare the answer, send 180, ring the phone (only
+        the preparation when not `ring`: see `take_over`)."""
         self.invite = req
         self.server_tx = tx
         self.call_id = req.call_id
@@ -481,7 +524,26 @@ class Call:
                         self._event("ended")]
         self.dialog = Dialog.uas(req, self.local_tag, contact=self._contact(),
                                  via_host=self.ua.host, via_port=self.ua.port)
+        if not ring:
+            return []
         return [("respond", self._response(180, "Ringing")), ("line", "incoming", cid), self._event("ringing")]
+
+    def take_over(self, req, tx, now: float) -> list:
+        """An INVITE with Replaces that matched one of our calls (RFC 3891 §3): answered 200
+        at once, no ringing; the manager ends the replaced call."""
+        acts = self.offered(req, tx, now, ring=False)
+        if self.state == "ended":
+            return acts
+        return acts + self.answer(now)
+
+    def redirect(self, now: float, target: str, reason: str, diverted: str) -> list:
+        """Answer the ringing call 302 to `target` (a SIP URI): call forwarding (FLOWS §10-11).
+        `reason` is the RFC 5806 diversion reason (unconditional, user-busy, no-answer),
+        `diverted` the URI of the line the call was for."""
+        if self.state != "incoming":
+            return []
+        acts = [("respond", self._response(302, "Moved Temporarily", extra=redirect_headers(target, reason, diverted)))]
+        return acts + self._end("forwarded to %s (%s)" % (target, reason))
 
     def _response(self, code, reason=None, body=b"", extra=()):
         from firmware.sip.dialog import make_response
@@ -545,8 +607,9 @@ class Call:
             if self.state == "ended":
                 return acts
             was = self.state
-            self.reason = "remote hangup"
-            acts += self._end("remote hangup")
+            why = self.reason if was == "releasing" and self.transferred else "remote hangup"
+            self.reason = why
+            acts += self._end(why)
             if was in IN_CALL or was == "releasing":
                 acts.insert(1, ("line", "remote_hangup"))
             return acts
@@ -576,12 +639,172 @@ class Call:
             elif self.media_on:
                 acts.append(("media", "update"))
             return acts
-        if m in ("INFO", "NOTIFY", "OPTIONS"):
+        if m == "NOTIFY":
+            acts = [("respond", make_response(req, 200))]
+            event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
+            if event == "refer" and self.refer_out is not None:
+                acts += self._refer_progress(req, now)
+            return acts
+        if m == "REFER":
+            return self._on_refer(req, now)
+        if m in ("INFO", "OPTIONS"):
             return [("respond", make_response(req, 200))]
         if m == "PRACK":
             return [("respond", make_response(req, 200))]
         return [("respond", make_response(req, 405, headers=[("Allow", ALLOW)]))]
 
+    # ------------------------------------------------------------------ transfer (RFC 3515, 5589)
+    def _on_refer(self, req, now):
+        """Transferee: a REFER in our call. 202, NOTIFY 100 Trying, and a new call for the
+        manager to place; errors as RFC 3515 §2.4.2 says."""
+        from firmware.sip.dialog import make_response
+        values = req.headers.get_all("Refer-To")
+        if len(values) != 1:
+            return [("respond", make_response(req, 400, "Bad Request (one Refer-To needed)"))]
+        if self.state not in IN_CALL or self.dialog is None:
+            return [("respond", make_response(req, 603, "Declined (not in a call)"))]
+        if self.refer_in is not None:
+            return [("respond", make_response(req, 491, "Request Pending"))]
+        try:
+            target, headers = refer_target(values[0], self._line_domain())
+        except ValueError as e:
+            return [("respond", make_response(req, 400, "Bad Request (%s)" % str(e)[:60]))]
+        by = req.headers.get("Referred-By")
+        if by:
+            headers = [("Referred-By", by)] + headers
+        sub = (req.headers.get("Refer-Sub") or "").strip().lower() != "false"   # RFC 4488
+        self._refers += 1
+        event = "refer" if self._refers == 1 else "refer;id=%d" % req.cseq.seq
+        self.refer_in = {"new": None, "sub": sub, "event": event}
+        extra = [] if sub else [("Refer-Sub", "false")]
+        acts = [("respond", make_response(req, 202, "Accepted", contact=self._contact(), headers=extra))]
+        acts += self.refer_notify(100, "Trying", final=False)
+        acts.append(("transfer", target, headers))
+        return acts
+
+    def refer_notify(self, code: int, reason: str, final: bool) -> list:
+        """Transferee: a NOTIFY with the new call's status line (message/sipfrag, RFC 3515
+        §2.4.5); `final` ends the implicit subscription."""
+        r = self.refer_in
+        if r is None or not r["sub"] or self.state not in IN_CALL or self.dialog is None:
+            return []
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        body = ("SIP/2.0 %d %s\r\n" % (code, reason)).encode()
+        req = self.dialog.notify(r["event"], state, body, "message/sipfrag;version=2.0")
+        return [self._in_dialog(req)]
+
+    def _line_domain(self):
+        return self.line.get("domain") or self._dialog_domain()
+
+    def _dialog_domain(self):
+        try:
+            u = NameAddr.parse(self.dialog.local_uri).uri
+            return u.host if not u.port else "%s:%d" % (u.host, u.port)
+        except (ValueError, AttributeError):
+            return self.ua.host
+
+    def refer(self, refer_to: str, now: float, other=None) -> list:
+        """Transferor: send REFER (Refer-To `refer_to`, Referred-By our line) in this call.
+        `other`: the call a Refer-To with Replaces names (attended transfer), ended quietly
+        with this one when the transfer succeeds."""
+        if self.state not in IN_CALL or self.dialog is None or self.refer_out is not None:
+            return []
+        by = "<sip:%s@%s>" % (self.line["user"], self._line_domain())
+        req = self.dialog.refer(refer_to, headers=[("Referred-By", by)])
+        self.refer_out = {"cseq": req.cseq.seq, "other": other}
+        if other is not None:
+            other.transferred = True    # the target ends that dialog itself (RFC 5589 §7)
+        return [self._in_dialog(req)]
+
+    def _refer_failed(self):
+        other = self.refer_out.get("other")
+        self.refer_out = None
+        if other is not None and other.state != "ended":
+            other.transferred = False   # still our call: the line hears it again
+        return [("line", "transfer_failed")]
+
+    def _refer_answer(self, resp, now):
+        r = self.refer_out
+        if r is None or resp.cseq.seq != r["cseq"] or resp.status < 200:
+            return []
+        if resp.status < 300:
+            return []               # 202: the outcome comes by NOTIFY
+        return self._refer_failed()
+
+    def _refer_progress(self, notify, now):
+        """Transferor: a NOTIFY sipfrag from the transferee (RFC 3515 §2.4.5)."""
+        code = sipfrag_status(notify.body)
+        state = (notify.headers.get("Subscription-State") or "").strip().lower()
+        if code is None or code < 200:
+            if state.startswith("terminated"):      # ended without a final answer
+                return self._refer_failed()
+            return []
+        if code >= 300:
+            return self._refer_failed()
+        self.refer_out = None
+        acts = [("line", "transfer_ok")] + self.release(now, "transferred")
+        self.transferred = True
+        return acts
+
     def status(self, now: float) -> dict:
         return {"line": self.port, "call_id": self.call_id, "direction": self.direction, "state": self.state,
                 "peer": self.peer, "duration_s": round(now - (self.answered_at or self.started), 1)}
+
+
+DIVERSION_CAUSE = {"unconditional": 302, "user-busy": 486, "no-answer": 408}   # RFC 4458 §3
+
+
+def redirect_headers(target: str, reason: str, diverted: str) -> list:
+    """Contact, Diversion (RFC 5806) and History-Info (RFC 7044) for a 302 that forwards a
+    call for `diverted` to `target` (both SIP URIs) for `reason`."""
+    cause = DIVERSION_CAUSE.get(reason, 302)
+    hist_target = "%s;cause=%d" % (target, cause)
+    return [("Contact", "<%s>" % target),
+            ("Diversion", "<%s>;reason=%s;counter=1" % (diverted, reason)),
+            ("History-Info", "<%s>;index=1, <%s>;index=1.1;mp=1" % (diverted, hist_target))]
+
+
+def refer_target(value: str, domain: str):
+    """(Request-URI text, extra headers) for the INVITE a Refer-To asks for: the URI without
+    its headers, and a Replaces header from `?Replaces=` (unescaped, RFC 3891 §5). A tel: URI
+    becomes sip:NUMBER@`domain`. ValueError when it is no SIP URI."""
+    from firmware.sip.uri import SipUri
+    na = NameAddr.parse(value.strip())
+    uri = na.uri
+    if uri is None or uri.opaque is not None or uri.scheme not in ("sip", "sips", "tel"):
+        raise ValueError("Refer-To is not a SIP URI")
+    headers = []
+    for name, val in (uri.headers or {}).items():
+        if name.lower() == "replaces":
+            headers.append(("Replaces", val))
+    if uri.scheme == "tel":
+        if not uri.user:
+            raise ValueError("empty tel: number")
+        return "sip:%s@%s" % (uri.user, domain), headers
+    if not uri.host:
+        raise ValueError("Refer-To has no host")
+    clean = SipUri(uri.scheme, uri.user, uri.host, uri.port, dict(uri.params), None, uri.password)
+    clean.params.pop("method", None)
+    return str(clean), headers
+
+
+def sipfrag_status(body: bytes):
+    """The status code of a message/sipfrag body ('SIP/2.0 200 OK'), or None."""
+    try:
+        first = body.decode("utf-8", "replace").lstrip().split("\n", 1)[0].strip()
+    except AttributeError:
+        return None
+    parts = first.split(" ", 2)
+    if len(parts) >= 2 and parts[0].upper() == "SIP/2.0" and parts[1].isdigit() and len(parts[1]) == 3:
+        return int(parts[1])
+    return None
+
+
+def replaces_uri(call) -> str:
+    """The Refer-To for an attended transfer to the far end of `call` (RFC 5589 §7): its
+    remote target with `?Replaces=callid;to-tag=..;from-tag=..` seen from that far end."""
+    from firmware.sip.uri import parse_any
+    uri = parse_any(call.dialog.remote_target)
+    uri.headers = {"Replaces": "%s;to-tag=%s;from-tag=%s" % (call.call_id, call.dialog.remote_tag,
+                                                               call.dialog.local_tag)}
+    return "<%s>" % uri

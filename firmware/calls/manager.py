@@ -15,11 +15,33 @@ Rules:
    CANCEL (`no_answer_s` per line).
 5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
    `deadline()` is the earliest of the no-answer timers and every call's `deadline()`.
+6. Services decided by the network side (FLOWS §7, §10-§11, §13-§15), per line from
+   `features_for(port)` (the [[line]] keys): forward_all -> 302 at once (Diversion
+   reason=unconditional); DND -> `dnd_response` (603 Decline or 486), no ring; a busy line
+   with forward_busy -> 302 user-busy, else 486; ringing for forward_no_answer_s with
+   forward_no_answer -> 302 no-answer and the phone stops ringing (`remote_hangup`). A busy
+   line in a call with call_waiting on still answers 486 for now, and the line is told
+   `("line", port, "call_waiting", caller_id)` so it can play the call-waiting tone, then
+   `call_waiting_end` CW_CUE_S later (that caller already has its 486); answering a waiting
+   call is the flash path's job (FLOWS §13), not this layer's.
+7. Transfer (RFC 3515, 5589, 3891). As transferee, a REFER places a new call (through the
+   line's proxy, Referred-By, Replaces when the Refer-To has one), quiet towards the line;
+   when it is up it takes the line (`by_line`) and its media, the old dialog gets the final
+   NOTIFY and BYE; when it fails the NOTIFY says why and the old call stays. As target, an
+   INVITE with Replaces matching a call of ours is answered at once and the old call ended
+   (481 when nothing matches, or the match is an early dialog we did not start; 603 when
+   the match is already ending; 486 for early-only on a confirmed dialog). As transferor,
+   `transfer_blind` and `transfer_attended` send the REFER; the line hears `transfer_ok`
+   or `transfer_failed`.
 """
 
-from firmware.calls.call import Call
+from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri
+from firmware.compat import random_hex
 from firmware.sip.dialog import make_response
 from firmware.sip.useragent import response_to
+
+OUTGOING_EARLY = ("dialing", "proceeding", "ringing", "early")
+CW_CUE_S = 1.0     # how long the line's call-waiting cue lasts for a caller answered 486
 
 
 class _CallTU:
@@ -27,9 +49,10 @@ class _CallTU:
     the call and runs its answer through the manager, so line and media outputs keep their
     line and call."""
 
-    def __init__(self, manager, call):
+    def __init__(self, manager, call, method=None):
         self.manager = manager
         self.call = call
+        self.method = method
 
     @property
     def next_hop(self):
@@ -42,7 +65,7 @@ class _CallTU:
         return self.manager._run(self.call, self.call.on_response(resp, now), now)
 
     def on_failure(self, reason, now):
-        return self.manager._run(self.call, self.call.on_failure(reason, now), now)
+        return self.manager._run(self.call, self.call.on_failure(reason, now, method=self.method), now)
 
     def deadline(self):
         return None
@@ -54,20 +77,26 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
-        the handset is already off-hook (then an incoming call gets 486)."""
+        the handset is already off-hook (then an incoming call gets 486); `features_for(port)
+        -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
         self.rtp_alloc = rtp_alloc
         self.line_busy = line_busy or (lambda port: False)
+        self.features_for = features_for or (lambda port: {})
         self.calls = {}        # call_id -> Call
         self.by_line = {}      # port -> Call
         self._timers = {}      # call_id -> no-answer deadline
+        self._forward_na = {}  # call_id -> forward-on-no-answer target URI
+        self._cw_end = {}      # port -> when the call-waiting cue ends
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
                             "INFO": self._in_dialog, "PRACK": self._in_dialog, "NOTIFY": self._in_dialog,
+                            "REFER": self._in_dialog,
                             "cancel": self.on_cancel, "ack": self.on_ack, "stray_ack": self.on_stray_ack,
                             "response": self.on_stray_response})
         ua.add_tu(self)
@@ -75,14 +104,30 @@ class CallManager:
     # ------------------------------------------------------------------ plumbing
     next_hop = None
 
+    def _tu(self, call, method):
+        if method in ("REFER", "NOTIFY"):
+            tu = call.tus.get(method)
+            if tu is None:
+                tu = call.tus[method] = _CallTU(self, call, method)
+            return tu
+        if call.tu is None:
+            call.tu = _CallTU(self, call)
+        return call.tu
+
+    def _quiet(self, call):
+        """Whether the line must not hear from `call`: it was transferred or replaced, it is
+        a transfer's new call not up yet, or a transfer it asked for is still under way."""
+        if call.transferred or call.quiet:
+            return True
+        r = call.refer_in
+        return r is not None and r["new"] is not None and r["new"].state != "ended" and call.state == "ended"
+
     def _run(self, call, actions, now):
         out = []
         for a in actions:
             kind = a[0]
             if kind == "send":
-                if call.tu is None:
-                    call.tu = _CallTU(self, call)
-                out += self.ua.send_request(a[1], a[2], now, call.tu)
+                out += self.ua.send_request(a[1], a[2], now, self._tu(call, a[1].method))
                 if a[1].method == "INVITE" and call.invite is a[1]:
                     call.invite_tx = self.ua.tx_for(a[1])
             elif kind == "respond":
@@ -90,20 +135,30 @@ class CallManager:
             elif kind == "cancel":
                 out += self.ua.cancel(a[1], now)
             elif kind == "line":
+                if self._quiet(call) and a[1] not in ("transfer_ok", "transfer_failed"):
+                    continue
                 out.append(("line", call.port) + tuple(a[1:]))
             elif kind == "media":
                 out.append(("media", a[1], call))
+            elif kind == "transfer":
+                out += self._place_transfer(call, a[1], a[2], now)
             else:
                 out.append(a)
         if call.state == "ended":
             self._forget(call)
+        if call.transfer_of is not None and not call.transfer_reported:
+            out += self._transfer_outcome(call, now)
         return out
 
     def _forget(self, call):
         self.calls.pop(call.call_id, None)
         if self.by_line.get(call.port) is call:
             del self.by_line[call.port]
+            r = call.refer_in
+            if r is not None and r["new"] is not None and r["new"].state != "ended":
+                self.by_line[call.port] = r["new"]   # the transfer goes on without the old call
         self._timers.pop(call.call_id, None)
+        self._forward_na.pop(call.call_id, None)
 
     def call_on(self, port):
         return self.by_line.get(port)
@@ -141,7 +196,77 @@ class CallManager:
         call = self.by_line.get(port)
         if call is None:
             return []
-        return self._run(call, call.hangup(now), now)
+        out = []
+        for other in list(self.calls.values()):     # a transfer under way ends with the handset
+            if other.transfer_of is call and other.state != "ended":
+                other.transfer_of = None
+                out += self._run(other, other.release(now, "local hangup"), now)
+        call.transfer_of = None     # a transfer's call the handset ends reports nothing more
+        return out + self._run(call, call.hangup(now), now)
+
+    # ------------------------------------------------------------------ transfer (transferor)
+    def transfer_blind(self, port: int, number: str, now: float) -> list:
+        """Blind transfer (FLOWS §14, as A): REFER the far end of the call on `port` to
+        NUMBER in the line's domain. The line hears `transfer_ok` (the call is then ended
+        with BYE) or `transfer_failed` (the call stays)."""
+        call = self.by_line.get(port)
+        if call is None or call.state not in IN_CALL:
+            return [("event", "error", {"where": "calls", "message": "line %d: no call to transfer" % port})]
+        target = "<sip:%s@%s>" % (number, self.lines[port].get("domain") or call._line_domain())
+        return self._run(call, call.refer(target, now), now)
+
+    def transfer_attended(self, port: int, other_call, now: float) -> list:
+        """Attended transfer (FLOWS §15, as A): REFER the far end of the call on `port` to
+        the far end of `other_call` (a Call or its Call-ID), with Replaces naming that
+        dialog; both our dialogs end when it worked."""
+        call = self.by_line.get(port)
+        other = other_call if isinstance(other_call, Call) else self.calls.get(other_call)
+        if call is None or call.state not in IN_CALL or other is None or other is call \
+                or other.state not in IN_CALL or other.dialog is None:
+            return [("event", "error", {"where": "calls", "message": "line %d: no calls for an attended transfer" % port})]
+        return self._run(call, call.refer(replaces_uri(other), now, other=other), now)
+
+    # ------------------------------------------------------------------ transfer (transferee)
+    def _place_transfer(self, old, target, headers, now):
+        """The REFER's new call: through the line's proxy, quiet until it is up."""
+        line = old.line
+        new = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        new.quiet = True
+        new.early_media = False
+        new.transfer_of = old
+        new.extra_headers = list(headers)
+        old.refer_in["new"] = new
+        number = target.split(":", 1)[-1].split("@")[0] if "@" in target else target
+        acts = new.dial(number, line.get("domain") or old._line_domain(), self.proxy_for(old.port), now,
+                        target_uri=target)
+        self.calls[new.call_id] = new
+        self._timers[new.call_id] = now + line.get("no_answer_s", 60)
+        return self._run(new, acts, now)
+
+    def _transfer_outcome(self, new, now):
+        """Report the REFER's new call to the old dialog once it is up or has failed."""
+        old = new.transfer_of
+        if new.state in IN_CALL:
+            new.transfer_reported = True
+            new.quiet = False
+            if self.by_line.get(new.port) in (old, None):
+                self.by_line[new.port] = new
+            out = []
+            if old.state in IN_CALL:
+                out += self._run(old, old.refer_notify(200, "OK", final=True), now)
+                old.transferred = True
+                out += self._run(old, old.release(now, "transferred to %s" % new.peer), now)
+            return out
+        if new.state == "ended":
+            new.transfer_reported = True
+            code, reason = new.final_status or (503, "Service Unavailable")
+            if old.state in IN_CALL:
+                acts = old.refer_notify(code, reason, final=True)
+                old.refer_in = None    # the call stays; another REFER may come
+                return self._run(old, acts, now)
+            if old.state == "ended":
+                return [("line", new.port, "remote_hangup")]   # nothing is left of either call
+        return []
 
     # ------------------------------------------------------------------ from the network
     def on_invite(self, req, tx, src, now):
@@ -155,14 +280,83 @@ class CallManager:
         if not line.get("direct_calls") and tuple(src[:2]) != tuple(self.proxy_for(line["port"])):
             return self.ua.send_response(response_to(req, 403, "Forbidden (not from our proxy)", to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
-        if line["port"] in self.by_line or self.line_busy(line["port"]):
-            return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
+        if req.headers.get("Replaces"):
+            return self._on_replaces(req, tx, src, now)
+        port = line["port"]
+        feats = self.features_for(port) or {}
+        domain = line.get("domain") or self.ua.host
+        if feats.get("forward_all"):
+            return self._forward(req, line, feats["forward_all"], "unconditional", now)
+        if feats.get("dnd"):
+            code = 486 if feats.get("dnd_response") == 486 else 603
+            reason = "Busy Here" if code == 486 else "Decline"
+            return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4)), now) + \
+                [self._refused(req, line, "do not disturb (%d %s)" % (code, reason))]
+        current = self.by_line.get(port)
+        if current is not None or self.line_busy(port):
+            if feats.get("forward_busy"):
+                return self._forward(req, line, feats["forward_busy"], "user-busy", now)
+            out = self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
+            if feats.get("call_waiting") and current is not None and current.state in IN_CALL:
+                out.append(("line", port, "call_waiting", _caller_id(req)))
+                self._cw_end[port] = now + CW_CUE_S
+            return out
         call = Call(line, "in", self.ua, self.rtp_alloc(), now)
         self.calls[req.call_id] = call
-        self.by_line[line["port"]] = call
+        self.by_line[port] = call
         call.next_hop = tuple(src[:2])
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
+        if feats.get("forward_no_answer"):
+            self._timers[req.call_id] = now + (feats.get("forward_no_answer_s") or 20)
+            self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
         return self._run(call, call.offered(req, tx, now), now)
+
+    @staticmethod
+    def _target_uri(number, domain):
+        return number if number.startswith(("sip:", "sips:")) else "sip:%s@%s" % (number, domain)
+
+    def _diverted(self, line):
+        return "sip:%s@%s" % (line["user"], line.get("domain") or self.ua.host)
+
+    def _refused(self, req, line, reason):
+        cid = _caller_id(req)
+        return ("event", "call", {"line": line["port"], "call_id": req.call_id, "direction": "in",
+                                  "state": "ended", "peer": cid.get("number") or "anonymous", "reason": reason})
+
+    def _forward(self, req, line, number, reason, now):
+        """302 to NUMBER in the line's domain, before ringing (FLOWS §10-11)."""
+        target = self._target_uri(number, line.get("domain") or self.ua.host)
+        resp = response_to(req, 302, "Moved Temporarily", to_tag=random_hex(4),
+                           extra=redirect_headers(target, reason, self._diverted(line)))
+        return self.ua.send_response(resp, now) + \
+            [self._refused(req, line, "forwarded to %s (%s)" % (target, reason))]
+
+    def _on_replaces(self, req, tx, src, now):
+        """An INVITE with Replaces (RFC 3891 §3): take over the dialog it names."""
+        parts = [p.strip() for p in req.headers.get("Replaces").split(";")]
+        params = {}
+        for p in parts[1:]:
+            k, _, v = p.partition("=")
+            params[k.strip().lower()] = v.strip()
+        old = self.calls.get(parts[0])
+        if old is None or old.dialog is None or old.dialog.local_tag != params.get("to-tag") \
+                or old.dialog.remote_tag != params.get("from-tag") or old.state == "incoming":
+            return self.ua.send_response(response_to(req, 481, "Call/Transaction Does Not Exist",
+                                                     to_tag=random_hex(4)), now)
+        if old.state in IN_CALL and "early-only" in params:
+            return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag=random_hex(4)), now)
+        if old.state not in IN_CALL + OUTGOING_EARLY:
+            return self.ua.send_response(response_to(req, 603, "Declined", to_tag=random_hex(4)), now)
+        new = Call(old.line, "in", self.ua, self.rtp_alloc(), now)
+        new.next_hop = tuple(src[:2])
+        self.calls[req.call_id] = new
+        acts = new.take_over(req, tx, now)
+        if new.state == "ended":            # its offer was not acceptable: the old call stays
+            return self._run(new, acts, now)
+        old.transferred = True
+        out = self._run(old, old.release(now, "replaced by %s" % new.peer), now)
+        self.by_line[old.port] = new
+        return out + self._run(new, acts, now)
 
     def _in_dialog(self, req, tx, src, now):
         call = self.calls.get(req.call_id)
@@ -192,7 +386,7 @@ class CallManager:
 
     # ------------------------------------------------------------------ TU callbacks (our requests)
     def deadline(self):
-        due = list(self._timers.values())
+        due = list(self._timers.values()) + list(self._cw_end.values())
         for call in self.calls.values():
             d = call.deadline()
             if d is not None:
@@ -201,6 +395,10 @@ class CallManager:
 
     def on_timer(self, now):
         out = []
+        for port, due in list(self._cw_end.items()):
+            if due <= now:
+                del self._cw_end[port]
+                out.append(("line", port, "call_waiting_end"))
         for call in list(self.calls.values()):
             d = call.deadline()
             if d is not None and d <= now:
@@ -211,7 +409,11 @@ class CallManager:
                 call = self.calls.get(cid)
                 if call is None:
                     continue
-                if call.direction == "in":
+                if call.direction == "in" and cid in self._forward_na and call.state == "incoming":
+                    target = self._forward_na.pop(cid)
+                    out += self._run(call, call.redirect(now, target, "no-answer", self._diverted(call.line))
+                                     + [("line", "remote_hangup")], now)
+                elif call.direction == "in":
                     out += self._run(call, call.reject(now, 480, "Temporarily Unavailable", "no answer")
                                      + [("line", "remote_hangup")], now)
                 elif call.state in ("dialing", "proceeding", "ringing", "early"):

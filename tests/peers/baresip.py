@@ -28,8 +28,10 @@ class BaresipPhone:
         self.user = user
         self.registrar = registrar
         self.sip_port = free_port()
-        self.ctrl_port = free_port()
-        self.cons_port = free_port()
+        # baresip also listens on SIP port + 1 (TLS): keep ctrl_tcp and cons off it
+        taken = {self.sip_port, self.sip_port + 1}
+        self.ctrl_port = self._other_port(taken)
+        self.cons_port = self._other_port(taken | {self.ctrl_port})
         lo = free_port()
         self.rtp_ports = (lo - lo % 2, lo - lo % 2 + 20)
         self.dir = os.path.join(workdir, "baresip-%s-%d" % (user, self.sip_port))
@@ -76,6 +78,13 @@ class BaresipPhone:
         except Exception:
             self.stop()
             raise
+
+    @staticmethod
+    def _other_port(taken):
+        while True:
+            p = free_port()
+            if p not in taken:
+                return p
 
     def log(self) -> str:
         try:
