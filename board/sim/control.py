@@ -25,7 +25,6 @@ Bad input never wins: unknown verbs, bad arguments, lines that are not UTF-8 or 
 import json
 import socket
 
-from board.sim.handset import tone_name
 from firmware.loop.loop import POLLIN, POLLOUT
 
 MAX_LINE = 4096

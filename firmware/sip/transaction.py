@@ -283,7 +283,7 @@ class Transaction:
         return "timer " + name
 
     def _duration(self, name):
-        t1, t2, t4, rel = self.t1, self.t2, self.t4, self.reliable
+        t1, t4, rel = self.t1, self.t4, self.reliable
         if name in ("A", "E", "G"):
             return None if rel else t1
         if name in ("B", "F", "H", "L", "M"):

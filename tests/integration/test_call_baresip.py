@@ -1,7 +1,6 @@
 """The basic call both ways (FLOWS.md §4, §6) with audio checked, through a real Kamailio
 (407 on INVITE) to a real baresip phone, driven from the sim board's virtual handset."""
 
-import os
 import shutil
 import time
 
@@ -80,7 +79,7 @@ def test_baresip_calls_the_handset_which_rings_with_caller_id(rig):
     with Handset(control) as h:
         phone.cmd("dial", "sip:1001@%s" % kam.address)
         assert h.ok("wait ringing 10")
-        cid = h.ok("wait caller_id 12")
+        assert h.ok("wait caller_id 12")
         st = h.ok("state")
         assert st["caller_id"] and st["caller_id"]["number"] == "1002", st
         h.ok("offhook")

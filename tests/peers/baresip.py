@@ -11,13 +11,13 @@ import math
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import time
 import wave
 
 from tests.peers.kamailio import free_port
+from tests.peers.proc import end_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -127,18 +127,7 @@ class BaresipPhone:
             except Exception:
                 pass
             self.ctl = None
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(3)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        end_group(self.proc, term_wait=3)
         self._log.close()
 
     def __enter__(self):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from tests.peers.proc import end_group
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -99,12 +101,7 @@ class RunningFirmware:
         return self.proc.returncode
 
     def kill(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        end_group(self.proc)
         self.out.close()
 
     def __enter__(self):

@@ -1,8 +1,9 @@
 """Run a SIPp scenario (Debian sip-tester) on a free loopback port; always stopped."""
 
 import os
-import signal
 import subprocess
+
+from tests.peers.proc import end_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,12 +45,7 @@ class Sipp:
             return ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        end_group(self.proc)
         self.out.close()
 
     def __enter__(self):

@@ -3,7 +3,6 @@
 What the handset hears is classified by its own ear, digits reach the line layer through the
 real DTMF detector and the real hook decoder, ringing is read off the RM mock pin, caller ID is
 decoded from FSK by the handset's own demodulator."""
-import os
 import time
 import wave
 

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from firmware.sip.message import (
-    SipParseError, StreamFramer, parse_message, parse_uri, validate, Request, Response,
+    SipParseError, StreamFramer, parse_message, parse_uri, validate, Response,
 )
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
