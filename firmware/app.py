@@ -66,7 +66,8 @@ class Firmware:
         self.calls_mgr = None
         self.rtp = {}          # local RTP port -> UdpEndpoint
         self.rtcp = {}
-        self.streams = {}      # FXS port -> (MediaStream, Call)
+        self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
+        self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
         self._next_rtp = 0
         self._stopping = False
         self._exit = 0
@@ -144,7 +145,7 @@ class Firmware:
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
-                                     features_for=lambda port: self.cfg.line(port) or {})
+                                     features_for=self._features_for, waiting_calls=True)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -186,6 +187,16 @@ class Firmware:
         except OSError:
             return (host, p)
 
+    def _features_for(self, port):
+        """The line's service settings; call waiting as the handset has it now (*56/*57, *70)."""
+        feats = dict(self.cfg.line(port) or {})
+        ports = getattr(self.board, "ports", None) if self.board is not None else None
+        fxs = getattr(ports.get(port), "fxs", None) if isinstance(ports, dict) else None
+        lf = getattr(fxs, "features", None)
+        if lf is not None and hasattr(lf, "call_waiting_now"):
+            feats["call_waiting"] = lf.call_waiting_now()
+        return feats
+
     def _line_busy(self, port):
         if self.board is not None and hasattr(self.board, "line_busy"):
             return self.board.line_busy(port)
@@ -205,18 +216,22 @@ class Firmware:
             if entry is not None and entry[0].dtmf_pt is not None:
                 entry[0].send_digit(args[0], args[1] if len(args) > 1 else 100)
         elif intent == "flash":
-            # FLOWS §12: a flash in a call holds it (sendonly); flash again resumes it
-            call = self.calls_mgr.call_on(port)
-            if call is not None and call.state == "connected":
-                self.do(self.calls_mgr.reinvite(port, now, "sendonly"))
-            elif call is not None and call.state == "held":
-                self.do(self.calls_mgr.reinvite(port, now, "sendrecv"))
+            # FLOWS §12, §13: hold / resume, answer a waiting call, swap, drop a second call
+            self.do(self.calls_mgr.flash(port, now))
+        elif intent == "dial_second":
+            self.do(self.calls_mgr.dial_second(port, args[0], now))
+        elif intent == "answer_recall":
+            self.do(self.calls_mgr.answer_recall(port, now))
+        elif intent == "conference":
+            self.do(self.calls_mgr.conference(port, now))
+        elif intent == "drop_last":
+            self.do(self.calls_mgr.drop_last(port, now))
         elif intent == "transfer_blind":
             self.do(self.calls_mgr.transfer_blind(port, args[0], now))
         elif intent == "feature":
             self._feature(port, args[0], args[1] if len(args) > 1 else None)
         else:
-            # dial_second, conference, drop_last, answer_recall, transfer_attended, flash_relay:
+            # transfer_attended, flash_relay:
             # the line asks for them, the call layer does not carry them out yet
             self.emit("error", {"where": "calls", "message": "line %d: %s is not supported yet" % (port, intent)})
 
@@ -271,7 +286,7 @@ class Firmware:
         raise OSError("no free RTP port")
 
     def _rtp_in(self, local_port, data, addr):
-        for stream, call in self.streams.values():
+        for stream, call in list(self.streams.values()) + list(self.conf_streams.values()):
             if stream.local[1] == local_port:
                 for ev in stream.on_packet(data, addr, self.loop.now()):
                     if ev[0] == "digit":
@@ -287,7 +302,27 @@ class Firmware:
         port = call.port
         entry = self.streams.get(port)
         mine = entry is not None and entry[1] is call
-        if op == "start" and call.plan is not None:
+        joined = self.conf_streams.get(port)
+        if joined is not None and joined[1] is call and op != "join":
+            if op == "update" and call.plan is not None:
+                joined[0].update(call.plan)
+            elif op == "stop":
+                del self.conf_streams[port]
+                self._end_stream(port, joined, now)
+                self._close_rtp(call.rtp[1])
+            elif op == "start":        # the conference is over: this call alone again
+                del self.conf_streams[port]
+                if entry is not None:
+                    self._end_stream(port, entry, now)
+                self.streams[port] = joined
+            return
+        if op == "join" and call.plan is not None:
+            # FLOWS §17: a second stream on the line, mixed with the first (media_frame)
+            if joined is not None:
+                self._end_stream(port, joined, now)
+            self.conf_streams[port] = (MediaStream.from_plan(call.plan, tuple(call.rtp), now=now,
+                                                             rtcp_mux=False), call)
+        elif op == "start" and call.plan is not None:
             if entry is not None and not mine:
                 self._end_stream(port, entry, now)
             stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
@@ -298,8 +333,11 @@ class Firmware:
             if mine:
                 del self.streams[port]
                 self._end_stream(port, entry, now)
+                if joined is not None:          # the conference's other party talks on
+                    del self.conf_streams[port]
+                    self.streams[port] = joined
             self._close_rtp(call.rtp[1])
-        if op in ("start", "update") and self.board is not None and hasattr(self.board, "media_changed"):
+        if op in ("start", "update", "join") and self.board is not None and hasattr(self.board, "media_changed"):
             self.board.media_changed(port)
 
     def _end_stream(self, port, entry, now):
@@ -328,6 +366,9 @@ class Firmware:
         entry = self.streams.get(port)
         if entry is None:
             return None
+        joined = self.conf_streams.get(port)
+        if joined is not None:
+            return self._conference_frame(entry[0], joined[0], capture, now)
         stream = entry[0]
         for data, addr in stream.on_capture(capture, now):
             self._rtp_send(stream, data, addr)
@@ -335,6 +376,27 @@ class Firmware:
             for data, addr in stream.on_timer(now):
                 self._rtp_send(stream, data, addr)
         return stream.playout(now)
+
+    def _conference_frame(self, a, b, capture, now):
+        """Three-way calling mixed here (FLOWS §17): each remote hears the handset plus the
+        other remote, the handset hears both remotes."""
+        from firmware.media.mixer import Conference
+        from_a = a.playout(now)
+        from_b = b.playout(now)
+        conf = Conference(["line", "a", "b"], frame_samples=len(capture) // 2)
+        conf.put("line", capture)
+        if from_a is not None and len(from_a) == len(capture):
+            conf.put("a", from_a)
+        if from_b is not None and len(from_b) == len(capture):
+            conf.put("b", from_b)
+        heard = conf.mix()
+        for stream, frame in ((a, heard["a"]), (b, heard["b"])):
+            for data, addr in stream.on_capture(frame, now):
+                self._rtp_send(stream, data, addr)
+            if stream.deadline() <= now:
+                for data, addr in stream.on_timer(now):
+                    self._rtp_send(stream, data, addr)
+        return heard["line"]
 
     def _register_line(self, ln) -> None:
         rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
@@ -365,8 +427,8 @@ class Firmware:
         self._exit = exit_code
         now = self.loop.now()
         if self.calls_mgr is not None:
-            for port in list(self.calls_mgr.by_line):
-                self.do(self.calls_mgr.hangup(port, now))
+            for port in set(self.calls_mgr.by_line) | set(self.calls_mgr.held) | set(self.calls_mgr.waiting):
+                self.do(self.calls_mgr.hangup_all(port, now))
         for reg in self.registrations.values():
             self.do(self.ua.run_tu(reg, reg.stop(now), now))
         self.loop.call_later(SHUTDOWN_WAIT, self.loop.stop)

@@ -9,8 +9,19 @@ Rules:
    INVITE that comes from the line's proxy/registrar address and names one of our users in its
    Request-URI rings a phone; anything else gets 403 (wrong source) or 404 (wrong user), and an
    `error` event. `direct_calls = true` on a line lifts the source check.
-3. One call per line for now: a second INVITE for a busy line gets 486 (call waiting is the
-   supplementary-services layer's, on top of this).
+3. Several calls per line (FLOWS §12, §13, §17): `by_line` is the line's ACTIVE call (the
+   one the handset hears, `call_on(port)`), `held` its other call on hold, `waiting` an
+   incoming call waiting to be answered; `calls_on(port)` lists them. Line commands of a
+   call that is not the active one are translated for the line (waiting: `incoming` ->
+   `call_waiting`, `remote_hangup` -> `call_waiting_end`; held: `remote_hangup` ->
+   `held_hangup`) or dropped. `flash` answers a waiting call (the active one held,
+   re-INVITE sendonly), swaps two calls, ends a second call and resumes the first, or
+   holds / resumes the only call; hanging up with a call on hold leaves it up and rings
+   the phone back (`recall`; `answer_recall` resumes it); hanging up while a call waits
+   rings the phone for it. `dial_second` places the handset's second call with the first
+   held; `conference` resumes the held call and asks the media glue to mix both
+   (`("media", "join", call)`); `drop_last` ends the second call; hanging up a
+   conference ends both. A third INVITE gets 486.
 4. A local no-answer timer ends an unanswered incoming call with 480 and an outgoing one with
    CANCEL (`no_answer_s` per line).
 5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
@@ -18,12 +29,12 @@ Rules:
 6. Services decided by the network side (FLOWS §7, §10-§11, §13-§15), per line from
    `features_for(port)` (the [[line]] keys): forward_all -> 302 at once (Diversion
    reason=unconditional); DND -> `dnd_response` (603 Decline or 486), no ring; a busy line
-   with forward_busy -> 302 user-busy, else 486; ringing for forward_no_answer_s with
-   forward_no_answer -> 302 no-answer and the phone stops ringing (`remote_hangup`). A busy
-   line in a call with call_waiting on still answers 486 for now, and the line is told
-   `("line", port, "call_waiting", caller_id)` so it can play the call-waiting tone, then
-   `call_waiting_end` CW_CUE_S later (that caller already has its 486); answering a waiting
-   call is the flash path's job (FLOWS §13), not this layer's.
+   with forward_busy -> 302 user-busy; a line talking in one call with call_waiting on
+   (default) -> 180 and the line hears `call_waiting` (with `waiting_calls`, as the
+   firmware runs), else 486; ringing for forward_no_answer_s with forward_no_answer ->
+   302 no-answer and the phone stops ringing (`remote_hangup`). Without `waiting_calls`
+   (the older behaviour) a call-waiting INVITE still gets 486 and the line only hears the
+   cue: `call_waiting`, then `call_waiting_end` CW_CUE_S later.
 7. Transfer (RFC 3515, 5589, 3891). As transferee, a REFER places a new call (through the
    line's proxy, Referred-By, Replaces when the Refer-To has one), quiet towards the line;
    when it is up it takes the line (`by_line`) and its media, the old dialog gets the final
@@ -77,12 +88,15 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None,
+                 waiting_calls=False):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
-        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none. `waiting_calls`:
+        a call-waiting INVITE is answered 180 and kept on the line (FLOWS §13, the flash
+        answers it); False keeps the older 486 + call-waiting cue."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
@@ -90,7 +104,12 @@ class CallManager:
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
         self.calls = {}        # call_id -> Call
-        self.by_line = {}      # port -> Call
+        self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
+        self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
+        self.waiting = {}      # port -> an incoming call waiting (180 sent, call-waiting tone)
+        self.second = {}       # port -> True when the active call is the handset's second call
+        self.conf = {}         # port -> True while the active and the held call are mixed (FLOWS §17)
+        self.waiting_calls = waiting_calls
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
         self._cw_end = {}      # port -> when the call-waiting cue ends
@@ -122,8 +141,23 @@ class CallManager:
         r = call.refer_in
         return r is not None and r["new"] is not None and r["new"].state != "ended" and call.state == "ended"
 
+    def _role(self, call):
+        port = call.port
+        if self.by_line.get(port) is call:
+            return "active"
+        if self.held.get(port) is call:
+            return "held"
+        if self.waiting.get(port) is call:
+            return "waiting"
+        return None
+
+    # what a line command of a call that is not the line's active one becomes
+    _HELD_CMDS = {"remote_hangup": "held_hangup"}
+    _WAITING_CMDS = {"incoming": "call_waiting", "remote_hangup": "call_waiting_end"}
+
     def _run(self, call, actions, now):
         out = []
+        role = self._role(call)
         for a in actions:
             kind = a[0]
             if kind == "send":
@@ -137,7 +171,20 @@ class CallManager:
             elif kind == "line":
                 if self._quiet(call) and a[1] not in ("transfer_ok", "transfer_failed"):
                     continue
-                out.append(("line", call.port) + tuple(a[1:]))
+                verb = a[1]
+                if role == "held":
+                    if self.conf.get(call.port):
+                        verb = "remote_hangup" if verb == "remote_hangup" else None
+                    else:
+                        verb = self._HELD_CMDS.get(verb)
+                elif role == "waiting":
+                    verb = self._WAITING_CMDS.get(verb)
+                elif role is None and a[1] not in ("transfer_ok", "transfer_failed") \
+                        and self.calls_on(call.port):
+                    verb = None     # a call the line has left (dropped, swapped out): quiet
+                if verb is None:
+                    continue
+                out.append(("line", call.port, verb) + tuple(a[2:]))
             elif kind == "media":
                 out.append(("media", a[1], call))
             elif kind == "transfer":
@@ -152,8 +199,17 @@ class CallManager:
 
     def _forget(self, call):
         self.calls.pop(call.call_id, None)
+        port = call.port
+        if self.waiting.get(port) is call:
+            del self.waiting[port]
+        if self.held.get(port) is call:
+            del self.held[port]
+            self.conf.pop(port, None)
         if self.by_line.get(call.port) is call:
             del self.by_line[call.port]
+            self.second.pop(port, None)
+            if self.conf.pop(port, None) and port in self.held:
+                self.by_line[port] = self.held.pop(port)   # the conference's other party talks on
             r = call.refer_in
             if r is not None and r["new"] is not None and r["new"].state != "ended":
                 self.by_line[call.port] = r["new"]   # the transfer goes on without the old call
@@ -161,7 +217,12 @@ class CallManager:
         self._forward_na.pop(call.call_id, None)
 
     def call_on(self, port):
+        """The line's active call (the one the handset hears), or None."""
         return self.by_line.get(port)
+
+    def calls_on(self, port):
+        """Every call of the line: active, held, waiting (those that exist)."""
+        return [c for c in (self.by_line.get(port), self.held.get(port), self.waiting.get(port)) if c is not None]
 
     # ------------------------------------------------------------------ from the line
     def dial(self, port: int, number: str, now: float) -> list:
@@ -193,16 +254,133 @@ class CallManager:
         return self._run(call, call.reinvite(now, direction), now)
 
     def hangup(self, port: int, now: float) -> list:
+        """The handset hung up. The active call ends (in a conference, both do); a call on
+        hold stays and rings the phone back (`recall`, FLOWS §13), a waiting call rings it."""
         call = self.by_line.get(port)
-        if call is None:
-            return []
+        held = self.held.get(port)
+        waiting = self.waiting.get(port)
         out = []
-        for other in list(self.calls.values()):     # a transfer under way ends with the handset
-            if other.transfer_of is call and other.state != "ended":
-                other.transfer_of = None
-                out += self._run(other, other.release(now, "local hangup"), now)
-        call.transfer_of = None     # a transfer's call the handset ends reports nothing more
-        return out + self._run(call, call.hangup(now), now)
+        if self.conf.pop(port, None) and held is not None:
+            del self.held[port]
+            out += self._run(held, held.hangup(now), now)
+            held = None
+        if call is not None and held is None and waiting is None and call.state == "held" \
+                and call._reinvite_dir == "sendonly" and call.refer_out is None and not call.transferred:
+            # the only call, held by our flash: it stays, the phone rings back (FLOWS §13)
+            return [("line", port, "recall", {"number": call.peer, "name": None})]
+        if call is not None:
+            for other in list(self.calls.values()):     # a transfer under way ends with the handset
+                if other.transfer_of is call and other.state != "ended":
+                    other.transfer_of = None
+                    out += self._run(other, other.release(now, "local hangup"), now)
+            call.transfer_of = None     # a transfer's call the handset ends reports nothing more
+            if held is not None or waiting is not None:
+                del self.by_line[port]              # the line moves on to the other call
+                self.second.pop(port, None)
+            out += self._run(call, call.hangup(now), now)
+        if held is not None and self.held.get(port) is held:
+            del self.held[port]
+            self.by_line[port] = held
+            out.append(("line", port, "recall", {"number": held.peer, "name": None}))
+        elif waiting is not None and self.waiting.get(port) is waiting and port not in self.by_line:
+            del self.waiting[port]
+            self.by_line[port] = waiting
+            out.append(("line", port, "incoming", _caller_id(waiting.invite)))
+        return out
+
+    def hangup_all(self, port: int, now: float) -> list:
+        """End every call of the line (shutdown)."""
+        out = []
+        for call in self.calls_on(port):
+            out += self._run(call, call.hangup(now), now)
+        return out
+
+    # ------------------------------------------------------------------ several calls (FLOWS §12, §13, §17)
+    def _resume(self, port, call, now):
+        """Make `call` the line's active call again: re-INVITE sendrecv, the line hears it."""
+        self.by_line[port] = call
+        out = self._run(call, call.reinvite(now, "sendrecv"), now)
+        if call.plan is not None and call.media_on:
+            out.append(("media", "start", call))
+        return out
+
+    def flash(self, port: int, now: float) -> list:
+        """A hook flash: answer a waiting call (the active one held), swap two calls, drop a
+        second call and resume the first, or hold / resume the only call."""
+        active = self.by_line.get(port)
+        held = self.held.get(port)
+        waiting = self.waiting.get(port)
+        if waiting is not None and active is not None and active.state in IN_CALL and held is None:
+            out = self._run(active, active.reinvite(now, "sendonly"), now)
+            self.held[port] = active
+            del self.waiting[port]
+            self.by_line[port] = waiting
+            self._timers.pop(waiting.call_id, None)
+            return out + self._run(waiting, waiting.answer(now), now)
+        if held is not None and active is None:
+            del self.held[port]
+            return self._resume(port, held, now)
+        if held is not None:
+            if self.second.pop(port, None) or active.state not in IN_CALL:
+                del self.by_line[port]                # drop the second call, back to the first
+                self._timers.pop(active.call_id, None)
+                out = self._run(active, active.hangup(now), now)
+                del self.held[port]
+                return out + self._resume(port, held, now)
+            out = self._run(active, active.reinvite(now, "sendonly"), now)    # swap
+            self.held[port] = active
+            return out + self._resume(port, held, now)
+        if active is not None and active.state == "connected":
+            return self.reinvite(port, now, "sendonly")
+        if active is not None and active.state == "held":
+            return self.reinvite(port, now, "sendrecv")
+        return []
+
+    def dial_second(self, port: int, number: str, now: float) -> list:
+        """The handset dials a second call while the first is on hold (FLOWS §12, §17)."""
+        first = self.by_line.get(port)
+        if first is None or port in self.held or first.state not in IN_CALL:
+            return [("event", "error", {"where": "calls", "message": "line %d: no held call for a second call" % port})]
+        del self.by_line[port]
+        self.held[port] = first
+        out = self.dial(port, number, now)
+        if port in self.by_line:
+            self.second[port] = True
+        else:
+            self.by_line[port] = self.held.pop(port)
+        return out
+
+    def answer_recall(self, port: int, now: float) -> list:
+        """Off-hook while a held call rings back: resume it."""
+        call = self.by_line.get(port)
+        if call is None or call.state not in IN_CALL:
+            return []
+        return self._resume(port, call, now)
+
+    def conference(self, port: int, now: float) -> list:
+        """Three-way calling (FLOWS §17): resume the held call; both calls are mixed locally."""
+        active = self.by_line.get(port)
+        held = self.held.get(port)
+        if active is None or held is None or active.state not in IN_CALL or held.state not in IN_CALL:
+            return [("event", "error", {"where": "calls", "message": "line %d: no two calls to join" % port})]
+        self.conf[port] = True
+        out = self._run(held, held.reinvite(now, "sendrecv"), now)
+        if held.plan is not None:
+            out.append(("media", "join", held))
+        return out
+
+    def drop_last(self, port: int, now: float) -> list:
+        """Flash in a conference: end the last call (the second one), talk on with the first."""
+        active = self.by_line.get(port)
+        held = self.held.get(port)
+        if not self.conf.pop(port, None) or active is None or held is None:
+            return []
+        del self.by_line[port]
+        self.second.pop(port, None)
+        del self.held[port]
+        self.by_line[port] = held
+        # the dropped call's media stop hands the line's audio to the other one (app glue)
+        return self._run(active, active.hangup(now), now)
 
     # ------------------------------------------------------------------ transfer (transferor)
     def transfer_blind(self, port: int, number: str, now: float) -> list:
@@ -296,6 +474,10 @@ class CallManager:
         if current is not None or self.line_busy(port):
             if feats.get("forward_busy"):
                 return self._forward(req, line, feats["forward_busy"], "user-busy", now)
+            if self.waiting_calls and feats.get("call_waiting", True) and current is not None \
+                    and current.state == "connected" and port not in self.held and port not in self.waiting \
+                    and not self.conf.get(port):
+                return self._wait(req, tx, src, line, now)
             out = self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
             if feats.get("call_waiting") and current is not None and current.state in IN_CALL:
                 out.append(("line", port, "call_waiting", _caller_id(req)))
@@ -309,6 +491,16 @@ class CallManager:
         if feats.get("forward_no_answer"):
             self._timers[req.call_id] = now + (feats.get("forward_no_answer_s") or 20)
             self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
+        return self._run(call, call.offered(req, tx, now), now)
+
+    def _wait(self, req, tx, src, line, now):
+        """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""
+        port = line["port"]
+        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        self.calls[req.call_id] = call
+        self.waiting[port] = call
+        call.next_hop = tuple(src[:2])
+        self._timers[req.call_id] = now + line.get("no_answer_s", 60)
         return self._run(call, call.offered(req, tx, now), now)
 
     @staticmethod
