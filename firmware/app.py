@@ -228,6 +228,13 @@ class Firmware:
             self.do(self.calls_mgr.drop_last(port, now))
         elif intent == "transfer_blind":
             self.do(self.calls_mgr.transfer_blind(port, args[0], now))
+        elif intent == "transfer_attended":
+            # FLOWS §15: hanging up while talking to C with B on hold joins B and C
+            held = self.calls_mgr.held.get(port)
+            if held is not None:
+                self.do(self.calls_mgr.transfer_attended(port, held, now))
+            else:
+                self.do(self.calls_mgr.hangup(port, now))
         elif intent == "feature":
             self._feature(port, args[0], args[1] if len(args) > 1 else None)
         else:

@@ -157,6 +157,7 @@ class Call:
         self.transfer_of = None         # the call a REFER asked us to replace (this new call)
         self.transfer_reported = False
         self.transferred = False        # the line has moved on: no line commands from this call
+        self.end_with = None            # a call to end with this one (attended transfer done)
         self.quiet = False              # a call placed for a REFER: no line commands until up
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
 
@@ -741,6 +742,9 @@ class Call:
             return []
         if code >= 300:
             return self._refer_failed()
+        # FLOWS §15: when it worked, A's dialogs all end with BYE; the replaced one too,
+        # in case the far end does not end it itself on Replaces
+        self.end_with = self.refer_out.get("other")
         self.refer_out = None
         acts = [("line", "transfer_ok")] + self.release(now, "transferred")
         self.transferred = True

@@ -195,6 +195,9 @@ class CallManager:
             self._forget(call)
         if call.transfer_of is not None and not call.transfer_reported:
             out += self._transfer_outcome(call, now)
+        other, call.end_with = call.end_with, None
+        if other is not None and other.state != "ended":
+            out += self._run(other, other.release(now, "transferred"), now)
         return out
 
     def _forget(self, call):

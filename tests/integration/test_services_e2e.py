@@ -139,3 +139,35 @@ def test_handset_blind_transfer_flash_star98(rig):
         ended = fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "ended", 15, since=n)
         assert ended, [e for e in fw.events()[n:] if e["event"] in ("call", "error", "line")]
         h.ok("onhook")
+
+
+def test_handset_attended_transfer_hang_up_joins_b_and_c(rig):
+    """FLOWS §15 with tipring as A, from the handset: call B (1002), flash, call C (1003), talk,
+    hang up -> REFER with Replaces; B and C end up in a call of their own."""
+    kam, b, c, fw, control = rig()
+    with Handset(control) as h:
+        h.ok("offhook")
+        h.ok("wait tone=dial 5")
+        h.ok("dial 1002# mode=dtmf")
+        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
+        n = len(fw.events())
+        h.ok("flash")
+        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
+        h.ok("wait fxs=flash_dial 5")
+        h.ok("dial 1003# mode=dtmf")
+        assert c.wait({"CALL_ESTABLISHED"}, 15)
+        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected"
+                             and e["peer"] == "1003", 10, since=n)
+        m = len(fw.events())
+        h.ok("onhook")
+        ended = [e for e in fw.events()[m:]]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ended = [e for e in fw.events()[m:] if e["event"] == "call" and e["state"] == "ended"]
+            if len(ended) >= 2:
+                break
+            time.sleep(0.1)
+        assert len(ended) >= 2, [e for e in fw.events()[m:] if e["event"] in ("call", "error", "line")]
+        assert {e["reason"] for e in ended} == {"transferred"}
+        # C called B with Replaces (baresip 1.0 then treats it as a new call: B and C talk)
+        assert "Replaces=" in c.log() and "Call established" in c.log(), c.log()[-1500:]
