@@ -100,20 +100,6 @@ def test_classifier_hears_busy():
     assert c.tone == "busy" and sorted(c.freqs) == [480, 620] and c.cadence[-2:] == [500, 500]
 
 
-def _run():
-    passed = failed = 0
-    names = sorted(k for k in globals() if k.startswith("test_"))
-    for name in names:
-        try:
-            globals()[name]()
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report and carry on
-            failed += 1
-            print("FAIL %s: %r" % (name, e))
-    print("%d passed, %d failed" % (passed, failed))
-    if failed:
-        sys.exit(1)
-
-
 if __name__ == "__main__":
-    _run()
+    from runner import run as run_tests  # beside this file: the script's directory is on sys.path
+    sys.exit(1 if run_tests(globals()) else 0)

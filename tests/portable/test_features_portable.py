@@ -133,19 +133,6 @@ def test_call_waiting_recall_and_relay():
     assert line.state == "talking"
 
 
-def _run():
-    passed = failed = 0
-    g = globals()
-    for name in sorted(k for k in g if k.startswith("test_")):
-        try:
-            g[name]()
-            passed += 1
-        except Exception as e:
-            failed += 1
-            print("FAIL", name, repr(e))
-    print("%d passed, %d failed" % (passed, failed))
-    return failed
-
-
 if __name__ == "__main__":
-    sys.exit(1 if _run() else 0)
+    from runner import run as run_tests  # beside this file: the script's directory is on sys.path
+    sys.exit(1 if run_tests(globals()) else 0)

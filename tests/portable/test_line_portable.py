@@ -303,19 +303,6 @@ def test_cid_window():
     assert RingSchedule((2.0, 4.0), 20, 10.0, pre_ring=1.5).cid_slot() == (10.0, 11.5)
 
 
-def _run():
-    passed = failed = 0
-    g = globals()
-    for name in sorted(k for k in g if k.startswith("test_")):
-        try:
-            g[name]()
-            passed += 1
-        except Exception as e:
-            failed += 1
-            print("FAIL", name, repr(e))
-    print("%d passed, %d failed" % (passed, failed))
-    return failed
-
-
 if __name__ == "__main__":
-    sys.exit(1 if _run() else 0)
+    from runner import run as run_tests  # beside this file: the script's directory is on sys.path
+    sys.exit(1 if run_tests(globals()) else 0)

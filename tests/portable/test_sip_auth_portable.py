@@ -96,20 +96,6 @@ def test_nc_increments():
     assert _params(c.authorize(req)[0][1])["nc"] == "00000002"
 
 
-def _run():
-    passed = failed = 0
-    names = sorted(n for n in globals() if n.startswith("test_"))
-    for name in names:
-        try:
-            globals()[name]()
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print("FAIL %s: %r" % (name, e))
-    print("%d passed, %d failed" % (passed, failed))
-    return failed
-
-
 if __name__ == "__main__":
-    failed = _run()
-    sys.exit(1 if failed else 0)
+    from runner import run as run_tests  # beside this file: the script's directory is on sys.path
+    sys.exit(1 if run_tests(globals()) else 0)

@@ -847,19 +847,6 @@ def test_garbage_raises_only_sip_parse_error():
             pass
 
 
-def _run():
-    names = sorted(n for n in globals() if n.startswith("test_"))
-    passed = failed = 0
-    for name in names:
-        try:
-            globals()[name]()
-            passed += 1
-        except Exception as e:
-            failed += 1
-            print("FAIL %s: %s %r" % (name, type(e).__name__, e))
-    print("%d passed, %d failed" % (passed, failed))
-    return failed
-
-
 if __name__ == "__main__":
-    sys.exit(1 if _run() else 0)
+    from runner import run as run_tests  # beside this file: the script's directory is on sys.path
+    sys.exit(1 if run_tests(globals()) else 0)
