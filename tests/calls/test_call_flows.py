@@ -5,6 +5,7 @@ transaction layer; no sockets, no sleeping."""
 from firmware.calls.manager import CallManager
 from firmware.sip.message import parse_message
 from firmware.sip.useragent import UserAgent
+from tests.calls.vnet import VirtualNet
 
 
 def line(port, user, proxy):
@@ -12,22 +13,11 @@ def line(port, user, proxy):
             "domain": "%s:%d" % proxy, "no_answer_s": 20, "direct_calls": False}
 
 
-class Net:
-    """Delivers datagrams between UAs by address; records what each line was told."""
-
-    def __init__(self):
-        self.nodes = {}
-        self.now = 0.0
-        self.line_cmds = []
-        self.media = []
-        self.events = []
-        self.wire = []
-        self.drop = None
-        self.raw = []
+class Net(VirtualNet):
+    """Two UAs, each the other's proxy."""
 
     def add(self, host, port, user):
         ua = UserAgent(host, port)
-        peer = None
         mgr = CallManager(ua, [line(1, user, (host, port))], lambda p: self.peer_of[(host, port)],
                           self._alloc(host))
         self.nodes[(host, port)] = (ua, mgr)
@@ -40,39 +30,6 @@ class Net:
             n[0] += 2
             return (host, n[0])
         return alloc
-
-    def run(self, outputs, src):
-        queue = [(o, src) for o in outputs]
-        while queue:
-            o, at = queue.pop(0)
-            if o[0] == "send":
-                data, dest = o[1], tuple(o[2])
-                self.wire.append((at, dest, data.split(b"\r\n", 1)[0].decode()))
-                self.raw.append(data)
-                if self.drop and self.drop(data):
-                    continue
-                ua, mgr = self.nodes[dest]
-                queue += [(x, dest) for x in ua.receive(data, at, self.now)]
-            elif o[0] == "line":
-                self.line_cmds.append((at, o[1], o[2]) + tuple(o[3:]))
-            elif o[0] == "media":
-                self.media.append((at, o[1], o[2].call_id))
-            elif o[0] == "event":
-                self.events.append((at, o[1], o[2]))
-
-    def tick(self, until):
-        while True:
-            best = None
-            for addr, (ua, mgr) in self.nodes.items():
-                d = ua.deadline()
-                if d is not None and (best is None or d < best[0]):
-                    best = (d, addr)
-            if best is None or best[0] > until:
-                self.now = until
-                return
-            self.now = max(self.now, best[0])
-            ua, mgr = self.nodes[best[1]]
-            self.run(ua.on_timer(self.now), best[1])
 
 
 A = ("127.0.0.1", 5070)
@@ -119,7 +76,7 @@ def test_basic_call_answer_talk_and_release_from_the_caller():
 
 
 def _sent(net, method):
-    return [d for d in net.raw if d.startswith(method.encode() + b" ")]
+    return [d for d in net.sent_bytes() if d.startswith(method.encode() + b" ")]
 
 
 def test_busy_line_answers_486_and_caller_hears_busy():
@@ -226,7 +183,7 @@ def test_hold_reinvite_sendonly_is_answered_recvonly_and_the_call_stays_up():
     req = call.dialog.reinvite(offer)
     req.headers.remove("Via")
     net.run(a._run(call, [("send", req, call._dest_for(req))], 2.0), A)
-    answer = [d for d in net.raw if d.startswith(b"SIP/2.0 200") and b"a=recvonly" in d]
+    answer = [d for d in net.sent_bytes() if d.startswith(b"SIP/2.0 200") and b"a=recvonly" in d]
     assert answer, "B must answer a sendonly offer with recvonly (RFC 3264 §6.1)"
     # the call stays up: B (the held party) is `held`, A (which sent a raw re-INVITE) connected
     assert b.call_on(1).state == "held" and a.call_on(1).state == "connected"
@@ -308,7 +265,7 @@ def test_legacy_hold_c0_then_resume_moves_held_and_back_to_connected():
         req = cb.dialog.reinvite(body)
         req.headers.remove("Via")
         net.run(b._run(cb, [("send", req, cb._dest_for(req))], t), B)
-    answers = [d for w, d in zip(net.wire, net.raw) if w[0] == A and d.startswith(b"SIP/2.0 200")
+    answers = [d for w, d in zip(net.wire, net.sent_bytes()) if w[0] == A and d.startswith(b"SIP/2.0 200")
                and parse_message(d).cseq.method == "INVITE"]
     assert b"a=recvonly" in answers[0] and b"c=IN IP4 127.0.0.1" in answers[0]
     assert b"a=sendrecv" in answers[1]

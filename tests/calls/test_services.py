@@ -10,6 +10,7 @@ from firmware.calls.manager import CallManager
 from firmware.sip.dialog import new_request
 from firmware.sip.message import parse_message
 from firmware.sip.useragent import UserAgent
+from tests.calls.vnet import VirtualNet
 
 P = ("127.0.0.1", 5060)
 A = ("127.0.0.1", 5070)
@@ -23,20 +24,13 @@ def line(port, user):
             "domain": DOMAIN, "no_answer_s": 60, "direct_calls": False}
 
 
-class Net:
-    """Delivers datagrams by address; P relays; records line commands, media, events, wire."""
+class Net(VirtualNet):
+    """Three UAs and P, which relays requests by Request-URI user and responses by Via."""
 
     def __init__(self):
-        self.nodes = {}
+        super().__init__()
         self.users = {}
         self.features = {}
-        self.now = 0.0
-        self.line_cmds = []
-        self.media = []
-        self.events = []
-        self.wire = []       # (from, to, start line)
-        self.raw = []        # (from, to, bytes)
-        self.drop = None
 
     def add(self, addr, *users):
         ua = UserAgent(addr[0], addr[1])
@@ -54,47 +48,14 @@ class Net:
             self.users[u] = addr
         return mgr
 
-    def run(self, outputs, src):
-        queue = [(o, src) for o in outputs]
-        while queue:
-            o, at = queue.pop(0)
-            if o[0] == "send":
-                data, dest = o[1], tuple(o[2])
-                self.wire.append((at, dest, data.split(b"\r\n", 1)[0].decode()))
-                self.raw.append((at, dest, data))
-                if self.drop and self.drop(data):
-                    continue
-                if dest == P:
-                    msg = parse_message(data)
-                    if msg.is_request:
-                        to = self.users[msg.uri.split(":", 1)[1].split("@")[0]]
-                    else:
-                        via = msg.via[0]
-                        to = (via.host, via.port)
-                    queue.append((("send", data, to), P))
-                    continue
-                ua, mgr = self.nodes[dest]
-                queue += [(x, dest) for x in ua.receive(data, at, self.now)]
-            elif o[0] == "line":
-                self.line_cmds.append((at, o[1], o[2]) + tuple(o[3:]))
-            elif o[0] == "media":
-                self.media.append((at, o[1], o[2].call_id))
-            elif o[0] == "event":
-                self.events.append((at, o[1], o[2]))
-
-    def tick(self, until):
-        while True:
-            best = None
-            for addr, (ua, mgr) in self.nodes.items():
-                d = ua.deadline()
-                if d is not None and (best is None or d < best[0]):
-                    best = (d, addr)
-            if best is None or best[0] > until:
-                self.now = until
-                return
-            self.now = max(self.now, best[0])
-            ua, mgr = self.nodes[best[1]]
-            self.run(ua.on_timer(self.now), best[1])
+    def relay(self, data, dest):
+        if dest != P:
+            return None
+        msg = parse_message(data)
+        if msg.is_request:
+            return self.users[msg.uri.split(":", 1)[1].split("@")[0]]
+        via = msg.via[0]
+        return (via.host, via.port)
 
     # -- reading what happened
     def sent(self, start, frm=None, to=None):
