@@ -83,6 +83,39 @@ def canon(name: str) -> tuple:
     return name.lower(), name
 
 
+def _split_outside(text: str, sep: str, angles: bool, header, what: str) -> list:
+    """Split `text` on `sep` where it stands outside "quoted strings" (with quoted-pairs)
+    and, when `angles`, outside <...>; the slow path of the two splitters below."""
+    parts = []
+    start = 0
+    i = 0
+    n = len(text)
+    quoted = False
+    angle = False
+    while i < n:
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif angle:
+            if ch == ">":
+                angle = False
+        elif ch == "<" and angles:
+            angle = True
+        elif ch == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if quoted:
+        raise SipParseError("unterminated quoted string" + what, header)
+    parts.append(text[start:])
+    return parts
+
+
 def split_list(value: str, header=None, strict: bool = False) -> list:
     """Split a comma list, honouring "quoted strings" (with quoted-pairs) and <...>.
 
@@ -94,33 +127,7 @@ def split_list(value: str, header=None, strict: bool = False) -> list:
     elif '"' not in value and "<" not in value:
         parts = value.split(",")
     else:
-        parts = []
-        start = 0
-        i = 0
-        n = len(value)
-        quoted = False
-        angle = False
-        while i < n:
-            ch = value[i]
-            if quoted:
-                if ch == "\\":
-                    i += 1
-                elif ch == '"':
-                    quoted = False
-            elif ch == '"':
-                quoted = True
-            elif angle:
-                if ch == ">":
-                    angle = False
-            elif ch == "<":
-                angle = True
-            elif ch == ",":
-                parts.append(value[start:i])
-                start = i + 1
-            i += 1
-        if quoted:
-            raise SipParseError("unterminated quoted string", header)
-        parts.append(value[start:])
+        parts = _split_outside(value, ",", True, header, "")
     out = []
     for p in parts:
         p = p.strip()
@@ -135,28 +142,7 @@ def split_params(text: str, header=None) -> list:
     """Split 'a=1;b;c="x;y"' on ';' outside quoted strings (no leading ';')."""
     if '"' not in text:
         return text.split(";")
-    parts = []
-    start = 0
-    i = 0
-    n = len(text)
-    quoted = False
-    while i < n:
-        ch = text[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == ";":
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    if quoted:
-        raise SipParseError("unterminated quoted string in parameters", header)
-    parts.append(text[start:])
-    return parts
+    return _split_outside(text, ";", False, header, " in parameters")
 
 
 def parse_params(text: str, header=None) -> dict:
