@@ -121,19 +121,26 @@ def test_blind_transfer_tipring_is_transferee_and_the_handset_ends_up_talking_to
         assert c.wait({"CALL_CLOSED"}, 10)
 
 
+def _call_b_then_flash(h, fw) -> int:
+    """Off-hook, dial 1002, talk; flash: B held, second dial tone. Returns the event index
+    before the flash."""
+    h.ok("offhook")
+    h.ok("wait tone=dial 5")
+    h.ok("dial 1002# mode=dtmf")
+    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
+    n = len(fw.events())
+    h.ok("flash")
+    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
+    h.ok("wait fxs=flash_dial 5")
+    return n
+
+
 def test_handset_blind_transfer_flash_star98(rig):
     """FLOWS §14 with tipring as transferor, from the handset: call B (1002), flash (B held),
     dial *98 1003 -> REFER to B, B calls C (1003) through Kamailio, tipring's call ends."""
     kam, a, c, fw, control = rig()
     with Handset(control) as h:
-        h.ok("offhook")
-        h.ok("wait tone=dial 5")
-        h.ok("dial 1002# mode=dtmf")
-        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
-        n = len(fw.events())
-        h.ok("flash")
-        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
-        h.ok("wait fxs=flash_dial 5")
+        n = _call_b_then_flash(h, fw)
         h.ok("dial *981003# mode=dtmf")
         assert c.wait({"CALL_ESTABLISHED"}, 15), c.log()[-1500:]
         ended = fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "ended", 15, since=n)
@@ -146,14 +153,7 @@ def test_handset_attended_transfer_hang_up_joins_b_and_c(rig):
     hang up -> REFER with Replaces; B and C end up in a call of their own."""
     kam, b, c, fw, control = rig()
     with Handset(control) as h:
-        h.ok("offhook")
-        h.ok("wait tone=dial 5")
-        h.ok("dial 1002# mode=dtmf")
-        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
-        n = len(fw.events())
-        h.ok("flash")
-        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
-        h.ok("wait fxs=flash_dial 5")
+        n = _call_b_then_flash(h, fw)
         h.ok("dial 1003# mode=dtmf")
         assert c.wait({"CALL_ESTABLISHED"}, 15)
         assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected"
