@@ -145,7 +145,7 @@ class Firmware:
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
-                                     features_for=self._features_for, waiting_calls=True)
+                                     features_for=self._features_for)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)

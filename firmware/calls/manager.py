@@ -30,11 +30,9 @@ Rules:
    `features_for(port)` (the [[line]] keys): forward_all -> 302 at once (Diversion
    reason=unconditional); DND -> `dnd_response` (603 Decline or 486), no ring; a busy line
    with forward_busy -> 302 user-busy; a line talking in one call with call_waiting on
-   (default) -> 180 and the line hears `call_waiting` (with `waiting_calls`, as the
-   firmware runs), else 486; ringing for forward_no_answer_s with forward_no_answer ->
-   302 no-answer and the phone stops ringing (`remote_hangup`). Without `waiting_calls`
-   (the older behaviour) a call-waiting INVITE still gets 486 and the line only hears the
-   cue: `call_waiting`, then `call_waiting_end` CW_CUE_S later.
+   (default) -> 180 and the line hears `call_waiting`, else 486; ringing for
+   forward_no_answer_s with forward_no_answer -> 302 no-answer and the phone stops ringing
+   (`remote_hangup`).
 7. Transfer (RFC 3515, 5589, 3891). As transferee, a REFER places a new call (through the
    line's proxy, Referred-By, Replaces when the Refer-To has one), quiet towards the line;
    when it is up it takes the line (`by_line`) and its media, the old dialog gets the final
@@ -52,7 +50,6 @@ from firmware.sip.dialog import make_response
 from firmware.sip.useragent import response_to
 
 OUTGOING_EARLY = ("dialing", "proceeding", "ringing", "early")
-CW_CUE_S = 1.0     # how long the line's call-waiting cue lasts for a caller answered 486
 
 
 class _CallTU:
@@ -88,15 +85,12 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None,
-                 waiting_calls=False):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
-        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none. `waiting_calls`:
-        a call-waiting INVITE is answered 180 and kept on the line (FLOWS §13, the flash
-        answers it); False keeps the older 486 + call-waiting cue."""
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
@@ -109,10 +103,8 @@ class CallManager:
         self.waiting = {}      # port -> an incoming call waiting (180 sent, call-waiting tone)
         self.second = {}       # port -> True when the active call is the handset's second call
         self.conf = {}         # port -> True while the active and the held call are mixed (FLOWS §17)
-        self.waiting_calls = waiting_calls
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
-        self._cw_end = {}      # port -> when the call-waiting cue ends
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
                             "INFO": self._in_dialog, "PRACK": self._in_dialog, "NOTIFY": self._in_dialog,
                             "REFER": self._in_dialog,
@@ -477,15 +469,11 @@ class CallManager:
         if current is not None or self.line_busy(port):
             if feats.get("forward_busy"):
                 return self._forward(req, line, feats["forward_busy"], "user-busy", now)
-            if self.waiting_calls and feats.get("call_waiting", True) and current is not None \
+            if feats.get("call_waiting", True) and current is not None \
                     and current.state == "connected" and port not in self.held and port not in self.waiting \
                     and not self.conf.get(port):
                 return self._wait(req, tx, src, line, now)
-            out = self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
-            if feats.get("call_waiting") and current is not None and current.state in IN_CALL:
-                out.append(("line", port, "call_waiting", _caller_id(req)))
-                self._cw_end[port] = now + CW_CUE_S
-            return out
+            return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
         call = Call(line, "in", self.ua, self.rtp_alloc(), now)
         self.calls[req.call_id] = call
         self.by_line[port] = call
@@ -581,7 +569,7 @@ class CallManager:
 
     # ------------------------------------------------------------------ TU callbacks (our requests)
     def deadline(self):
-        due = list(self._timers.values()) + list(self._cw_end.values())
+        due = list(self._timers.values())
         for call in self.calls.values():
             d = call.deadline()
             if d is not None:
@@ -590,10 +578,6 @@ class CallManager:
 
     def on_timer(self, now):
         out = []
-        for port, due in list(self._cw_end.items()):
-            if due <= now:
-                del self._cw_end[port]
-                out.append(("line", port, "call_waiting_end"))
         for call in list(self.calls.values()):
             d = call.deadline()
             if d is not None and d <= now:

@@ -121,19 +121,20 @@ def test_busy_line_with_forward_busy_answers_302_user_busy():
     assert net.cmds(B) == []
 
 
-def test_busy_line_without_forward_is_486_and_a_call_in_progress_hears_the_call_waiting_cue():
+def test_a_second_caller_to_a_line_in_a_call_rings_180_and_the_line_hears_call_waiting():
     net, a, b, c = three()
     net.features[B][1] = {"call_waiting": True}
     _talking(net, c, C, b, B, "1002")                     # B talks to C
-    n = len(net.line_cmds)
-    net.run(a.dial(1, "1002", 2.0), A)                    # A calls B: 486, and B's line is told
-    assert len(net.sent("SIP/2.0 486", frm=B)) == 1
-    assert (A, 1, "remote_busy") in net.line_cmds
+    n, rung = len(net.line_cmds), len(net.sent("SIP/2.0 180", frm=B))
+    net.run(a.dial(1, "1002", 2.0), A)                    # A calls B: 180, B's line is told
+    assert net.sent("SIP/2.0 486", frm=B) == []
+    assert len(net.sent("SIP/2.0 180", frm=B)) == rung + 1
+    assert (A, 1, "remote_ringing") in net.line_cmds
     assert [c_ for c_ in net.line_cmds[n:] if c_[0] == B] == [(B, 1, "call_waiting", {"number": "1001", "name": None})]
-    assert b.call_on(1).state == "connected"
-    net.tick(3.5)                                         # that caller is gone: the cue ends
+    assert b.call_on(1).state == "connected" and b.waiting[1].peer == "1001"
+    net.run(a.hangup(1, 3.5), A)                          # that caller gives up: the tone ends
     assert [c_[2] for c_ in net.line_cmds[n:] if c_[0] == B] == ["call_waiting", "call_waiting_end"]
-    assert b.call_on(1).state == "connected"
+    assert b.call_on(1).state == "connected" and not b.waiting
 
 
 def test_call_waiting_off_or_no_call_in_progress_gives_a_plain_486():

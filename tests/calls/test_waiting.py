@@ -17,7 +17,6 @@ CID_C = {"number": "1003", "name": None}
 
 def _rig(**feats):
     net, a, b, c = three()
-    a.waiting_calls = True
     net.features[A][1] = dict(feats)
     return net, a, b, c
 
