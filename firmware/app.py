@@ -26,6 +26,7 @@ from firmware.sip.useragent import UserAgent
 log = logging.getLogger("tipring")
 
 SHUTDOWN_WAIT = 2.0
+FLASH_EVENT_MS = 250   # RFC 4733 event 16 length for a relayed flash (a typical flash is 300-600 ms)
 
 
 def local_address_towards(host: str, port: int, fallback: str) -> str:
@@ -237,10 +238,19 @@ class Firmware:
                 self.do(self.calls_mgr.hangup(port, now))
         elif intent == "feature":
             self._feature(port, args[0], args[1] if len(args) > 1 else None)
+        elif intent == "flash_relay":
+            self._relay_flash(port, args[0] if args else "rfc4733", now)
         else:
-            # transfer_attended, flash_relay:
-            # the line asks for them, the call layer does not carry them out yet
-            self.emit("error", {"where": "calls", "message": "line %d: %s is not supported yet" % (port, intent)})
+            self.emit("error", {"where": "calls", "message": "line %d: unknown line intent %r" % (port, intent)})
+
+    def _relay_flash(self, port, method, now):
+        """Flash relay (`line.N.flash_relay`): the flash goes to the far end's PBX as RFC 4733
+        event 16 in the RTP stream, or as SIP INFO; without telephone-event in the call,
+        RFC 4733 falls back to INFO, as a Cisco SPA does."""
+        entry = self.streams.get(port)
+        if method == "rfc4733" and entry is not None and entry[0].send_digit("flash", FLASH_EVENT_MS):
+            return
+        self.do(self.calls_mgr.flash_info(port, now))
 
     def _feature(self, port, name, arg):
         """A feature code the line applied (*72, *78 ...): persist it in the config."""

@@ -313,6 +313,9 @@ class Call:
             return []
         if method == "REFER":
             return self._refer_answer(resp, now)
+        if method == "INFO" and code >= 300:
+            return [("event", "error", {"where": "calls", "message": "line %d: the far end refused "
+                                        "the hook-flash INFO: %d %s" % (self.port, code, resp.reason)})]
         return []
 
     def _invite_final(self, resp, now):
@@ -457,6 +460,9 @@ class Call:
             return self._refer_failed() if self.refer_out is not None else []
         if method == "NOTIFY":
             return []
+        if method == "INFO":
+            return [("event", "error", {"where": "calls", "message": "line %d: the hook-flash INFO "
+                                        "got no answer (%s)" % (self.port, reason)})]
         if self.final_status is None and self.state in ("dialing", "proceeding", "ringing", "early"):
             self.final_status = (408, "Request Timeout")
         if self.state == "releasing":
@@ -716,6 +722,14 @@ class Call:
         if other is not None:
             other.transferred = True    # the target ends that dialog itself (RFC 5589 §7)
         return [self._in_dialog(req)]
+
+    def flash_info(self, now: float) -> list:
+        """Flash relay (FLOWS §12 for PBX-hosted services): tell the far end about a hook
+        flash with INFO `application/hook-flash` `signal=hf`, the form Cisco/Linksys ATAs
+        send ("Hook Flash Tx Method: INFO"); the call itself does not change."""
+        if self.state not in IN_CALL or self.dialog is None:
+            return []
+        return [self._in_dialog(self.dialog.info(b"signal=hf\r\n", "application/hook-flash"))]
 
     def _refer_failed(self):
         other = self.refer_out.get("other")

@@ -116,7 +116,7 @@ class CallManager:
     next_hop = None
 
     def _tu(self, call, method):
-        if method in ("REFER", "NOTIFY"):
+        if method in ("REFER", "NOTIFY", "INFO"):
             tu = call.tus.get(method)
             if tu is None:
                 tu = call.tus[method] = _CallTU(self, call, method)
@@ -376,6 +376,13 @@ class CallManager:
         self.by_line[port] = held
         # the dropped call's media stop hands the line's audio to the other one (app glue)
         return self._run(active, active.hangup(now), now)
+
+    def flash_info(self, port: int, now: float) -> list:
+        """Flash relay by SIP INFO: the line's active call tells its far end."""
+        call = self.by_line.get(port)
+        if call is None or call.state not in IN_CALL:
+            return [("event", "error", {"where": "calls", "message": "line %d: no call to relay a flash to" % port})]
+        return self._run(call, call.flash_info(now), now)
 
     # ------------------------------------------------------------------ transfer (transferor)
     def transfer_blind(self, port: int, number: str, now: float) -> list:

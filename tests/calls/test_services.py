@@ -419,3 +419,27 @@ def test_refer_with_a_bad_or_missing_refer_to_is_400_and_the_call_stays():
         net.run(a._run(ca, [("send", req, ca._dest_for(req))], 2.0), A)
     assert [m.status for m in net.sent("SIP/2.0 4", frm=B)] == [400, 400]
     assert not net.sent("NOTIFY ") and b.call_on(1).state == "connected"
+
+
+# ---------------------------------------------------------------------- flash relay
+
+
+def test_flash_relay_by_info_sends_hook_flash_in_the_dialog_and_the_call_stays():
+    net, a, b, c = three()
+    _talking(net, a, A, b, B, "1002")
+    net.run(a.flash_info(1, 1.0), A)
+    info = net.sent("INFO ", frm=A)
+    assert len(info) == 1
+    assert info[0].headers.get("Content-Type") == "application/hook-flash"
+    assert info[0].body == b"signal=hf\r\n"
+    assert info[0].call_id == a.call_on(1).call_id and info[0].to.tag
+    assert len(net.sent("SIP/2.0 200", frm=B)) >= 1
+    assert a.call_on(1).state == "connected" and b.call_on(1).state == "connected"
+    assert net.sent("INVITE ", frm=A)[-1].to.tag is None          # no re-INVITE: nothing held
+    assert [e for e in net.events if e[0] == A and e[1] == "error"] == []
+
+
+def test_flash_relay_without_a_call_is_an_error_not_a_crash():
+    net, a, b, c = three()
+    out = a.flash_info(1, 0.0)
+    assert out and out[0][0] == "event" and out[0][1] == "error"
