@@ -179,6 +179,19 @@ def _forward_target(v):
     return v
 
 
+def _conference_uri(v):
+    if isinstance(v, str) and v.startswith(("sip:", "sips:")) and len(v) <= 256:
+        from firmware.sip.uri import SipUri
+        try:
+            SipUri.parse(v)
+            return v
+        except ValueError:
+            pass
+    elif isinstance(v, str) and (v == "" or re.fullmatch(r"[0-9*#+]{1,32}", v)):
+        return v
+    raise _Bad('a SIP URI ("sip:conf@pbx.example"), a number in the line\'s domain, or "" (mix locally)')
+
+
 def _int_choice(*options):
     def check(v):
         if isinstance(v, bool) or v not in options:
@@ -246,6 +259,8 @@ SCHEMA = {
         "dnd": (_bool, False),
         "dnd_response": (_int_choice(486, 603), 486),
         "flash_relay": (_choice(*FLASH_RELAY), "off"),
+        "conference_uri": (_conference_uri, ""),
+        "conference_hangup": (_choice("end", "transfer"), "end"),
         "feature_codes": (_feature_codes, ""),
     },
     "console": {

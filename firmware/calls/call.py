@@ -159,6 +159,7 @@ class Call:
         self.transferred = False        # the line has moved on: no line commands from this call
         self.end_with = None            # a call to end with this one (attended transfer done)
         self.quiet = False              # a call placed for a REFER: no line commands until up
+        self.bridged = False            # referred to a conference bridge: the line hears nothing more
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
 
     # ------------------------------------------------------------------ helpers

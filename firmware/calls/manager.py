@@ -20,8 +20,10 @@ Rules:
    the phone back (`recall`; `answer_recall` resumes it); hanging up while a call waits
    rings the phone for it. `dial_second` places the handset's second call with the first
    held; `conference` resumes the held call and asks the media glue to mix both
-   (`("media", "join", call)`); `drop_last` ends the second call; hanging up a
-   conference ends both. A third INVITE gets 486.
+   (`("media", "join", call)`), or with the line's `conference_uri` calls that bridge and,
+   once it answers, REFERs both parties to it (a failing bridge falls back to the local
+   mix); `drop_last` ends the second call; hanging up a conference ends both, or with
+   `conference_hangup = "transfer"` joins them by REFER with Replaces. A third INVITE gets 486.
 4. A local no-answer timer ends an unanswered incoming call with 480 and an outgoing one with
    CANCEL (`no_answer_s` per line).
 5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
@@ -103,6 +105,7 @@ class CallManager:
         self.waiting = {}      # port -> an incoming call waiting (180 sent, call-waiting tone)
         self.second = {}       # port -> True when the active call is the handset's second call
         self.conf = {}         # port -> True while the active and the held call are mixed (FLOWS §17)
+        self.bridging = {}     # port -> our call to the conference bridge, until it is up or failed
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
@@ -161,6 +164,10 @@ class CallManager:
             elif kind == "cancel":
                 out += self.ua.cancel(a[1], now)
             elif kind == "line":
+                if call.bridged:
+                    if a[1] == "transfer_failed":
+                        out += self._bridge_refused(call, now)
+                    continue
                 if self._quiet(call) and a[1] not in ("transfer_ok", "transfer_failed"):
                     continue
                 verb = a[1]
@@ -187,6 +194,8 @@ class CallManager:
             self._forget(call)
         if call.transfer_of is not None and not call.transfer_reported:
             out += self._transfer_outcome(call, now)
+        if self.bridging.get(call.port) is call and call.state in IN_CALL + ("ended",):
+            out += self._bridge_outcome(call, now)
         other, call.end_with = call.end_with, None
         if other is not None and other.state != "ended":
             out += self._run(other, other.release(now, "transferred"), now)
@@ -255,6 +264,15 @@ class CallManager:
         held = self.held.get(port)
         waiting = self.waiting.get(port)
         out = []
+        bridge = self.bridging.pop(port, None)
+        if bridge is not None:               # the bridge was still being called: give it up
+            self._timers.pop(bridge.call_id, None)
+            out += self._run(bridge, bridge.release(now, "local hangup"), now)
+        if self.conf.get(port) and held is not None and call is not None \
+                and self.lines[port].get("conference_hangup") == "transfer":
+            # FLOWS §17 "or transfers them to each other": B and C talk on without us
+            del self.conf[port]
+            return out + self.transfer_attended(port, held, now)
         if self.conf.pop(port, None) and held is not None:
             del self.held[port]
             out += self._run(held, held.hangup(now), now)
@@ -353,15 +371,73 @@ class CallManager:
         return self._resume(port, call, now)
 
     def conference(self, port: int, now: float) -> list:
-        """Three-way calling (FLOWS §17): resume the held call; both calls are mixed locally."""
+        """Three-way calling (FLOWS §17): resume the held call; both calls are mixed locally,
+        or, with the line's `conference_uri`, on that network bridge."""
         active = self.by_line.get(port)
         held = self.held.get(port)
         if active is None or held is None or active.state not in IN_CALL or held.state not in IN_CALL:
             return [("event", "error", {"where": "calls", "message": "line %d: no two calls to join" % port})]
+        if self.lines[port].get("conference_uri") and port not in self.bridging:
+            return self._call_bridge(port, now)
+        return self._mix_locally(port, now)
+
+    def _mix_locally(self, port, now):
+        held = self.held[port]
         self.conf[port] = True
         out = self._run(held, held.reinvite(now, "sendrecv"), now)
         if held.plan is not None:
             out.append(("media", "join", held))
+        return out
+
+    def _call_bridge(self, port, now):
+        """FLOWS §17 with a network bridge: INVITE the bridge; once it answers, REFER both
+        parties to it (RFC 4579 §5.5 style, Refer-To the conference URI) and talk on the
+        bridge call. Meanwhile the handset keeps talking to the second party."""
+        line = self.lines[port]
+        domain = line.get("domain") or self.ua.host
+        uri = self._target_uri(line["conference_uri"], domain)
+        bridge = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        bridge.quiet = True
+        bridge.early_media = False
+        number = uri.split(":", 1)[1].split("@")[0]
+        acts = bridge.dial(number, domain, self.proxy_for(port), now, target_uri=uri)
+        self.calls[bridge.call_id] = bridge
+        self.bridging[port] = bridge
+        self._timers[bridge.call_id] = now + line.get("no_answer_s", 60)
+        return self._run(bridge, acts, now)
+
+    def _bridge_outcome(self, bridge, now):
+        """The bridge answered: it becomes the line's call and both parties are referred to
+        it; it failed: the three are mixed here instead, and the log says why."""
+        port = bridge.port
+        del self.bridging[port]
+        self._timers.pop(bridge.call_id, None)
+        parties = [c for c in (self.by_line.get(port), self.held.get(port)) if c is not None and c.state in IN_CALL]
+        if bridge.state == "ended":
+            code, reason = bridge.final_status or (503, "Service Unavailable")
+            out = [("event", "error", {"where": "calls", "message": "line %d: conference bridge %s failed "
+                                       "(%d %s); mixing locally" % (port, bridge.peer or "", code, reason)})]
+            if len(parties) == 2:
+                out += self._mix_locally(port, now)
+            return out
+        bridge.quiet = False
+        uri = "<%s>" % str(bridge.invite.uri)
+        self.by_line[port] = bridge
+        self.held.pop(port, None)
+        self.second.pop(port, None)
+        out = []
+        for party in parties:
+            party.bridged = True
+            out += self._run(party, party.refer(uri, now), now)
+        return out
+
+    def _bridge_refused(self, party, now):
+        """A party would not go to the bridge (REFER refused or its INVITE failed): hang up
+        on it rather than leave a call nobody hears, and say so."""
+        out = [("event", "error", {"where": "calls", "message": "line %d: %s could not be moved to the "
+                                   "conference bridge; call ended" % (party.port, party.peer)})]
+        if party.state in IN_CALL:
+            out += self._run(party, party.release(now, "not moved to the conference bridge"), now)
         return out
 
     def drop_last(self, port: int, now: float) -> list:

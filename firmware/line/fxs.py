@@ -43,7 +43,11 @@ until `transfer_ok` / `transfer_failed`). Talking to the second party, flash joi
 (``conference``), flash again drops the last one (``drop_last``); hanging up transfers B to C
 (``transfer_attended``, REFER with Replaces). Call waiting: `command("call_waiting", cid)`
 plays the call-waiting tone in bursts over the call (the far end muted meanwhile), flash
-holds B and answers C ("swapped"), each further flash swaps. Hanging up with a call on hold
+holds B and answers C ("swapped"), each further flash swaps. After the first burst for a waiting
+call, with `cw_caller_id` on and a caller ID known, the line asks the glue for caller ID on call
+waiting (``("cidcw", caller_id)``: CAS, the phone's ACK, FSK; GR-30-CORE Type II), once per
+waiting call as the SPA does: the phone keeps showing it, and every repeat would mute the call
+again for about a second. Hanging up with a call on hold
 is a plain ``hangup``; the call layer answers with `command("recall", cid)`, which rings, and
 off-hook then gives ``("intent", "answer_recall")``. With `flash_relay` "rfc4733" or "info"
 a flash in a call is ``("intent", "flash_relay", method)`` and the line stays in talking.
@@ -55,6 +59,8 @@ Outputs (tuples):
                                            call audio
     ("ring", True) / ("ring", False)       start / stop the ring cadence
     ("cid", {"number", "name", ...})       caller ID to send between the first two rings
+    ("cidcw", {"number", "name", ...})     caller ID on call waiting (the glue sends CAS, waits
+                                           for the ACK, sends the FSK; the call stays "waiting")
     ("intent", "dial", number) / ("intent", "answer") / ("intent", "hangup")
     ("intent", "flash") / ("intent", "digit", digit)
     ("intent", "feature", name, arg)       a feature code, already applied to `features`
@@ -99,6 +105,8 @@ TRANSITIONS = {
         "off_hook":           ("dial_tone",   "dial_tone"),
         "incoming":           ("ringing",     "ring"),
         "recall":             ("recalling",   "ring"),           # hung up with a call on hold
+        "transfer_ok":        ("on_hook",     "none"),           # hung up on B and C: they talk on
+        "transfer_failed":    ("recalling",   "ring"),           # ... they did not: ring to reclaim
     },
     "dial_tone": {
         "digit":              ("collecting",  "collect"),
@@ -166,7 +174,7 @@ TRANSITIONS = {
         "flash":              ("talking",     "flash"),          # -> local_flash or relay_flash
         "local_flash":        ("flash_dial",  "hold"),           # FLOWS §12: hold, dial tone
         "relay_flash":        ("talking",     "relay"),          # flash for the far end's PBX
-        "call_waiting":       ("waiting",     "cw_tone"),        # FLOWS §13
+        "call_waiting":       ("waiting",     "cw_start"),       # FLOWS §13
         "held_hangup":        ("talking",     "none"),
         "on_hook":            ("on_hook",     "hang_up"),
     },
@@ -324,7 +332,9 @@ class FxsLine:
     `LineFeatures.from_config(line_cfg)`; feature_codes ("") the code overrides text of
     `line.N.feature_codes`, or a `FeatureCodes`; flash_relay ("off") "rfc4733" or "info":
     a flash in a call goes to the far end instead of holding; confirm_s (0.6 s),
-    cw_burst_s (0.6 s), cw_repeat_s (10 s) confirmation tone and call-waiting tone timing.
+    cw_burst_s (0.6 s), cw_repeat_s (10 s) confirmation tone and call-waiting tone timing;
+    cw_caller_id (True) caller ID on call waiting after the first burst (the glue passes False
+    when the line's caller-ID method is not FSK).
 
         line = FxsLine(port=1, dial_plan="(*xx|[2-9]xxx)")
         line.hook("off_hook", now)      # [("play", "dial"), ("event", "hook", ...), ...]
@@ -338,7 +348,8 @@ class FxsLine:
                  released_silence: float = RELEASED_SILENCE, dial_timeout=None,
                  caller_id: bool = True, features=None, feature_codes="",
                  flash_relay: str = "off", confirm_s: float = CONFIRM_S,
-                 cw_burst_s: float = CW_BURST_S, cw_repeat_s: float = CW_REPEAT_S):
+                 cw_burst_s: float = CW_BURST_S, cw_repeat_s: float = CW_REPEAT_S,
+                 cw_caller_id: bool = True):
         if flash_relay not in FLASH_RELAY:
             raise ValueError("flash_relay must be one of %s, got %r"
                              % (", ".join(FLASH_RELAY), flash_relay))
@@ -358,9 +369,11 @@ class FxsLine:
         self.confirm_s = confirm_s
         self.cw_burst_s = cw_burst_s
         self.cw_repeat_s = cw_repeat_s
+        self.cw_caller_id = cw_caller_id
         self.stutter = False       # an outside indication (message waiting) asks for stutter
         self.feature = None        # (name, arg) of the feature code just dialled
         self.waiting_caller_id = None
+        self._cidcw_due = False    # a new waiting call: caller ID after its first burst
         self.state = "on_hook"
         self.digits = ""           # keys collected since dial tone
         self.number = None         # the number handed to the call layer
@@ -675,15 +688,22 @@ class FxsLine:
 
     # -- call waiting and recall -------------------------------------------------------------
 
-    def _a_cw_tone(self, now, caller_id=None):
-        if caller_id is not None:
-            self.waiting_caller_id = caller_id
+    def _a_cw_start(self, now, caller_id=None):
+        self.waiting_caller_id = caller_id
+        self._cidcw_due = True
+        return self._a_cw_tone(now)
+
+    def _a_cw_tone(self, now, *args):
         self._set_timer(self.cw_burst_s, "cw_quiet")
         return self._play("call_waiting")
 
     def _a_cw_quiet(self, now, *args):
         self._set_timer(self.cw_repeat_s, "cw_again")
-        return self._play(None)
+        out = self._play(None)
+        if self._cidcw_due and self.cw_caller_id and self.send_caller_id and self.waiting_caller_id:
+            out.append(("cidcw", self.waiting_caller_id))
+        self._cidcw_due = False
+        return out
 
     def _a_answer_waiting(self, now, *args):
         self.waiting_caller_id = None

@@ -557,3 +557,17 @@ def test_flash_relay_sends_the_flash_and_stays_in_the_call():
         assert kinds(out, "intent") == [("flash_relay", method)] and line.state == "waiting"
     with pytest.raises(ValueError):
         FxsLine(flash_relay="smoke")
+
+
+def test_a_transfer_finishing_after_the_handset_hung_up_is_quiet_or_rings_back():
+    # FLOWS §15/§17: hanging up hands B and C to each other; the REFER's outcome comes later
+    line = in_call()
+    line.hook("on_hook", 4.0)
+    out = line.command("transfer_ok", (), 4.5)
+    assert line.state == "on_hook" and out == []                  # no "ignored" error
+    line = in_call()
+    line.hook("on_hook", 4.0)
+    out = line.command("transfer_failed", (), 4.5)                 # they did not: ring back
+    assert line.state == "recalling" and kinds(out, "ring") == [(True,)]
+    out = line.hook("off_hook", 6.0)
+    assert kinds(out, "intent") == [("answer_recall",)] and line.state == "talking"
