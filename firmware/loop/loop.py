@@ -14,6 +14,8 @@ Rules it keeps:
 Theory of operation: `run()` repeats `run_once()`: compute the poll timeout from the earliest
 timer, poll, dispatch ready descriptors, then run due timers, then queued thread-safe calls.
 Timers are (when, seq, Timer) in a heap; cancelling marks the timer and it is skipped when popped.
+Cancelled timers far in the future (a 60 s no-answer timer per call) would pile up in the heap
+between pops, so once they are most of it the heap is rebuilt without them.
 """
 
 import heapq
@@ -32,17 +34,21 @@ _POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
 class Timer:
     """A scheduled call; `cancel()` is idempotent."""
 
-    __slots__ = ("when", "callback", "args", "cancelled", "_seq")
+    __slots__ = ("when", "callback", "args", "cancelled", "_seq", "_loop")
 
-    def __init__(self, when: float, callback, args: tuple, seq: int):
+    def __init__(self, when: float, callback, args: tuple, seq: int, loop=None):
         self.when = when
         self.callback = callback
         self.args = args
         self.cancelled = False
         self._seq = seq
+        self._loop = loop
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            if self._loop is not None:
+                self._loop._timer_cancelled()
 
     def __lt__(self, other):
         return (self.when, self._seq) < (other.when, other._seq)
@@ -66,6 +72,7 @@ class EventLoop:
         self._poll = select.poll()
         self._readers = {}   # fd -> (callback, eventmask)
         self._timers = []
+        self._cancelled = 0  # cancelled timers still in the heap
         self._seq = 0
         self._pending = []   # thread-safe calls
         self._stopping = False
@@ -81,9 +88,16 @@ class EventLoop:
 
     def call_at(self, when: float, callback, *args) -> Timer:
         self._seq += 1
-        t = Timer(when, callback, args, self._seq)
+        t = Timer(when, callback, args, self._seq, self)
         heapq.heappush(self._timers, t)
         return t
+
+    def _timer_cancelled(self) -> None:
+        self._cancelled += 1
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._timers):
+            self._timers = [t for t in self._timers if not t.cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled = 0
 
     def call_later(self, delay: float, callback, *args) -> Timer:
         return self.call_at(self.clock.now() + delay, callback, *args)
@@ -91,6 +105,7 @@ class EventLoop:
     def next_deadline(self):
         while self._timers and self._timers[0].cancelled:
             heapq.heappop(self._timers)
+            self._cancelled -= 1
         return self._timers[0].when if self._timers else None
 
     # ------------------------------------------------------------------ descriptors
@@ -181,8 +196,10 @@ class EventLoop:
         while self._timers and self._timers[0].when <= now:
             t = heapq.heappop(self._timers)
             if t.cancelled:
+                self._cancelled -= 1
                 continue
             t.cancelled = True  # a fired timer cannot be cancelled again or fire twice
+            t._loop = None
             self._dispatch(getattr(t.callback, "__qualname__", "timer"), t.callback, t.args)
 
     def _run_pending(self) -> None:

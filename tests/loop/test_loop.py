@@ -89,3 +89,22 @@ def test_udp_endpoint_receives_and_sends_on_loopback():
     ep.close(); ep.close()
     peer.close()
     loop.close()
+
+
+def test_cancelled_far_timers_do_not_pile_up_in_the_heap():
+    # a 60 s no-answer timer per call, cancelled when the call is answered: 10 000 calls
+    loop = EventLoop(VirtualClock())
+    fired = []
+    keep = loop.call_later(30.0, fired.append, "kept")
+    for i in range(10000):
+        loop.call_later(60.0 + i, fired.append, i).cancel()
+    assert len(loop._timers) <= 130                       # rebuilt, not 10 001 entries
+    late = loop.call_later(5.0, fired.append, "late")
+    assert loop.next_deadline() == loop.now() + 5.0
+    loop.call_later(40.0, loop.stop)
+    loop.run()
+    assert fired == ["late", "kept"]
+    n = loop._cancelled
+    late.cancel()                                         # a fired timer: nothing to count
+    keep.cancel()
+    assert loop._cancelled == n
