@@ -24,7 +24,8 @@ fills; OPTIONS is answered here (§11.2). Responses go back per the top Via (§1
 from firmware.compat import random_hex
 from firmware.sip.message import parse_message, validate, Response, Request
 from firmware.sip.headers import SipParseError
-from firmware.sip.transaction import TransactionLayer, MAGIC_COOKIE
+from firmware.sip.transaction import MAGIC_COOKIE
+from firmware.sip.transaction_layer import TransactionLayer
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 KNOWN_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK", "REFER",

@@ -5,8 +5,9 @@ import pytest
 from firmware.sip.message import Request, Response, parse_message
 from firmware.sip.transaction import (
     STATES, TRANSITIONS, Action, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
-    TransactionLayer, cancel_for, client_key, server_key,
+    cancel_for, client_key, server_key,
 )
+from firmware.sip.transaction_layer import TransactionLayer
 
 BRANCH = "z9hG4bK776asdhds"
 
