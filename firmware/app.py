@@ -337,12 +337,11 @@ class Firmware:
             # FLOWS §17: a second stream on the line, mixed with the first (media_frame)
             if joined is not None:
                 self._end_stream(port, joined, now)
-            self.conf_streams[port] = (MediaStream.from_plan(call.plan, tuple(call.rtp), now=now,
-                                                             rtcp_mux=False), call)
+            self.conf_streams[port] = (self._new_stream(call, now), call)
         elif op == "start" and call.plan is not None:
             if entry is not None and not mine:
                 self._end_stream(port, entry, now)
-            stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+            stream = self._new_stream(call, now, entry[0] if mine else None)
             self.streams[port] = (stream, call)
         elif op == "update" and mine and call.plan is not None:
             entry[0].update(call.plan)
@@ -357,8 +356,19 @@ class Firmware:
         if op in ("start", "update", "join") and self.board is not None and hasattr(self.board, "media_changed"):
             self.board.media_changed(port)
 
+    def _new_stream(self, call, now, prev=None):
+        """The call's RTP stream, sending as the same source as its earlier one (`prev`, else
+        the one `_end_stream` ended) when it had one: the far end of a resumed, swapped or
+        joined call sees its SSRC, sequence and timestamps carry on (MediaStream.carry_on)."""
+        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+        state = prev.send_state(now) if prev is not None else getattr(call, "rtp_sent", None)
+        if state is not None:
+            stream.carry_on(state, now)
+        return stream
+
     def _end_stream(self, port, entry, now):
         stream, call = entry
+        call.rtp_sent = stream.send_state(now)
         for data, addr in stream.close(now):
             self._rtp_send(stream, data, addr)
         self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats()))
@@ -387,6 +397,10 @@ class Firmware:
         if joined is not None:
             return self._conference_frame(entry[0], joined[0], capture, now)
         stream = entry[0]
+        if stream.direction == "sendonly":
+            # we hold this call (FLOWS §12): the held party hears silence, not the handset
+            # dialling or talking at the second dial tone
+            capture = bytes(len(capture))
         for data, addr in stream.on_capture(capture, now):
             self._rtp_send(stream, data, addr)
         if stream.deadline() <= now:

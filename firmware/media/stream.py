@@ -247,6 +247,25 @@ class MediaStream:
             self._marker = False
         return out
 
+    def send_state(self, now: float) -> tuple:
+        """What `carry_on` needs to go on with this stream's numbering in a new stream of the
+        same call: (ssrc, cname, next sequence number, next timestamp, now)."""
+        return (self.ssrc, self.cname, self._seq, self._ts, now)
+
+    def carry_on(self, state, now: float) -> None:
+        """Send as the same RTP source as an earlier stream of this call (`send_state` of it):
+        its SSRC and CNAME, the next sequence number, and a timestamp moved on by the time
+        since then, with the marker bit (RFC 3550 §5.1, RFC 3551 §4.1). A resumed, swapped or
+        conference-joined call is then one source whose numbering only moves forward; a fresh
+        SSRC with a random timestamp is legal but some peers (baresip 1.0) drop every packet
+        whose timestamp is behind the last one they played, whatever the SSRC."""
+        ssrc, cname, seq, ts, then = state
+        self.ssrc = ssrc
+        self.cname = cname
+        self._seq = seq & 0xFFFF
+        self._ts = (ts + int(max(0.0, now - then) * CLOCK_RATE)) & 0xFFFFFFFF
+        self._marker = True
+
     # -- receiving ----------------------------------------------------------------------------
 
     def on_packet(self, data: bytes, addr, now: float) -> list:

@@ -424,3 +424,19 @@ def test_new_remote_address_from_reinvite_lets_a_new_source_in():
     # the new source is live now: a stray packet of yet another SSRC does not take over
     a.on_packet(rtp_from(500, 10, 160), ("10.0.0.7", 7000), 5 * TICK)
     assert a.on_packet(rtp_from(600, 1, 0), B, 5 * TICK) == [] and a.remote_ssrc == 500
+
+
+def test_a_new_stream_of_the_same_call_carries_on_the_source_numbering():
+    # a resumed / swapped / joined call: one source whose numbering only moves forward
+    # (baresip 1.0 drops packets whose timestamp goes back, whatever the SSRC)
+    old = MediaStream(A, B, ssrc=0x1234)
+    pkts = []
+    for k in range(3):
+        pkts += [RtpPacket.parse(d) for d, addr in old.on_capture(bytes(320), k * TICK)]
+    state = old.send_state(3 * TICK)
+    new = MediaStream(A, B)
+    new.carry_on(state, 3 * TICK + 1.5)                      # 1.5 s on hold in between
+    first = RtpPacket.parse(new.on_capture(bytes(320), 3 * TICK + 1.5)[0][0])
+    assert first.ssrc == 0x1234 and first.marker
+    assert first.sequence_number == (pkts[-1].sequence_number + 1) & 0xFFFF
+    assert (first.timestamp - pkts[-1].timestamp) & 0xFFFFFFFF == 160 + 12000
