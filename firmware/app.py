@@ -233,7 +233,7 @@ class Firmware:
             # FLOWS §15: hanging up while talking to C with B on hold joins B and C
             held = self.calls_mgr.held.get(port)
             if held is not None:
-                self.do(self.calls_mgr.transfer_attended(port, held, now))
+                self.do(self.calls_mgr.transfer_attended(port, held, now, hung_up=True))
             else:
                 self.do(self.calls_mgr.hangup(port, now))
         elif intent == "feature":

@@ -160,6 +160,7 @@ class Call:
         self.end_with = None            # a call to end with this one (attended transfer done)
         self.quiet = False              # a call placed for a REFER: no line commands until up
         self.bridged = False            # referred to a conference bridge: the line hears nothing more
+        self.hung_up_transfer = False   # our REFER was sent because the handset hung up (FLOWS §15)
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
 
     # ------------------------------------------------------------------ helpers

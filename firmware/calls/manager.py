@@ -164,6 +164,9 @@ class CallManager:
             elif kind == "cancel":
                 out += self.ua.cancel(a[1], now)
             elif kind == "line":
+                if a[1] == "transfer_failed" and call.hung_up_transfer:
+                    out += self._reclaim(call, now)
+                    continue
                 if call.bridged:
                     if a[1] == "transfer_failed":
                         out += self._bridge_refused(call, now)
@@ -272,7 +275,7 @@ class CallManager:
                 and self.lines[port].get("conference_hangup") == "transfer":
             # FLOWS §17 "or transfers them to each other": B and C talk on without us
             del self.conf[port]
-            return out + self.transfer_attended(port, held, now)
+            return out + self.transfer_attended(port, held, now, hung_up=True)
         if self.conf.pop(port, None) and held is not None:
             del self.held[port]
             out += self._run(held, held.hangup(now), now)
@@ -471,16 +474,34 @@ class CallManager:
         target = "<sip:%s@%s>" % (number, self.lines[port].get("domain") or call._line_domain())
         return self._run(call, call.refer(target, now), now)
 
-    def transfer_attended(self, port: int, other_call, now: float) -> list:
+    def transfer_attended(self, port: int, other_call, now: float, hung_up: bool = False) -> list:
         """Attended transfer (FLOWS §15, as A): REFER the far end of the call on `port` to
         the far end of `other_call` (a Call or its Call-ID), with Replaces naming that
-        dialog; both our dialogs end when it worked."""
+        dialog; both our dialogs end when it worked. `hung_up`: the handset hung up to
+        transfer; if the transfer fails the consultation call ends and the phone rings
+        back for the held one (`_reclaim`)."""
         call = self.by_line.get(port)
         other = other_call if isinstance(other_call, Call) else self.calls.get(other_call)
         if call is None or call.state not in IN_CALL or other is None or other is call \
                 or other.state not in IN_CALL or other.dialog is None:
             return [("event", "error", {"where": "calls", "message": "line %d: no calls for an attended transfer" % port})]
+        call.hung_up_transfer = hung_up
         return self._run(call, call.refer(replaces_uri(other), now, other=other), now)
+
+    def _reclaim(self, call, now):
+        """A transfer the handset hung up for has failed (FLOWS §15): end the consultation
+        call it was sent in and ring the phone back for the held party; off-hook resumes it."""
+        call.hung_up_transfer = False
+        port = call.port
+        held = self.held.get(port)
+        if held is not None and held is not call and held.state in IN_CALL:
+            del self.held[port]
+            self.conf.pop(port, None)
+            self.second.pop(port, None)
+            self.by_line[port] = held
+            out = self._run(call, call.release(now, "transfer failed"), now) if call.state in IN_CALL else []
+            return out + [("line", port, "recall", {"number": held.peer, "name": None})]
+        return [("line", port, "transfer_failed")]
 
     # ------------------------------------------------------------------ transfer (transferee)
     def _place_transfer(self, old, target, headers, now):

@@ -80,9 +80,10 @@ def test_a_party_leaving_the_conference_leaves_a_two_party_call():
 class _Stream:
     """Stands in for a MediaStream: a fixed frame from the far end, records what it is sent."""
 
-    def __init__(self, heard):
+    def __init__(self, heard, direction="sendrecv"):
         self.heard = heard
         self.sent = []
+        self.direction = direction
 
     def on_capture(self, frame, now):
         self.sent.append(frame)
@@ -119,6 +120,20 @@ def test_media_frame_mixes_the_handset_and_both_remotes():
     del fw.conf_streams[1]                        # back to a two-party call
     out = fw.media_frame(1, _frame(7), 0.04)
     assert _val(out) == {100} and _val(sa.sent[-1]) == {7} and len(sb.sent) == 2
+
+
+def test_a_call_we_hold_is_sent_silence_not_the_handset():
+    # FLOWS §12: at the second dial tone the held party must not hear A talk or key C's number
+    fw = Firmware.__new__(Firmware)
+    fw.rtp = {}
+    held = _Stream(_frame(100), direction="sendonly")
+    fw.streams = {1: (held, object())}
+    fw.conf_streams = {}
+    fw.media_frame(1, _frame(3000), 0.0)
+    assert _val(held.sent[-1]) == {0}
+    held.direction = "sendrecv"                   # resumed: the handset again
+    fw.media_frame(1, _frame(3000), 0.02)
+    assert _val(held.sent[-1]) == {3000}
 
 
 # ---------------------------------------------------------------------- options (FLOWS §17)
@@ -221,3 +236,20 @@ def test_hanging_up_a_conference_can_transfer_the_two_parties_to_each_other():
     assert a.calls == {}
     assert b.call_on(1).state == "connected" and c.call_on(1).state == "connected"
     assert {b.call_on(1).peer, c.call_on(1).peer} <= {"1002", "1003"}
+
+
+def test_a_hang_up_transfer_that_fails_ends_the_consultation_call_and_rings_back_for_b():
+    # FLOWS §15: "if the transfer fails, ring the handset back to reclaim the held call"
+    net, a, b, c = three()
+    first, second = _second_call(net, a, b, c)
+    net.drop = lambda data: data.startswith(b"REFER ")          # C never hears the REFER
+    n = len(net.line_cmds)
+    net.run(a.transfer_attended(1, first, 4.0, hung_up=True), A)
+    net.tick(40.0)                                               # Timer F: the REFER failed
+    assert [x for x in net.line_cmds[n:] if x[0] == A] == [(A, 1, "recall", {"number": "1002", "name": None})]
+    assert second.state == "ended" and second.reason == "transfer failed"
+    assert net.sent("BYE ", frm=A, to=C) and c.calls == {}
+    assert a.call_on(1) is first and not a.held and not a.second
+    net.drop = None
+    net.run(a.answer_recall(1, 41.0), A)                         # off-hook: B again
+    assert first.state == "connected" and b.call_on(1).state == "connected"

@@ -155,3 +155,25 @@ def goertzel_power(x, rate, f):
 def dominant(x, rate, lo=200, hi=3400, step=10):
     x = x[:4000]
     return max(range(lo, hi, step), key=lambda f: goertzel_power(x, rate, f))
+
+
+# -- is a tone in what a phone heard (its recording, or rtptap.RtpTap.pcm) ----------------------
+
+def tone_share(x, rate, hz, spread=8, block=800, min_rms=60.0):
+    """How much of the signal is a sine of `hz` (+- `spread` Hz): per loud 100 ms block
+    (rms >= `min_rms`), 2|X(f)|^2 / (N * energy), which is ~1 for that sine alone, ~0.5
+    for one of two equal sines, ~0 when it is absent. Returns (median share over the loud
+    blocks, number of loud blocks); (0.0, 0) for silence."""
+    shares = []
+    for k in range(0, len(x) - block + 1, block):
+        b = x[k:k + block]
+        energy = float(sum(v * v for v in b))
+        if energy < min_rms * min_rms * block:
+            continue
+        best = max(goertzel_power(b, rate, f) for f in range(hz - spread, hz + spread + 1, 2))
+        shares.append(2.0 * best / (block * energy))
+    if not shares:
+        return 0.0, 0
+    shares.sort()
+    return shares[len(shares) // 2], len(shares)
+
