@@ -250,6 +250,7 @@ SCHEMA = {
         "caller_id": (_choice(*CALLER_ID), None),
         "no_answer_s": (_int(5, 600), 60),
         "call_waiting": (_bool, True),
+        "cw_caller_id": (_bool, True),      # caller ID on call waiting (Type II, FSK methods)
         "direct_calls": (_bool, False),
         # supplementary services (FLOWS §10-§17); the feature codes set the first six
         "forward_all": (_forward_target, ""),

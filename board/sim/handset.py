@@ -11,6 +11,10 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
   measured cadence; and it tells the line's ring trip by going off-hook;
 - the caller-ID display: its own FSK demodulator (`CallerIDReceiver`), or a DTMF receiver for
   ETSI DTMF caller ID, on the on-hook line audio: never a Python object from the firmware;
+- caller ID on call waiting (GR-30-CORE Type II, `cidcw=True`): off-hook, a CAS (2130+2750 Hz,
+  40-140 ms in whole frames) in the earpiece makes it mute its handset both ways, answer DTMF 'D'
+  for 60 ms from the frame after the CAS ends, and read the FSK that follows with the same
+  demodulator, for up to a second; then the call is heard again. Only for an FSK `cid_method`.
 - the ear: `ToneClassifier` over the earpiece audio (country tone plan), dominant frequencies,
   level in dBm0, `listen` windows and WAV recording; the mouth: `say` (a sine) and `play` (WAV).
 
@@ -25,9 +29,9 @@ import wave
 import gpiozero.pins.mock as gmock
 
 from firmware.dsp import callerid as cidmod
-from firmware.dsp.classify import ToneClassifier
+from firmware.dsp.classify import ToneClassifier, tone_shares
 from firmware.dsp.dtmf import DTMFDetector, generate as dtmf_pcm
-from firmware.dsp.pcm import FRAME, FRAME_BYTES, RATE, SILENT_FRAME, rms, rms_dbm0
+from firmware.dsp.pcm import FRAME, FRAME_BYTES, RATE, SILENT_FRAME, amplitude, rms, rms_dbm0
 from firmware.dsp.tones import ToneGenerator
 from firmware.line.pulse import digit_to_pulses
 
@@ -39,6 +43,13 @@ QUIET_DBM0 = -48.0
 CLICK_DBM0 = -45.0
 CLICK_FRAMES = 3          # 60 ms
 CLICK_QUIET = 10          # 200 ms
+CAS_FREQS = (2130, 2750)  # the CPE alerting signal (GR-30-CORE; ETSI DT-AS is the same pair)
+CAS_SHARE = 0.8           # both lines together, of a frame's power: "nothing else strong"
+CAS_TONE_POWER = 0.5 * amplitude(-32.0) ** 2    # each line at least -32 dBm0
+CAS_FRAMES = (2, 7)       # 40-140 ms in frames (80 ± 5 ms sent; frame edges add up to 40)
+CIDCW_ACK = "D"           # an ADSI phone's ACK ('A' from a non-ADSI one)
+CIDCW_ACK_MS = 60
+CIDCW_LISTEN = 50         # frames (1 s) to read the FSK: it starts within 500 ms of the ACK
 
 
 class SimPin(gmock.MockPin):
@@ -121,11 +132,12 @@ class VirtualHandset:
     :param ring_session: callable, True while the line's ring generator has a session on
         (the pause between bursts); may be None.
     :param pulse_map: rotary digit coding ("standard", "sweden", "new_zealand").
+    :param cidcw: a phone with caller ID on call waiting (default True): it answers a CAS.
     """
 
     def __init__(self, loop, port: int, shk, rm=None, *, shk_active_high: bool = True,
                  rm_active_high: bool = True, country: str = "us", cid_method: str = "bell202",
-                 ring_session=None, pulse_map: str = "standard"):
+                 ring_session=None, pulse_map: str = "standard", cidcw: bool = True):
         self.loop = loop
         self.port = port
         self.shk = shk
@@ -136,6 +148,7 @@ class VirtualHandset:
         self.cid_method = cid_method
         self.ring_session = ring_session
         self.pulse_map = pulse_map
+        self.cidcw = cidcw and cid_method in ("bell202", "etsi-fsk")
         self.off_hook = False
         self.ear = ToneClassifier(self.country)
         self.samples = 0
@@ -150,6 +163,11 @@ class VirtualHandset:
         self._cid_dtmf = None
         self._cid_digits = ""
         self._cid_hot = 0
+        self._cas_run = 0               # frames of CAS heard in a row (off-hook)
+        self._cw_ack = []               # ACK frames still to send
+        self._cw_rx = None              # the FSK receiver while the handset is muted for CIDCW
+        self._cw_left = 0
+        self._cw_armed = False
         self._mouth = []                # queued PCM (DTMF, play) as a list of frames
         self._mouth_done = []           # (frames left, callback) for dial completion
         self._say = None
@@ -184,6 +202,7 @@ class VirtualHandset:
             if op[2] is not None:
                 op[2]({"ok": False, "error": "%s interrupted by %s" % (op[0], why)})
         self._mouth = []
+        self._cidcw_end()
         for _n, cb in self._mouth_done:
             cb({"ok": False, "error": "dial interrupted by %s" % why})
         self._mouth_done = []
@@ -214,6 +233,7 @@ class VirtualHandset:
             done({"ok": False, "error": "the handset is still busy with %s" % self._op[0]})
             return
         t0 = self.loop.now()
+        self._cidcw_end()                 # a flash answers the waiting call: no CIDCW now
 
         def make(when=t0 + ms / 1000.0):
             self._op = None
@@ -335,7 +355,12 @@ class VirtualHandset:
     # -- audio ---------------------------------------------------------------------------------
 
     def mouthpiece(self) -> bytes:
-        """The next 20 ms the handset sends (silence on-hook)."""
+        """The next 20 ms the handset sends (silence on-hook; the ACK alone while muted for
+        caller ID on call waiting, the voice and dialling held back meanwhile)."""
+        if self._cw_ack:
+            return self._cw_ack.pop(0) if self.off_hook else SILENT_FRAME
+        if self._cw_rx is not None:
+            return SILENT_FRAME
         frame = SILENT_FRAME
         if self._mouth:
             frame = self._mouth.pop(0)
@@ -361,7 +386,7 @@ class VirtualHandset:
             self._display(frame)
             heard = SILENT_FRAME
         else:
-            heard = frame
+            heard = self._cidcw(frame) if self.cidcw else frame
             self._forget_clicks(heard)
             self.ear.feed(heard)
         self._levels.append(heard)
@@ -404,6 +429,42 @@ class VirtualHandset:
                 self._last_burst = self._burst
                 self._burst = 0
             self._quiet += 1
+
+    def _cidcw(self, frame: bytes) -> bytes:
+        """Caller ID on call waiting, off-hook: watch for the CAS, then ACK and read the FSK
+        (GR-30-CORE Type II). Returns what the earpiece lets through (silence while muted)."""
+        if self._cw_rx is not None:
+            for msg in self._cw_rx.feed(frame):
+                self._show(msg)
+                self._cw_left = 0
+            armed = self._cw_rx.demod.armed
+            self._cw_left -= 1
+            if self._cw_left <= 0 or (self._cw_armed and not armed):
+                self._cidcw_end()             # done, or the carrier went: the call again
+            else:
+                self._cw_armed = self._cw_armed or armed
+            return SILENT_FRAME
+        x = array.array("h", frame)
+        shares, ms = tone_shares(x, CAS_FREQS)
+        if min(shares) * ms >= CAS_TONE_POWER and sum(shares) >= CAS_SHARE:
+            self._cas_run += 1
+            return frame
+        run, self._cas_run = self._cas_run, 0
+        if CAS_FRAMES[0] <= run <= CAS_FRAMES[1]:       # a CAS just ended: mute, ACK, listen
+            pcm = dtmf_pcm(CIDCW_ACK, CIDCW_ACK_MS, 0)
+            self._cw_ack = [(pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
+                            for i in range(0, len(pcm), FRAME_BYTES)]
+            self._cw_rx = cidmod.CallerIDReceiver(self.cid_method)
+            self._cw_left = CIDCW_LISTEN
+            self._cw_armed = False
+            self._cw_rx.feed(frame)
+            return SILENT_FRAME
+        return frame
+
+    def _cidcw_end(self) -> None:
+        self._cas_run = 0
+        self._cw_ack = []
+        self._cw_rx = None
 
     def _display(self, frame: bytes) -> None:
         """The caller-ID display: decode only while there is audio (and one frame after)."""

@@ -25,6 +25,17 @@ Theory of operation.
 * Audible but matching no plan tone: "other" if its lines held still over two chunks
   (400 ms), else "speech".
 * `freqs` are the refined peaks of the latest analysed chunk, strongest first.
+* The call-waiting tone (SAS) is also heard over a call, where the rules above cannot see it:
+  the far end's audio fills its long pause, so its cadence cycle (a burst, then ~10 s) never
+  completes, and when the tone follows the call audio with no quiet between, activity sees one
+  burst that merely changed frequencies. So each 20 ms frame is also tested on its own
+  (`tone_shares`, a Goertzel at the plan's call-waiting frequencies): frames where those lines
+  hold ≥ 70 % of the power (55 % for JP's AM tone) are the tone, whatever plays around them. The plan's burst
+  group (the cadence without its long pause: US 300 ms, DE 200/200/200) measured in frames
+  (±40 ms), standing alone (no such frame for `alone` ms before and after it: longer than any
+  gap of another plan tone whose bursts could pass for the group, at least 200 ms) is the
+  call-waiting tone, reported for `ALERT_HOLD_MS` over what would otherwise be silence,
+  speech or other.
 Hand-written, as the firmware's own DSP: the virtual handset is how tests hear the line.
 """
 
@@ -33,7 +44,7 @@ import math
 import sys
 
 from firmware.dsp import tone_plans
-from firmware.dsp.pcm import AUDIOOP, RATE, rms, rms_dbm0
+from firmware.dsp.pcm import AUDIOOP, RATE, amplitude, rms, rms_dbm0
 
 CLASSES = ("dial", "stutter_dial", "recall_dial", "ringback", "busy", "congestion",
            "call_waiting", "confirm", "howler", "silence", "speech", "other")
@@ -47,7 +58,14 @@ COARSE_STEP = 12.5
 COARSE_LO = 150.0
 COARSE_HI = 3500.0
 SILENCE_MS = 1200          # quiet this long with no pattern in progress: "silence"
+FRAME_MS = 20
+ALERT_SHARE = 0.7          # the call-waiting lines' share of a frame's power for it to count
+ALERT_SHARE_AM = 0.55      # ... for an AM tone (JP), whose envelope spreads it within 20 ms
+ALERT_TOL_MS = 40          # durations in whole frames: 20 ms at each edge
+ALERT_ALONE_MS = 200       # least quiet (of that tone) around a call-waiting group
+ALERT_HOLD_MS = 1000       # report "call_waiting" this long after the group
 _LITTLE = sys.byteorder == "little"
+_ON_PEAK = amplitude(ON_DBM0)
 _ff = AUDIOOP.findfactor if AUDIOOP is not None and hasattr(AUDIOOP, "findfactor") else None
 
 
@@ -87,6 +105,32 @@ def _goertzel_power(xw, f: float) -> float:
     for v in xw:
         s1, s2 = v + c * s1 - s2, s1
     return s1 * s1 + s2 * s2 - c * s1 * s2
+
+
+def tone_shares(x, freqs) -> tuple:
+    """How much of a block's power sits at each of `freqs`: (shares, mean power).
+
+    `x` is a short block (a 20 ms frame: array('h') or list); each share is the power of a
+    Goertzel bin (rectangular window) as a sine's power, over the block's mean power, so a
+    pure tone at f gives ~1.0 at f, and a frame of other sounds ~0."""
+    n = len(x)
+    if n == 0:
+        return [0.0] * len(freqs), 0.0
+    if AUDIOOP is not None:
+        b = array.array("h", x)
+        if not _LITTLE:  # pragma: no cover
+            b.byteswap()
+        r = float(AUDIOOP.rms(bytes(b), 2))
+        ms = r * r
+    else:
+        ms = 0.0
+        for v in x:
+            ms += v * v
+        ms /= n
+    if ms <= 0:
+        return [0.0] * len(freqs), 0.0
+    k = 2.0 / (n * n * ms)
+    return [k * _goertzel_power(x, f) for f in freqs], ms
 
 
 def spectral_peaks(x, max_peaks: int = 4) -> list:
@@ -204,11 +248,33 @@ class ToneClassifier:
     def __init__(self, country: str = "US"):
         self.plan = tone_plans.plan(country)
         self.tones = self.plan["tones"]
+        self._cw_group, self._cw_alone = self._alert_group()
         self.reset()
+
+    def _alert_group(self):
+        """The call-waiting tone's burst group (ms on, off, on...; its cadence without the long
+        pause) and how long (frames) it must stand alone, or (None, 0) when the plan has none."""
+        t = self.tones.get("call_waiting")
+        cad = _fold(t.get("cadence") or []) if t else []
+        if len(cad) < 2 or len(cad) % 2:
+            return None, 0
+        group = cad[:-1]
+        alone = ALERT_ALONE_MS
+        for name, other in self.tones.items():
+            ocad = _fold(other.get("cadence") or [])
+            if name == "call_waiting" or len(ocad) < 2 or not any(
+                    _freq_ok(f, g) for f in other["freqs"] for g in t["freqs"]):
+                continue
+            if any(abs(on - g) <= ALERT_TOL_MS for on in ocad[0::2] for g in group[0::2]):
+                alone = max(alone, max(ocad[1::2]) + ALERT_TOL_MS)      # JP busy: 500 ms gaps
+        return group, (alone + FRAME_MS - 1) // FRAME_MS
 
     def reset(self) -> None:
         """Forget all history."""
         self.tone = "silence"
+        self._verdict = "silence"  # what the cadence rules say, before the call-waiting frames
+        self._cw_runs = [[False, 1 << 20]]   # [is the tone, frames]; history starts quiet
+        self._cw_hold = 0          # frames left to report "call_waiting"
         self.freqs = []
         self.cadence = []
         self.level = None
@@ -320,8 +386,43 @@ class ToneClassifier:
                         self._analyse_chunk()
                         self.level = rms_dbm0(math.sqrt(self._seg_power / self._seg_n))
         self.samples += len(x)
-        self.tone = self._classify()
-        return self.tone
+        self._verdict = self._classify()
+        if self._cw_group is not None:
+            self._alert_frame(x)
+        tone = self._verdict
+        if self._cw_hold > 0 and tone in ("silence", "speech", "other"):
+            tone = "call_waiting"
+        self.tone = tone
+        return tone
+
+    def _alert_frame(self, x) -> None:
+        """Track the call-waiting tone frame by frame (see the theory of operation)."""
+        t = self.tones["call_waiting"]
+        shares, ms = tone_shares(x, t["freqs"])
+        share = sum(shares)
+        hit = ms * share > 0.5 * _ON_PEAK * _ON_PEAK and \
+            share >= (ALERT_SHARE_AM if t.get("am") else ALERT_SHARE)
+        runs = self._cw_runs
+        if runs[-1][0] == hit:
+            runs[-1][1] += 1
+        else:
+            if hit:
+                self._cw_hold = 0          # it came back: a cadence, not a lone group
+            runs.append([hit, 1])
+            if len(runs) > len(self._cw_group) + 3:
+                del runs[0]
+        if self._cw_hold > 0:
+            self._cw_hold -= 1
+        if hit or runs[-1][1] != self._cw_alone:      # report once, when the quiet after is enough
+            return
+        g = len(self._cw_group)
+        if len(runs) < g + 2 or runs[-g - 2][1] < self._cw_alone:
+            return
+        for i in range(g):
+            run = runs[-g - 1 + i]
+            if run[0] != (i % 2 == 0) or abs(run[1] * FRAME_MS - self._cw_group[i]) > ALERT_TOL_MS:
+                return
+        self._cw_hold = ALERT_HOLD_MS // FRAME_MS
 
     # -- decision -----------------------------------------------------------------------------
 
@@ -365,7 +466,7 @@ class ToneClassifier:
                     peaks = p[2]
                     break
         if peaks is None:
-            return self.tone if cur_on else "silence"
+            return self._verdict if cur_on else "silence"
         tonal = self._seg_tonal if cur_on and self._seg_tonal is not None else None
         if tonal is None:
             for p in reversed(pat):
@@ -398,9 +499,9 @@ class ToneClassifier:
                 any_freq = True
         if any_freq:
             # evidence still incomplete: keep the last verdict if it fits these frequencies
-            t = self.tones.get(self.tone)
+            t = self.tones.get(self._verdict)
             if t is not None and any(_set_matches(peaks, fs, t.get("am")) for fs in self._on_sets(t)):
-                return self.tone
+                return self._verdict
             if not cur_on and not pat:
                 return "silence"
         return "other" if self._stable(pat, cur_on) else "speech"

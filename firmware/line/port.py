@@ -4,8 +4,9 @@ Owns the per-line plumbing every board shares (the sim board today, the AG1171 b
 way): the hook switch's posted edges go through a `HookDecoder`; capture frames go through a
 `DTMFDetector`; both feed the `FxsLine` (firmware/line/fxs.py), whose outputs this module carries
 out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
-country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, intents to the
-call layer (`app.line_intent`) and events to the event log (`app.emit`).
+country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, caller ID on
+call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
+ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`).
 
 It is not sans-IO (it arms loop timers), but it knows no pin and no sound device: a board hands
 it a `hal.line.LineHardware` (only `.hook` via `post`, and `.ringer`, are used) and calls
@@ -29,6 +30,7 @@ from firmware.dsp import tone_plans
 from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
+from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
 from firmware.line.fxs import DTMF_STATES, FxsLine
 from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
@@ -38,13 +40,17 @@ from firmware.line.ring_cadence import ring_plan
 PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zealand",
               "new_zealand": "new_zealand"}
 CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
+CIDCW_METHODS = ("bell202", "etsi-fsk")   # Type II needs FSK: no DTMF caller ID off-hook
 NO_TAKER_S = 2.0
 
 
-def caller_id_pcm(caller_id: dict, method: str, when=None) -> bytes:
+def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) -> bytes:
     """The caller-ID burst for `caller_id` ({"number", "name", "reason"}) as PCM: MDMF over
-    Bell 202 or V.23 FSK, or ETSI DTMF ("A<number>C"). b"" for method "off"."""
-    if method == "off" or not caller_id:
+    Bell 202 or V.23 FSK, or ETSI DTMF ("A<number>C"). b"" for method "off".
+
+    `cidcw`: the burst for caller ID on call waiting (Type II): no channel seizure, 80 mark bits
+    (spandsp adsi.h; notes/hardware.md §2.5); b"" for a method that is not FSK."""
+    if method == "off" or not caller_id or (cidcw and method not in CIDCW_METHODS):
         return b""
     number = caller_id.get("number") or None
     name = caller_id.get("name") or None
@@ -61,6 +67,8 @@ def caller_id_pcm(caller_id: dict, method: str, when=None) -> bytes:
         name = "".join(c for c in name if 32 <= ord(c) < 127)[:50] or None
     msg = cidmod.mdmf(number, name, when, number_reason="P" if private else "O",
                       name_reason=("P" if private else None) if not name else None)
+    if cidcw:
+        return cidmod.fsk_burst(msg, method, seizure=0, marks=80)
     return cidmod.fsk_burst(msg, method)
 
 
@@ -70,7 +78,7 @@ class LinePort:
     :param loop: the `EventLoop`.
     :param app: the firmware (`emit`, and `line_intent` / `media_frame` / `calls_mgr` when
         there is a call layer).
-    :param line_cfg: the [[line]] dict (port, dial_plan, caller_id).
+    :param line_cfg: the [[line]] dict (port, dial_plan, caller_id, flash_relay, cw_caller_id).
     :param board_cfg: the [board] dict (country, flash_min_ms, flash_max_ms, pulse_variant).
     :param ringer: a `hal.ringer.Ringer` or None.
     Keyword options go to `FxsLine` (offhook_timeout, reorder_timeout, released_silence).
@@ -92,7 +100,10 @@ class LinePort:
         self.dtmf = DTMFDetector()
         opts = {"features": LineFeatures.from_config(line_cfg),
                 "feature_codes": line_cfg.get("feature_codes") or "",
-                "flash_relay": line_cfg.get("flash_relay") or "off"}
+                "flash_relay": line_cfg.get("flash_relay") or "off",
+                # caller ID on call waiting: FSK methods only (the phone ACKs, then decodes FSK)
+                "cw_caller_id": line_cfg.get("cw_caller_id", True) is not False
+                and self.cid_method in CIDCW_METHODS}
         opts.update(options)
         self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
@@ -103,6 +114,7 @@ class LinePort:
         self._cid_pending = None
         self._cid_pcm = b""
         self._digit_pcm = b""
+        self._cidcw = None              # a CidcwSender while CAS / ACK / FSK run
         self._cid_timer = None
         self._test_ring = None
         self._dtmf_on = False
@@ -178,7 +190,12 @@ class LinePort:
         """One 20 ms frame: `capture` from the mouthpiece in, the earpiece's frame out."""
         if len(capture) != FRAME_BYTES:
             capture = (capture + SILENT_FRAME)[:FRAME_BYTES]
-        if self.fxs.state in DTMF_STATES:
+        cidcw = self._cidcw
+        if cidcw is not None and self.fxs.state != "waiting":
+            cidcw = self._cidcw = None      # answered (flash), gave up or hung up: stop at once
+        if cidcw is not None:
+            self._dtmf_on = False           # the ACK is no digit: reset the detector after
+        elif self.fxs.state in DTMF_STATES:
             if not self._dtmf_on:
                 self.dtmf.reset()
                 self._dtmf_on = True
@@ -194,7 +211,8 @@ class LinePort:
         mf = getattr(self.app, "media_frame", None)
         if mf is not None:
             try:
-                media = mf(self.port, capture, now)
+                # while caller ID on call waiting runs, the far end hears silence (the ACK)
+                media = mf(self.port, capture if cidcw is None else SILENT_FRAME, now)
             except Exception as e:  # the call layer's trouble must not stop the line's audio
                 self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
         if self._cid_pcm:
@@ -205,6 +223,11 @@ class LinePort:
             frame = self._gen.next_frame()
             if self._gen.done:
                 self._gen = None
+            return frame
+        if cidcw is not None:               # after the SAS burst's ramp-down, if any
+            frame = cidcw.frame(capture)
+            if cidcw.done:
+                self._cidcw = None
             return frame
         if self._digit_pcm:
             frame = self._digit_pcm[:FRAME_BYTES]
@@ -228,6 +251,11 @@ class LinePort:
                 self._ring(o[1])
             elif kind == "cid":
                 self._cid_pending = o[1]
+            elif kind == "cidcw":
+                pcm = caller_id_pcm(o[1], self.cid_method, cidcw=True)
+                # ETSI (V.23) lines alert with the DT-AS, the same pair a little longer
+                cas_ms = DTAS_MS if self.cid_method == "etsi-fsk" else CAS_MS
+                self._cidcw = CidcwSender(pcm, cas_ms=cas_ms) if pcm else None
             elif kind == "intent":
                 self._intent(o[1], o[2:])
         self._arm_all()

@@ -50,7 +50,10 @@ def test_call_waiting_flash_answers_the_second_caller_and_flash_swaps_back(tmp_p
             assert ok, heard
             c.cmd("dial", "sip:1001@%s" % kam.address)
             assert h.ok("wait fxs=waiting 8"), [e for e in fw.events() if e["event"] in ("call", "error")]
-            # the line plays the call-waiting burst (0.6 s, then every 10 s) in state waiting
+            got = h.ask("wait tone=call-waiting 3")      # the SAS burst over B's audio
+            assert got["ok"], got
+            time.sleep(1.5)                              # CAS, the handset's ACK 'D', the FSK
+            assert (h.ok("state")["caller_id"] or {}).get("number") == "1003", h.ok("state")
             assert not [e for e in fw.events() if e["event"] == "call" and e.get("reason", "").startswith("486")]
             n = len(fw.events())
             h.ok("flash")
