@@ -4,8 +4,12 @@ Owns the wiring of `board/*.toml` files of kind "slic" to the same per-line glue
 board uses (`firmware.line.port.LinePort`): the hook switch's edges reach the line through the
 loop's wake-up pipe, the ringer drives RM and F/R, and the ALSA capture PCM is the media clock:
 each captured 20 ms frame goes to the line (DTMF detection, the call's RTP) and the line's
-answer is written to playback at once, so audio never drifts against a timer. Also the status
-LEDs (power, registered, line in use, fault) and the reset button.
+answer is written to playback at once, so audio never drifts against a timer. A line's capture
+and playback stop (`AlsaLine.stop`, their descriptors leave the loop) once the line has been idle
+(`LinePort.idle`) for `IDLE_FRAMES` frames, and start again at once on a hook edge, a call-layer
+command, call media, a test ring or a config change (board/common.py): an idle ATA neither
+wakes 50 times a second nor keeps the USB sound card streaming. Also the status LEDs (power,
+registered, line in use, fault) and the reset button.
 
 Nothing here decides anything: `LinePort`, `FxsLine` and the call layer do.
 """
@@ -33,6 +37,7 @@ class SlicBoard(LinePortsBoard):
         self.hardware, self.ports, self._fds = {}, {}, {}
         self.leds = self.button = None
         self._closed = False
+        self._clock_init()
         wiring = {l["port"]: l for l in self.board.get("line", [])}
         try:
             for ln in app.cfg.lines:
@@ -52,11 +57,6 @@ class SlicBoard(LinePortsBoard):
             raise
 
     # ------------------------------------------------------------------ events in
-    def _posted(self, port, item):
-        p = self.ports.get(port)
-        if p is not None:
-            p.hook_posted(item)
-
     def _reset(self, item):
         what = item[1] if isinstance(item, tuple) and len(item) > 1 else item
         log.warning("reset button: %s", what)
@@ -76,6 +76,42 @@ class SlicBoard(LinePortsBoard):
                 break
             hw.audio.write_frame(self.ports[n].media_tick(frame, self.loop.now()))
             self._show_line(n)
+            if not self._clock_frame_done(n):
+                break                     # the line is idle: its capture has just stopped
+
+    def _watch(self, n):
+        import select
+        for fd, _mask in self.hardware[n].audio.polldescriptors():
+            self.loop.add_reader(fd, lambda fd, rev, n=n: self._audio_ready(n, fd, rev), select.POLLIN)
+            self._fds[fd] = n
+
+    def _unwatch(self, n):
+        for fd in [fd for fd, m in self._fds.items() if m == n]:
+            self.loop.remove_reader(fd)
+            del self._fds[fd]
+
+    # ------------------------------------------------------------------ the media clock's sleep
+    def _clock_keys(self, port):
+        with_audio = [n for n, hw in self.hardware.items() if hw.audio is not None]
+        return with_audio if port is None else [n for n in with_audio if n == port]
+
+    def _clock_idle(self, n) -> bool:
+        return self.ports[n].idle
+
+    def _clock_stop(self, n) -> None:
+        self._unwatch(n)
+        self.hardware[n].audio.stop()
+
+    def _clock_start(self, n) -> None:
+        audio = self.hardware[n].audio
+        try:
+            audio.start()
+        except Exception as e:  # the device went away: no audio, but the line still rings
+            log.warning("line %d audio: %s", n, e)
+            self.app.emit("error", {"where": "audio", "message": "line %d: %s" % (n, e)})
+            self._asleep.add(n)   # the next wake tries again
+            return
+        self._watch(n)
 
     def on_event(self, ev):
         """Event-log events drive the LEDs: registration and faults."""
@@ -106,17 +142,11 @@ class SlicBoard(LinePortsBoard):
 
     # ------------------------------------------------------------------ the app's side
     def start(self) -> None:
-        import select
         for n, hw in self.hardware.items():
             if hw.power is not None:
                 hw.power.power_up()
-            if hw.audio is None:
-                continue
-            for fd, mask in hw.audio.polldescriptors():
-                self.loop.add_reader(fd, lambda fd, rev, n=n: self._audio_ready(n, fd, rev), select.POLLIN)
-                self._fds[fd] = n
-            # the first read starts capture on real hardware (pyalsaaudio has no start())
-            self._audio_ready(n, fd, select.POLLIN) if self._fds else None
+            if hw.audio is not None:
+                self._watch(n)            # AlsaLine.open() has read once: capture runs
         if self.leds is not None:
             self.leds.show("power", "on")
         self.app.events.subscribe(self.on_event)
@@ -129,6 +159,7 @@ class SlicBoard(LinePortsBoard):
         p = self.ports.get(line)
         if p is None:
             return "line %s: no such line" % line
+        self.wake(line)
         return p.test_ring(2 * sum(p.cadence) + 0.1)
 
     def audio_stats(self) -> dict:

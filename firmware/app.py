@@ -580,6 +580,9 @@ class Firmware:
                 self._register_line(ln)
                 notes.append("line %d: re-registering" % ln["port"])
         self.calls_mgr.lines = {l["port"]: l for l in new_cfg.lines}
+        wake = getattr(self.board, "wake", None)
+        if wake is not None:
+            wake()          # the board's media clock may sleep: a new config restarts it
         return notes
 
     def hangup(self, line=None) -> str:

@@ -17,6 +17,8 @@ pyalsaaudio 0.11 semantics relied on (platform.md §2c): `read()` gives `(frames
 `(0, b"")` on EAGAIN and `(-32, b"")` on overrun (already re-prepared by the binding);
 `write()` gives frames written (possibly fewer than offered), 0 on EAGAIN, -32 on underrun.
 Capture starts on the first `read()` (there is no `start()`), so `open()` reads once.
+`drop()` stops a PCM (state SETUP); the binding re-prepares it on the next `read()`/`write()`
+(checked against the file/null test PCMs), which is how `stop()` / `start()` idle a line.
 """
 
 import select
@@ -126,6 +128,38 @@ class AlsaLine:
     @property
     def closed(self) -> bool:
         return self.capture is None and self.playback is None
+
+    def stop(self) -> None:
+        """Stop both PCMs while the line is idle: capture clocks no frames and playback asks for
+        none, so nothing wakes the loop and the sound card stops streaming. Queued audio is
+        dropped. A PCM that cannot be stopped is closed instead; `start()` runs them again.
+        The caller takes the descriptors out of its poll first."""
+        for name in ("capture", "playback"):
+            pcm = getattr(self, name)
+            if pcm is None:
+                continue
+            try:
+                pcm.drop()
+            except Exception as e:
+                self.errors += 1
+                self.last_error = str(e)
+                self._close_pcms()
+                break
+        self._inbuf = bytearray()
+        self._outbuf = bytearray()
+
+    def start(self) -> None:
+        """Run the PCMs again after `stop()`: one read restarts capture (playback restarts on
+        its first write). When that fails the PCMs are opened afresh; raises only if the device
+        cannot be opened. Poll descriptors may change: ask `polldescriptors()` again."""
+        if self.closed or (self._want_capture and self.capture is None) \
+                or (self._want_playback and self.playback is None):
+            self.open()
+            return
+        errors = self.errors
+        self._read_some()
+        if self.errors != errors:
+            self.open()
 
     # -- polling ---------------------------------------------------------------------------
 

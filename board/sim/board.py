@@ -6,12 +6,16 @@ it builds what the AG1171 board would have, from `board/sim.toml`'s pins: `hal.l
 gpiozero `MockFactory` whose pins are `SimPin`s, the per-line glue `firmware.line.port.LinePort`
 (HookDecoder, DTMFDetector, FxsLine, tones, caller ID), and a `VirtualHandset` on the same pins.
 A 20 ms loop timer stands in for the sound card's capture clock: each tick takes the handset's
-mouthpiece frame into the line and hands the line's earpiece frame to the handset.
+mouthpiece frame into the line and hands the line's earpiece frame to the handset. The timer
+sleeps while every line (`LinePort.idle`) and every handset (`VirtualHandset.idle`) is idle and
+no control-protocol `wait` is pending (they are settled on the tick), after `IDLE_FRAMES` of
+that; a hook edge, a call-layer command, a test ring or any control request wakes it
+(board/common.py).
 
 The control protocol (INTERFACES.md, `board/sim/control.py`) listens on `cfg.board["control"]`.
 
     board = SimBoard(app)          # app: loop, cfg, emit (and the call layer, when there is one)
-    board.start()                  # control port open, media clock running
+    board.start()                  # control port open, media clock running (until idle)
     board.address                  # "127.0.0.1:7001"
     board.close()
 """
@@ -54,6 +58,7 @@ class SimBoard(LinePortsBoard):
         self._tick = None
         self._next = None
         self._closed = False
+        self._clock_init()
         b = self.cfg.board
         wiring = dict((l["port"], l) for l in self.board["line"])
         try:
@@ -80,11 +85,6 @@ class SimBoard(LinePortsBoard):
 
     # -- wiring ------------------------------------------------------------------------------
 
-    def _posted(self, port, item):
-        p = self.ports.get(port)
-        if p is not None:
-            p.hook_posted(item)
-
     def _tick_due(self):
         if self._closed:
             return
@@ -97,6 +97,30 @@ class SimBoard(LinePortsBoard):
             hs.earpiece(port.media_tick(hs.mouthpiece(), self._next))
         self.control.tick()
         self._next += TICK
+        self._tick = None
+        if self._clock_frame_done(None):
+            self._tick = self.loop.call_at(self._next, self._tick_due)
+
+    # -- the media clock's sleep (board/common.py) -----------------------------------------------
+
+    def _clock_idle(self, key) -> bool:
+        if self.control is not None and self.control.waits:
+            return False                  # a wait is settled on the tick
+        if not all(p.idle for p in self.ports.values()):
+            return False
+        return all(getattr(hs, "idle", False) for hs in self.handsets.values())
+
+    def _clock_stop(self, key) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+
+    def _clock_start(self, key) -> None:
+        if self._closed or self.control is None:
+            return
+        if self._tick is not None:
+            self._tick.cancel()
+        self._next = self.loop.now() + TICK
         self._tick = self.loop.call_at(self._next, self._tick_due)
 
     # -- the app's side ----------------------------------------------------------------------
@@ -116,6 +140,7 @@ class SimBoard(LinePortsBoard):
         """Change line options at run time (tests): FxsLine attributes such as
         ``offhook_timeout``, ``reorder_timeout``, ``released_silence``, ``dial_timeout``,
         or the port's ``no_taker_s``; `line` None means every line."""
+        self.wake(line)
         for n, p in self.ports.items():
             if line is not None and n != line:
                 continue
@@ -140,6 +165,7 @@ class SimBoard(LinePortsBoard):
         if p is None:
             return "line %s: no such line" % line
         if p.fxs.state in ("dialing", "ringback", "early_media", "talking", "ringing"):
+            self.wake(line)
             p.command("remote_hangup")
             return "line %s: call ended" % line
         return "line %s: no call" % line
@@ -148,6 +174,7 @@ class SimBoard(LinePortsBoard):
         p = self.ports.get(line)
         if p is None:
             return "line %s: no such line; lines: %s" % (line, ", ".join(str(n) for n in sorted(self.ports)))
+        self.wake(line)
         return p.test_ring(TEST_RING_CYCLES * sum(p.cadence) + 0.1)
 
     def close(self) -> None:

@@ -275,6 +275,9 @@ class ControlServer:
 
     def request(self, text: str, reply, client=None) -> None:
         """Handle one request line; `reply(dict)` is called exactly once (maybe later)."""
+        wake = getattr(self.board, "wake", None)
+        if wake is not None:
+            wake()                    # the media clock runs while the handset acts and hears
         words = text.split()
         verb = words[0].lower()
         pos, kw = [], {}
@@ -453,7 +456,8 @@ class ControlServer:
                       "after_s": round(self.loop.now() - entry[4], 3)})
 
     def tick(self) -> None:
-        """Called by the board after each media tick: settle the waits that now hold."""
+        """Called by the board after each media tick: settle the waits that now hold (the
+        board keeps its clock running while any wait is pending)."""
         if not self.waits:
             return
         for entry in list(self.waits):

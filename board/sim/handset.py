@@ -569,3 +569,13 @@ class VirtualHandset:
     def __repr__(self):
         return "<VirtualHandset line %d hook=%s ringing=%s tone=%s>" % (
             self.port, "off" if self.off_hook else "on", self.ringing, self.ear.tone)
+
+    @property
+    def idle(self) -> bool:
+        """True when the handset needs no media tick: on-hook, no ring session, nothing to dial,
+        say, play, record or listen to, and the caller-ID display quiet. The sim board stops its
+        20 ms clock while every handset and line is idle (board/sim/board.py)."""
+        return (not self.off_hook and not self._ring_on and not self._in_session
+                and self._op is None and not self._mouth and not self._mouth_done
+                and self._say is None and not self._listens and self._record is None
+                and self._cid_hot <= 0 and not self._cw_ack and self._cw_rx is None)

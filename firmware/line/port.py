@@ -362,3 +362,30 @@ class LinePort:
             if t is not None:
                 t.cancel()
         self._timers = {}
+
+    @property
+    def idle(self) -> bool:
+        """True when this line needs no media clock: on-hook and settled (no hook, line or ring
+        timer), not ringing, no tone, caller ID or far-end digit audio playing or pending, no
+        test ring, and no call media for the port (`app.streams` / `app.conf_streams`). Whatever
+        is in doubt counts as not idle. The board stops its media clock while every line it
+        clocks is idle and restarts it on the next hook edge or command (board/common.py)."""
+        if self._closed:
+            return True
+        fxs, dec, ringer = self.fxs, self.decoder, self.ringer
+        if fxs.state != "on_hook" or fxs.tone is not None or fxs.deadline() is not None:
+            return False
+        if dec.state != "on_hook" or dec.deadline() is not None:
+            return False
+        if ringer is not None and (ringer.is_ringing or ringer.deadline() is not None):
+            return False
+        if (self._gen is not None or self._cid_pcm or self._cid_pending is not None
+                or self._cid_timer is not None or self._digit_pcm or self._test_ring is not None
+                or getattr(self, "_cidcw", None) is not None):
+            return False
+        if any(t is not None and not t.cancelled for t in self._timers.values()):
+            return False
+        for table in (getattr(self.app, "streams", None), getattr(self.app, "conf_streams", None)):
+            if table and self.port in table:
+                return False
+        return True

@@ -255,3 +255,55 @@ def test_write_error_never_raises(fake):
     play.writes = [alsaaudio.ALSAAudioError("No such device")]
     assert line.write_frame(b"\x08" * 320) == 320 and line.errors == 1
     assert line.stats()["errors"] == 1
+
+
+# -- stop / start: an idle line's PCMs rest ----------------------------------------------
+
+def test_stop_drops_both_pcms_and_start_restarts_capture_with_one_read(fake):
+    line, cap, play = fake
+    play.writes = [0]
+    line.write_frame(b"\x09" * 320)                        # queued, not yet taken
+    line.stop()
+    assert cap.dropped == 1 and play.dropped == 1 and line.pending == 0
+    cap.reads = [(160, b"\x0a" * 320)]
+    line.start()
+    assert not cap.closed and len(FakePCM.instances) == 2  # the same PCMs, not reopened
+    assert line.read_frame() == b"\x0a" * 320               # the restarting read is kept
+
+
+def test_a_pcm_that_cannot_stop_is_closed_and_reopened_on_start(fake):
+    line, cap, play = fake
+
+    def broken():
+        raise alsaaudio.ALSAAudioError("File descriptor in bad state")
+    cap.drop = broken
+    line.stop()
+    assert cap.closed and play.closed and line.closed and line.errors == 1
+    line.start()
+    assert len(FakePCM.instances) == 4 and not line.closed
+
+
+def test_a_failing_restart_read_reopens(fake):
+    line, cap, play = fake
+    line.stop()
+    cap.reads = [alsaaudio.ALSAAudioError("File descriptor in bad state")]
+    line.start()
+    assert cap.closed and len(FakePCM.instances) == 4
+
+
+def test_stop_and_start_on_the_file_plugin(pcm_files):
+    play_f, cap_f = pcm_files
+    cap_f.write_bytes(ramp(160 * 8))
+    line = AlsaLine("tipring")
+    try:
+        assert line.read_frame() is not None
+        line.write_frame(b"\x01\x00" * 160)
+        line.stop()
+        assert line.capture.state() in (alsaaudio.PCM_STATE_SETUP, alsaaudio.PCM_STATE_PREPARED)
+        line.start()
+        assert line.errors == 0 and line.capture.state() == alsaaudio.PCM_STATE_RUNNING
+        assert line.read_frame() is not None
+        line.write_frame(b"\x02\x00" * 160)
+        assert line.errors == 0 and line.playback.state() == alsaaudio.PCM_STATE_RUNNING
+    finally:
+        line.close()

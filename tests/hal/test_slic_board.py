@@ -68,3 +68,43 @@ def test_hook_edge_and_dial_tone_through_the_real_hal_and_alsa(slic_board):
         assert fw.board.audio_stats()[1]["frames_in"] > 10
     finally:
         fw.close()
+
+
+def test_an_idle_line_stops_its_capture_and_a_hook_edge_restarts_it(slic_board):
+    board_path, tmp = slic_board
+    cfg = validate({"board": {"kind": board_path, "country": "us"},
+                    "sip": {"bind": "127.0.0.1:0"},
+                    "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False}]})
+    fw = Firmware(cfg, log_json=str(tmp / "events.jsonl"))
+    fw.start()
+    try:
+        board = fw.board
+        fw.loop.run_for(0.2)        # the file PCM is never paced: its idle frames pass at once
+        assert not board.clock_running(1) and board._fds == {}
+        audio = board.hardware[1].audio
+        alsa = audio._alsa
+        assert audio.capture.state() in (alsa.PCM_STATE_SETUP, alsa.PCM_STATE_PREPARED)   # stopped
+        n0 = audio.frames_in
+        fw.loop.run_for(0.5)
+        assert audio.frames_in == n0                  # no capture, no poll wake-ups
+        board.factory.pin(27).drive_high()            # off-hook: the edge restarts capture
+        fw.loop.run_for(0.3)
+        assert board.clock_running(1) and audio.frames_in > n0 and audio.errors == 0
+        assert board.line_status(1)["state"] == "dial_tone"
+        data = (tmp / "play.raw").read_bytes()
+        tail = struct.unpack("<%dh" % 1600, data[-3200:])
+        assert power(tail, 350) > 100 * power(tail, 1000) and power(tail, 440) > 100 * power(tail, 1000)
+        board.factory.pin(27).drive_low()
+        fw.loop.run_for(1.2)                          # the hang-up window, then idle frames
+        assert board.line_status(1)["state"] == "on_hook" and not board.clock_running(1)
+        n1 = audio.frames_in
+        board.line_command(1, "incoming", None)       # the call layer offers a call: rings
+        assert board.clock_running(1)
+        fw.loop.run_for(0.1)
+        assert audio.frames_in > n1
+        board.line_command(1, "remote_hangup")
+        fw.loop.run_for(0.2)
+        assert not board.clock_running(1)
+        assert "ringing for" in fw.ring(1) and board.clock_running(1)
+    finally:
+        fw.close()

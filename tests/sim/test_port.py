@@ -153,3 +153,33 @@ def test_forward_all_in_the_config_gives_stutter_dial_tone_on_the_sim_board():
         c.ask("onhook")
     finally:
         r.stop()
+
+
+def test_idle_only_on_hook_settled_silent_and_without_media(rig):
+    loop, vclock, factory, app, port = rig
+    assert port.idle
+    factory.pin(27).drive_high()                       # SHK: off-hook
+    loop.run_for(0.005)
+    assert port.fxs.state == "on_hook" and not port.idle   # the decoder still holds the edge
+    run_audio(loop, port, 0.2)
+    assert port.fxs.state == "dial_tone" and not port.idle
+    factory.pin(27).drive_low()
+    run_audio(loop, port, 0.5)
+    assert not port.idle                               # a flash or a hang-up? not decided yet
+    run_audio(loop, port, 0.6)
+    assert port.fxs.state == "on_hook" and port.idle
+    port.command("incoming", [{"number": "5551234"}])
+    assert not port.idle
+    run_audio(loop, port, 3.0)
+    assert not port.idle                               # the pause between rings, caller ID due
+    port.command("remote_hangup")
+    run_audio(loop, port, 0.1)
+    assert port.idle
+    port.test_ring(1.0)
+    assert not port.idle
+    loop.run_for(1.1)
+    assert port.idle
+    app.streams = {1: object()}                        # call media for the line
+    assert not port.idle
+    app.streams = {2: object()}
+    assert port.idle

@@ -5,7 +5,8 @@ Starts Kamailio on a free loopback port (tests/peers), a baresip phone 1002 (aut
 is an 8 kHz mono WAV (aufile), as in perf-baselines §6, so baresip does no resampling.
 
   1. idle:  WINDOW s with no call: CPU of the tipring process and of baresip 1002 (both
-            registered, tipring's sim media clock ticking every 20 ms); tipring's VmRSS.
+            registered; tipring's sim media clock sleeps once the line and the handset have
+            been idle for a second, board/common.py); tipring's VmRSS.
   2. call:  the sim handset goes off-hook, dials 1002# (DTMF, heard by the line's detector),
             says 1000 Hz; baresip answers and streams its WAV back. After SETTLE s, WINDOW s
             of CPU for both processes. This is the real firmware: G.711 20 ms, RTP both ways,
@@ -17,7 +18,8 @@ is an 8 kHz mono WAV (aufile), as in perf-baselines §6, so baresip does no resa
             not have (its earpiece runs a call-progress tone classifier on every frame). Two sim
             ATAs in this process (as `tipring demo`) call each other; time.perf_counter() around
             the handsets' mouthpiece()/earpiece() gives the handset's share per 20 ms tick, idle
-            (on-hook) and in a call, which is subtracted to estimate the firmware alone.
+            (on-hook: 0, the clock sleeps) and in a call, which is subtracted to estimate the
+            firmware alone.
 
 CPU = utime+stime from /proc/PID/stat (10 ms ticks, all threads) and the summed
 /proc/PID/task/*/schedstat run time (ns); the table uses schedstat, stat is shown beside it.
@@ -120,13 +122,17 @@ def handset_share(seconds):
     res = {}
 
     def window():
+        """us in one line's handset per 20 ms of wall time (per tick while the clock runs;
+        idle, the clock sleeps and the share is ~0)."""
         acc["t"], acc["n"] = 0.0, 0
+        t0 = time.monotonic()
         time.sleep(seconds)
-        return acc["t"] / max(acc["n"], 1) * 1e6
+        return acc["t"] / ((time.monotonic() - t0) / 0.020 * len(fws)) * 1e6
 
     def script():
         try:
             ha, hb = _Handset(fws[0].board.address), _Handset(fws[1].board.address)
+            time.sleep(1.5)                 # as in the idle window above: the clocks have slept
             res["idle"] = window()
             ha("offhook")
             ha("wait tone=dial 5")
@@ -279,7 +285,7 @@ def main():
         fw_call = tc[1] * 0.020 * 1e6 - hs_call
         fw_per = fw_call - fw_idle
         print()
-        print("  the sim handset's share (in-process, perf_counter, per 20 ms tick): idle %.0f us, in call %.0f us"
+        print("  the sim handset's share (in-process, perf_counter, per 20 ms): idle %.0f us, in call %.0f us"
               % (hs_idle, hs_call))
         print("  tipring without the sim handset (estimate): idle %.0f us, in call %.0f us, per call %.0f us per 20 ms"
               " = %.3f %% of a core" % (fw_idle, fw_call, fw_per, fw_per / 200.0))
