@@ -1,6 +1,6 @@
 """What every board gives the firmware about its lines, whatever drives them (sim or SLIC).
 
-A board keeps one `firmware.line.port.LinePort` per FXS port in `self.ports`; these methods
+A board keeps one `board.line_port.LinePort` per FXS port in `self.ports`; these methods
 are the app's view of them (status for the console, busy for call admission, call-layer
 commands in).
 

@@ -1,7 +1,7 @@
 """A real FXS board: a SLIC on GPIO (AG1171 and kin) with ALSA audio, run on the event loop.
 
 Owns the wiring of `board/*.toml` files of kind "slic" to the same per-line glue the simulated
-board uses (`firmware.line.port.LinePort`): the hook switch's edges reach the line through the
+board uses (`board.line_port.LinePort`): the hook switch's edges reach the line through the
 loop's wake-up pipe, the ringer drives RM and F/R, and the ALSA capture PCM is the media clock:
 each captured 20 ms frame goes to the line (DTMF detection, the call's RTP) and the line's
 answer is written to playback at once, so audio never drifts against a timer. A line's capture
@@ -19,7 +19,7 @@ import logging
 from board import load_board
 from board.common import LinePortsBoard
 from hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
-from firmware.line.port import LinePort
+from board.line_port import LinePort
 
 log = logging.getLogger("tipring.board")
 

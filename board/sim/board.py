@@ -3,7 +3,7 @@
 Owns the sim board's wiring and its media clock. For each configured line (`cfg.lines`, port N)
 it builds what the AG1171 board would have, from `board/sim.toml`'s pins: `hal.line.LineHardware`
 (the `HookSwitch` posting through `loop.call_soon_threadsafe`, the `Ringer` on RM and F/R) on a
-gpiozero `MockFactory` whose pins are `SimPin`s, the per-line glue `firmware.line.port.LinePort`
+gpiozero `MockFactory` whose pins are `SimPin`s, the per-line glue `board.line_port.LinePort`
 (HookDecoder, DTMFDetector, FxsLine, tones, caller ID), and a `VirtualHandset` on the same pins.
 A 20 ms loop timer stands in for the sound card's capture clock: each tick takes the handset's
 mouthpiece frame into the line and hands the line's earpiece frame to the handset. The timer
@@ -27,7 +27,7 @@ from board.common import LinePortsBoard
 from board.sim.control import ControlServer
 from board.sim.handset import SimPin, VirtualHandset
 from firmware.config import parse_hostport
-from firmware.line.port import PULSE_MAPS, LinePort
+from board.line_port import PULSE_MAPS, LinePort
 from hal.line import LineHardware
 
 TICK = 0.020

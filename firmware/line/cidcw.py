@@ -3,7 +3,7 @@
 Rules:
 1. Frame-driven and sans-IO: `CidcwSender.frame(capture)` takes the handset's 20 ms capture
    frame and returns the 20 ms frame the earpiece hears; time is the count of frames, never a
-   clock. The glue (`firmware/line/port.py`) calls it once per media tick while `done` is False,
+   clock. The glue (`board/line_port.py`) calls it once per media tick while `done` is False,
    and meanwhile mutes the far end both ways and keeps the capture from the line's own DTMF
    detector, so the phone's ACK reaches neither the far end nor the dial logic.
 2. One attempt: no ACK in its window, no FSK (the phone asked for nothing it could show,

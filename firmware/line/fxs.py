@@ -11,7 +11,7 @@ Rules:
    (`deadline()`), and every input returns a list of outputs for the glue to carry out.
 3. It does not decode hook edges or audio itself: `firmware/line/hook.py` (HookDecoder) turns
    SHK edges into off_hook / on_hook / flash / pulse digits, a DTMF detector turns capture
-   audio into digits, and the glue (`firmware/line/port.py`) hands both in here.
+   audio into digits, and the glue (`board/line_port.py`) hands both in here.
 
 Theory of operation (FLOWS.md §4, §6, §7, §10-§15, §17). Off-hook gives dial tone; the
 first digit (DTMF or the first rotary pulse) stops it; every digit is judged by the line's

@@ -16,7 +16,7 @@ from firmware.dsp.classify import tone_shares
 from firmware.dsp.dtmf import DTMFDetector
 from firmware.dsp.pcm import SILENT_FRAME, to_pcm
 from firmware.dsp.tones import sine_mix
-from firmware.line.port import LinePort, caller_id_pcm
+from board.line_port import LinePort, caller_id_pcm
 from firmware.loop.clock import VirtualClock
 from firmware.loop.loop import EventLoop
 from hal.line import LineHardware

@@ -1,4 +1,4 @@
-"""firmware/line/port.py without the sim board: the AG1171 board's wiring (board/ag1171-usb.toml)
+"""board/line_port.py without the sim board: the AG1171 board's wiring (board/ag1171-usb.toml)
 on gpiozero's MockFactory, a virtual clock shared by the loop and the mock pins, and a media
 clock driven by hand as `hal.audio.AlsaLine` would drive it (capture frame in, playback out).
 This is how the real board reuses the per-line glue."""
@@ -11,7 +11,7 @@ from board import load_board
 from firmware.dsp.classify import ToneClassifier
 from firmware.dsp.dtmf import generate
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
-from firmware.line.port import LinePort, caller_id_pcm
+from board.line_port import LinePort, caller_id_pcm
 from firmware.dsp.callerid import CallerIDReceiver
 from firmware.loop.clock import VirtualClock
 from firmware.loop.loop import EventLoop
@@ -118,7 +118,7 @@ def test_caller_id_pcm_methods():
 def test_far_end_rfc4733_digit_is_played_to_the_handset_as_its_tone_pair():
     from firmware.dsp.dtmf import DTMFDetector
     from firmware.dsp.pcm import SILENT_FRAME
-    from firmware.line.port import LinePort
+    from board.line_port import LinePort
     from firmware.loop import EventLoop, VirtualClock
 
     class App:

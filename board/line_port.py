@@ -8,7 +8,8 @@ country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings
 call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
 ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`).
 
-It is not sans-IO (it arms loop timers), but it knows no pin and no sound device: a board hands
+It lives under board/ because it is not sans-IO (it arms loop timers; firmware/line stays
+sans-IO, DESIGN property 1), but it knows no pin and no sound device: a board hands
 it a `hal.line.LineHardware` (only `.hook` via `post`, and `.ringer`, are used) and calls
 `media_tick(capture, now)` once per 20 ms frame from its media clock, which returns the frame
 the earpiece hears. On the sim board the clock is a loop timer; on the AG1171 board it is the
