@@ -71,9 +71,9 @@ class BaresipPhone:
         self.ctl = None
         try:
             self._wait_ready(registered=bool(registrar))
-            import sys
-            sys.path.insert(0, HERE)
-            from bctl import Baresip
+            # as a package module: putting tests/peers on sys.path would let its
+            # firmware.py shadow the real firmware package in this process
+            from tests.peers.bctl import Baresip
             self.ctl = Baresip(port=self.ctrl_port)
         except Exception:
             self.stop()
