@@ -25,6 +25,7 @@ Driven by the board's 20 ms media tick: `mouthpiece()` gives the frame the hands
 import array
 import math
 import wave
+from collections import deque
 
 import gpiozero.pins.mock as gmock
 
@@ -47,6 +48,7 @@ CAS_FREQS = (2130, 2750)  # the CPE alerting signal (GR-30-CORE; ETSI DT-AS is t
 CAS_SHARE = 0.8           # both lines together, of a frame's power: "nothing else strong"
 CAS_TONE_POWER = 0.5 * amplitude(-32.0) ** 2    # each line at least -32 dBm0
 CAS_FRAMES = (2, 7)       # 40-140 ms in frames (80 ± 5 ms sent; frame edges add up to 40)
+EAR_BACKLOG = 750         # frames (15 s): longer than any plan's cadence cycle (10 s)
 CIDCW_ACK = "D"           # an ADSI phone's ACK ('A' from a non-ADSI one)
 CIDCW_ACK_MS = 60
 CIDCW_LISTEN = 50         # frames (1 s) to read the FSK: it starts within 500 ms of the ACK
@@ -150,7 +152,9 @@ class VirtualHandset:
         self.pulse_map = pulse_map
         self.cidcw = cidcw and cid_method in ("bell202", "etsi-fsk")
         self.off_hook = False
-        self.ear = ToneClassifier(self.country)
+        self._ear = ToneClassifier(self.country)
+        self._heard = deque()           # frames the ear has not classified yet
+        self._ear_stale = False         # the backlog overflowed: judge from what is left
         self.samples = 0
         self.caller_id = None
         self.rings = 0
@@ -211,7 +215,7 @@ class VirtualHandset:
         self._cancel_op("offhook")
         if not self.off_hook:
             self.off_hook = True
-            self.ear.reset()
+            self._ear_reset()
             self._drive(True)
             self._in_session = False
         return {"hook": "off"}
@@ -221,7 +225,7 @@ class VirtualHandset:
         if self.off_hook:
             self.off_hook = False
             self._drive(False)
-            self.ear.reset()
+            self._ear_reset()
         return {"hook": "on"}
 
     def flash(self, ms: float, done) -> None:
@@ -388,7 +392,10 @@ class VirtualHandset:
         else:
             heard = self._cidcw(frame) if self.cidcw else frame
             self._forget_clicks(heard)
-            self.ear.feed(heard)
+            self._heard.append(heard)
+            if len(self._heard) > EAR_BACKLOG:
+                self._heard.popleft()
+                self._ear_stale = True
         self._levels.append(heard)
         if len(self._levels) > 10:
             del self._levels[0]
@@ -419,7 +426,7 @@ class VirtualHandset:
         loud = frame != SILENT_FRAME and rms_dbm0(rms(frame)) > CLICK_DBM0
         if loud:
             if self._quiet >= CLICK_QUIET and 0 < self._last_burst <= CLICK_FRAMES:
-                self.ear.reset()
+                self._ear_reset()
             if self._quiet:
                 self._burst = 0
             self._burst += 1
@@ -509,6 +516,26 @@ class VirtualHandset:
         if absent:
             cid["reason"] = "private" if absent == "P" else "unavailable"
         self.caller_id = cid
+
+    @property
+    def ear(self) -> ToneClassifier:
+        """The tone classifier, caught up on what the earpiece played. It is fed on demand
+        (`state`, `listen`, `wait tone=`) rather than every frame: classifying costs far more
+        than the rest of the handset, and nobody asks during most of a call."""
+        heard = self._heard
+        if heard:
+            if self._ear_stale:
+                self._ear.reset()
+                self._ear_stale = False
+            feed = self._ear.feed
+            while heard:
+                feed(heard.popleft())
+        return self._ear
+
+    def _ear_reset(self) -> None:
+        self._heard.clear()
+        self._ear_stale = False
+        self._ear.reset()
 
     def tone(self) -> str:
         """The ear's class; an unmatched sound that has stopped is silence again."""
