@@ -12,23 +12,10 @@ import time
 
 import pytest
 
-from tests.integration.test_call_sipp import Rig, requests, sipp_ok
+from tests.integration.test_call_sipp import requests, rig, sipp_ok  # noqa: F401 (rig: fixture)
 
 pytestmark = [pytest.mark.peers,
               pytest.mark.skipif(not shutil.which("sipp"), reason="sipp not installed (tools/setup --test)")]
-
-
-@pytest.fixture
-def rig(tmp_path):
-    made = []
-
-    def make(**line):
-        r = Rig(tmp_path, **line)
-        made.append(r)
-        return r
-    yield make
-    for r in made:
-        r.close()
 
 
 def rtp_socket():

@@ -49,6 +49,15 @@ def _answer_c(rig):
     c.cmd("accept")
 
 
+
+def flash_back_to_b_then_hang_up(rig, h, b):
+    """Flash: the held call B is the line's again (audio both ways); then hang up on B."""
+    n = rig.mark()
+    h.ok("flash")
+    back_with_b(rig, h, n)
+    h.ok("onhook")
+    assert b.wait({"CALL_CLOSED"}, 10)
+
 def test_talk_to_c_then_c_hangs_up_and_flash_goes_back_to_b(rig):
     b, c = rig.phone("1002"), rig.phone("1003")
     with rig.handset() as h:
@@ -69,11 +78,7 @@ def test_talk_to_c_then_c_hangs_up_and_flash_goes_back_to_b(rig):
         assert ended and ended["reason"] == "remote hangup", rig.calls_since(n)
         assert h.ok("wait fxs=flash_reorder 5"), rig.calls_since(n)
         assert h.ok("wait tone=congestion 5")
-        n = rig.mark()
-        h.ok("flash")
-        back_with_b(rig, h, n)
-        h.ok("onhook")
-        assert b.wait({"CALL_CLOSED"}, 10)
+        flash_back_to_b_then_hang_up(rig, h, b)
     assert not rig.errors(), rig.errors()
 
 
@@ -108,11 +113,7 @@ def test_second_call_to_a_busy_user_gives_busy_tone_and_flash_goes_back_to_b(rig
         assert ended and "486" in ended["reason"], rig.calls_since(m)
         assert h.ok("wait tone=busy 5"), rig.calls_since(m)
         assert busy.wait(10) == 0, busy.errors()[-800:]   # SIPp saw its ACK
-        n = rig.mark()
-        h.ok("flash")
-        back_with_b(rig, h, n)
-        h.ok("onhook")
-        assert b.wait({"CALL_CLOSED"}, 10)
+        flash_back_to_b_then_hang_up(rig, h, b)
     assert not rig.errors(), rig.errors()
 
 
