@@ -7,7 +7,7 @@ leaves B and C talking to each other (REFER with Replaces)."""
 import re
 import time
 
-from tests.integration.test_services_e2e import _call_b_then_flash, rig  # noqa: F401 (fixture)
+from tests.integration.test_services_e2e import rig  # noqa: F401 (fixture)
 from tests.peers.handset import Handset
 from tests.peers.kamailio import free_media_port, free_port
 from tests.peers.sipp import Sipp
@@ -15,6 +15,20 @@ from tests.peers.sipp import Sipp
 import pytest
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(60)]
+
+
+def _call_b_then_flash(h, fw) -> int:
+    """Off-hook, dial 1002, talk; flash: B held, second dial tone. Returns the event index
+    before the flash."""
+    h.ok("offhook")
+    h.ok("wait tone=dial 5")
+    h.ok("dial 1002# mode=dtmf")
+    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
+    n = len(fw.events())
+    h.ok("flash")
+    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
+    h.ok("wait fxs=flash_dial 5")
+    return n
 
 
 def _calls(fw, n, state):

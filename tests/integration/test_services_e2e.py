@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.integration.test_threeway_e2e import A_HZ, B_HZ, _has, _near, talk_to_b_then_hold
+from tests.integration.test_threeway_e2e import (A_HZ, B_HZ, C_HZ, _has, _lacks, _near, talk_to_b_then_c,
+                                                 talk_to_b_then_hold)
 from tests.peers import rtptap
 from tests.peers.ata_rig import AtaRig
 from tests.peers.baresip import BaresipPhone
@@ -124,56 +125,83 @@ def test_blind_transfer_tipring_is_transferee_and_the_handset_ends_up_talking_to
         assert c.wait({"CALL_CLOSED"}, 10)
 
 
-def _call_b_then_flash(h, fw) -> int:
-    """Off-hook, dial 1002, talk; flash: B held, second dial tone. Returns the event index
-    before the flash."""
-    h.ok("offhook")
-    h.ok("wait tone=dial 5")
-    h.ok("dial 1002# mode=dtmf")
-    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected", 15)
-    n = len(fw.events())
-    h.ok("flash")
-    assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "held", 10, since=n)
-    h.ok("wait fxs=flash_dial 5")
-    return n
+@pytest.fixture
+def rig_bc(tmp_path):
+    """AtaRig: tipring 1001 with the handset, baresip B (1002, 700 Hz) and C (1003, 900 Hz),
+    both auto-answer, an RTP tap."""
+    if not rtptap.available():
+        pytest.skip("no AF_PACKET socket on lo (root or CAP_NET_RAW)")
+    r = AtaRig(str(tmp_path), phones=[("1002", B_HZ), ("1003", C_HZ)])
+    try:
+        yield r
+    finally:
+        r.stop()
 
 
-def test_handset_blind_transfer_flash_star98(rig):
-    """FLOWS §14 with tipring as transferor, from the handset: call B (1002), flash (B held),
-    dial *98 1003 -> REFER to B, B calls C (1003) through Kamailio, tipring's call ends."""
-    kam, a, c, fw, control = rig()
-    with Handset(control) as h:
-        n = _call_b_then_flash(h, fw)
+def _b_and_c_talk_without_tipring(rig, since, talked_to):
+    """B and C talk to each other with tipring out of it: each hears the other's tone and not
+    the handset's (which still says A_HZ), and from tap mark `since` (taken once tipring's
+    calls ended) all the RTP B is sent comes from C and all C is sent from B: tipring sends
+    neither anything. `talked_to`: the phones tipring itself sent media to before, which the
+    tap must have told apart as neither phone (else "only from C" would prove nothing)."""
+    for user in talked_to:
+        assert [k for k in rig.senders(user) if k not in rig.phones], (user, rig.senders(user))
+    heard = rig.listen(settle=1.0, ms=1200)
+    _has(rig, heard, "1003", B_HZ)                 # C hears B ...
+    _has(rig, heard, "1002", C_HZ)                 # ... and B hears C
+    _lacks(rig, heard, "1002", A_HZ)
+    _lacks(rig, heard, "1003", A_HZ)
+    assert set(rig.senders("1002", since)) == {"1003"}, rig.senders("1002", since)
+    assert set(rig.senders("1003", since)) == {"1002"}, rig.senders("1003", since)
+
+
+def test_handset_blind_transfer_flash_star98(rig_bc):
+    """FLOWS §14 with tipring as transferor, from the handset: call B (1002), talk, flash (B
+    held), dial *98 1003 -> REFER to B, B calls C (1003) through Kamailio, tipring's call
+    ends; B and C talk to each other, audio both ways, tipring sends neither anything."""
+    rig = rig_bc
+    b, c = rig.phone("1002"), rig.phone("1003")
+    with rig.handset() as h:
+        talk_to_b_then_hold(rig, h)
+        m = rig.mark()
         h.ok("dial *981003# mode=dtmf")
-        assert c.wait({"CALL_ESTABLISHED"}, 15), c.log()[-1500:]
-        ended = fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "ended", 15, since=n)
-        assert ended, [e for e in fw.events()[n:] if e["event"] in ("call", "error", "line")]
+        up = c.wait({"CALL_ESTABLISHED"}, 15)
+        assert up and up["param"].startswith("sip:1002@"), (up, c.log()[-1500:])   # B called C
+        ended = rig.call_event(since=m, state="ended", peer="1002", timeout=15)
+        assert ended, rig.calls_since(m)
+        _b_and_c_talk_without_tipring(rig, rig.tap.mark(), talked_to=("1002",))
         h.ok("onhook")
+    b.cmd("hangup")
+    assert c.wait({"CALL_CLOSED"}, 10)
+    assert not rig.errors(), rig.errors()
 
 
-def test_handset_attended_transfer_hang_up_joins_b_and_c(rig):
+def test_handset_attended_transfer_hang_up_joins_b_and_c(rig_bc):
     """FLOWS §15 with tipring as A, from the handset: call B (1002), flash, call C (1003), talk,
-    hang up -> REFER with Replaces; B and C end up in a call of their own."""
-    kam, b, c, fw, control = rig()
-    with Handset(control) as h:
-        n = _call_b_then_flash(h, fw)
-        h.ok("dial 1003# mode=dtmf")
-        assert c.wait({"CALL_ESTABLISHED"}, 15)
-        assert fw.wait_event(lambda e: e["event"] == "call" and e["state"] == "connected"
-                             and e["peer"] == "1003", 10, since=n)
-        m = len(fw.events())
+    hang up -> REFER with Replaces to C; C calls B, B and C end up in a call of their own:
+    audio both ways, tipring sends neither anything."""
+    rig = rig_bc
+    b, c = rig.phone("1002"), rig.phone("1003")
+    with rig.handset() as h:
+        talk_to_b_then_c(rig, h)
+        m = rig.mark()
         h.ok("onhook")
-        ended = [e for e in fw.events()[m:]]
+        ended = []
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            ended = [e for e in fw.events()[m:] if e["event"] == "call" and e["state"] == "ended"]
+            ended = [e for e in rig.calls_since(m) if e["event"] == "call" and e["state"] == "ended"]
             if len(ended) >= 2:
                 break
             time.sleep(0.1)
-        assert len(ended) >= 2, [e for e in fw.events()[m:] if e["event"] in ("call", "error", "line")]
-        assert {e["reason"] for e in ended} == {"transferred"}
+        assert sorted((e["peer"], e["reason"]) for e in ended) == [("1002", "transferred"), ("1003", "transferred")], \
+            rig.calls_since(m)
         # C called B with Replaces (baresip 1.0 then treats it as a new call: B and C talk)
         assert "Replaces=" in c.log() and "Call established" in c.log(), c.log()[-1500:]
+        _b_and_c_talk_without_tipring(rig, rig.tap.mark(), talked_to=("1002", "1003"))
+        assert h.ok("state")["ringing"] is False        # no recall: the transfer went through
+    b.cmd("hangup")
+    assert c.wait({"CALL_CLOSED"}, 10)
+    assert not rig.errors(), rig.errors()
 
 
 # -- forwarding switched on from the handset (FLOWS §10, §11) ---------------------------------

@@ -116,6 +116,23 @@ class AtaRig:
         """(SSRCs, timestamp steps back) in what `user` was sent since tap mark `since`."""
         return self.tap.sources(since, self.rtp_ports(user))
 
+    def owner(self, port):
+        """The rig's phone whose RTP port range holds `port`, else None (tipring, SIPp ...)."""
+        for u in self.phones:
+            if port in self.rtp_ports(u):
+                return u
+        return None
+
+    def senders(self, user, since=0):
+        """Who sent RTP to `user` since tap mark `since`: {sender: packets}, the sender being
+        one of the rig's phones (its user) or, for anyone else (tipring's media), the UDP
+        source port."""
+        out = {}
+        for p in self.tap.since(since, self.rtp_ports(user)):
+            who = self.owner(p[1]) or p[1]
+            out[who] = out.get(who, 0) + 1
+        return out
+
     @staticmethod
     def share(heard, hz):
         """(share, loud blocks) of `hz` in one phone's `listen` result (baresip.tone_share)."""
