@@ -33,6 +33,26 @@ class LinePortsBoard:
 
     ports: dict
 
+    def _open_lines(self, app, open_audio: bool, **port_options):
+        """Build `self.hardware[n]` (HAL on this board's pins) and `self.ports[n]` (LinePort)
+        for every configured line, in config order; yields (n, its pins, its [[line]]) after each, for
+        the board's own additions. A line the board does not wire is an error naming the
+        ports it does."""
+        from board.line_port import LinePort
+        from hal.line import LineHardware
+        wiring = {l["port"]: l for l in self.board.get("line", [])}
+        for ln in app.cfg.lines:
+            n = ln["port"]
+            pins = wiring.get(n)
+            if pins is None:
+                raise ValueError("line %d: board %s wires ports %s only"
+                                 % (n, self.board.get("name"), ", ".join(str(p) for p in sorted(wiring))))
+            hw = LineHardware(pins, post=lambda item, n=n: self.loop.call_soon_threadsafe(self._posted, n, item),
+                              clock=self.loop.now, open_audio=open_audio, pin_factory=self.factory)
+            self.hardware[n] = hw
+            self.ports[n] = LinePort(self.loop, app, ln, app.cfg.board, ringer=hw.ringer, **port_options)
+            yield n, pins, ln
+
     def line_status(self, port: int) -> dict:
         p = self.ports.get(port)
         if p is None:

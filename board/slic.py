@@ -18,8 +18,7 @@ import logging
 
 from board import load_board
 from board.common import LinePortsBoard
-from hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
-from board.line_port import LinePort
+from hal.line import open_leds, open_reset_button, pin_factory_for
 
 log = logging.getLogger("tipring.board")
 
@@ -38,17 +37,9 @@ class SlicBoard(LinePortsBoard):
         self.leds = self.button = None
         self._closed = False
         self._clock_init()
-        wiring = {l["port"]: l for l in self.board.get("line", [])}
         try:
-            for ln in app.cfg.lines:
-                n = ln["port"]
-                if n not in wiring:
-                    raise ValueError("line %d: board %s wires ports %s only"
-                                     % (n, self.board.get("name"), ", ".join(str(p) for p in sorted(wiring))))
-                hw = LineHardware(wiring[n], post=lambda item, n=n: self.loop.call_soon_threadsafe(self._posted, n, item),
-                                  clock=self.loop.now, open_audio=True, pin_factory=self.factory)
-                self.hardware[n] = hw
-                self.ports[n] = LinePort(self.loop, app, ln, app.cfg.board, ringer=hw.ringer)
+            for _line in self._open_lines(app, open_audio=True):
+                pass
             self.leds = open_leds(self.board, pin_factory=self.factory)
             self.button = open_reset_button(self.board, post=lambda item: self.loop.call_soon_threadsafe(self._reset, item),
                                             pin_factory=self.factory)

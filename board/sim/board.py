@@ -27,8 +27,7 @@ from board.common import LinePortsBoard
 from board.sim.control import ControlServer
 from board.sim.handset import SimPin, VirtualHandset
 from firmware.config import parse_hostport
-from board.line_port import PULSE_MAPS, LinePort
-from hal.line import LineHardware
+from board.line_port import PULSE_MAPS
 
 TICK = 0.020
 MAX_BEHIND = 10           # ticks; further behind than this, the clock skips ahead
@@ -60,18 +59,9 @@ class SimBoard(LinePortsBoard):
         self._closed = False
         self._clock_init()
         b = self.cfg.board
-        wiring = dict((l["port"], l) for l in self.board["line"])
         try:
-            for ln in self.cfg.lines:
-                n = ln["port"]
-                pins = wiring.get(n)
-                if pins is None:
-                    raise ValueError("line %d: the sim board wires ports %s only"
-                                     % (n, ", ".join(str(p) for p in sorted(wiring))))
-                hw = LineHardware(pins, post=lambda item, n=n: self.loop.call_soon_threadsafe(self._posted, n, item),
-                                  clock=self.loop.now, open_audio=False, pin_factory=self.factory)
-                self.hardware[n] = hw
-                self.ports[n] = LinePort(self.loop, app, ln, b, ringer=hw.ringer, **dict(line_options or {}))
+            for n, pins, ln in self._open_lines(app, open_audio=False, **dict(line_options or {})):
+                hw = self.hardware[n]
                 self.handsets[n] = VirtualHandset(
                     self.loop, n, self.factory.pin(pins["shk"]["gpio"]), self.factory.pin(pins["rm"]["gpio"]),
                     shk_active_high=pins["shk"]["active"] == "high",
