@@ -32,7 +32,7 @@ from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
 from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
-from firmware.line.fxs import DTMF_STATES, FxsLine
+from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
 from firmware.line.ring_cadence import ring_plan
@@ -99,12 +99,8 @@ class LinePort:
             pulse_map=PULSE_MAPS.get(board_cfg.get("pulse_variant", "standard"), "standard"),
             now=loop.now())
         self.dtmf = DTMFDetector()
-        opts = {"features": LineFeatures.from_config(line_cfg),
-                "feature_codes": line_cfg.get("feature_codes") or "",
-                "flash_relay": line_cfg.get("flash_relay") or "off",
-                # caller ID on call waiting: FSK methods only (the phone ACKs, then decodes FSK)
-                "cw_caller_id": line_cfg.get("cw_caller_id", True) is not False
-                and self.cid_method in CIDCW_METHODS}
+        opts = dict(self._line_options(line_cfg), features=LineFeatures.from_config(line_cfg),
+                    feature_codes=line_cfg.get("feature_codes") or "")
         opts.update(options)
         self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
@@ -121,6 +117,21 @@ class LinePort:
         self._dtmf_on = False
         self._timers = {}
         self._closed = False
+
+    def _line_options(self, line_cfg) -> dict:
+        """The FxsLine settings that come from the line's config keys."""
+        return {"flash_relay": line_cfg.get("flash_relay") or "off",
+                # caller ID on call waiting: FSK methods only (the phone ACKs, then decodes FSK)
+                "cw_caller_id": line_cfg.get("cw_caller_id", True) is not False
+                and self.cid_method in CIDCW_METHODS,
+                "offhook_timeout": float(line_cfg.get("offhook_timeout_s") or OFFHOOK_TIMEOUT),
+                "reorder_timeout": float(line_cfg.get("reorder_timeout_s") or REORDER_TIMEOUT)}
+
+    def reconfigure(self, line_cfg: dict) -> None:
+        """The console changed this line's keys: the line's own settings take effect at once
+        (from the next timer they arm); the caller-ID method and dial plan at the next start."""
+        for key, value in self._line_options(line_cfg).items():
+            setattr(self.fxs, key, value)
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -25,6 +25,14 @@ from firmware.sip.useragent import UserAgent
 
 log = logging.getLogger("tipring")
 
+# the [[line]] keys that make a registration; a change to any other key needs none
+ACCOUNT_KEYS = ("user", "password", "auth_user", "display_name", "registrar", "proxy", "domain",
+                "expires", "register")
+
+
+def _account(line):
+    return None if line is None else tuple(line.get(k) for k in ACCOUNT_KEYS)
+
 SHUTDOWN_WAIT = 2.0
 FLASH_EVENT_MS = 250   # RFC 4733 event 16 length for a relayed flash (a typical flash is 300-600 ms)
 
@@ -562,7 +570,7 @@ class Firmware:
         self.cfg = new_cfg
         now = self.loop.now()
         old_ports = {l["port"]: l for l in old.lines}
-        changed = [ln for ln in new_cfg.lines if rebind or old_ports.get(ln["port"]) != ln]
+        changed = [ln for ln in new_cfg.lines if rebind or _account(old_ports.get(ln["port"])) != _account(ln)]
         for ln in changed:     # de-register from where we were, with the old account
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:
@@ -580,6 +588,11 @@ class Firmware:
                 self._register_line(ln)
                 notes.append("line %d: re-registering" % ln["port"])
         self.calls_mgr.lines = {l["port"]: l for l in new_cfg.lines}
+        ports = getattr(self.board, "ports", None) or {}
+        for ln in new_cfg.lines:      # the line's own settings apply at once, no re-registration
+            port = ports.get(ln["port"])
+            if port is not None and old_ports.get(ln["port"]) != ln and hasattr(port, "reconfigure"):
+                port.reconfigure(ln)
         wake = getattr(self.board, "wake", None)
         if wake is not None:
             wake()          # the board's media clock may sleep: a new config restarts it

@@ -249,6 +249,8 @@ SCHEMA = {
         "dial_plan": (_dial_plan, "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"),
         "caller_id": (_choice(*CALLER_ID), None),
         "no_answer_s": (_int(5, 600), 60),
+        "offhook_timeout_s": (_int(5, 600), 30),
+        "reorder_timeout_s": (_int(5, 600), 60),
         "call_waiting": (_bool, True),
         "cw_caller_id": (_bool, True),      # caller ID on call waiting (Type II, FSK methods)
         "direct_calls": (_bool, False),
