@@ -6,8 +6,12 @@ import time
 
 
 class Handset:
+    """One connection to the control port: `ask`/`ok` a request (``line=N`` added for another
+    line), or `send` raw bytes and `read` the next reply (bad input, pipelining)."""
+
     def __init__(self, address, line=1, timeout=10.0):
-        host, port = address.rsplit(":", 1)
+        """`address`: "HOST:PORT" or a (host, port) tuple."""
+        host, port = address.rsplit(":", 1) if isinstance(address, str) else address
         end = time.monotonic() + timeout
         while True:
             try:
@@ -20,19 +24,25 @@ class Handset:
         self.f = self.s.makefile("rb")
         self.line = line
 
-    def ask(self, request, timeout=60.0):
+    def send(self, raw: bytes) -> None:
+        self.s.sendall(raw)
+
+    def read(self, timeout=60.0) -> dict:
         self.s.settimeout(timeout)
-        if self.line != 1 and "line=" not in request:
-            request += " line=%d" % self.line
-        self.s.sendall(request.encode() + b"\n")
         raw = self.f.readline()
         if not raw:
-            raise ConnectionError("sim control closed after %r" % request)
+            raise ConnectionError("the sim control port closed the connection")
         return json.loads(raw)
+
+    def ask(self, request, timeout=60.0):
+        if self.line != 1 and "line=" not in request:
+            request += " line=%d" % self.line
+        self.send(request.encode() + b"\n")
+        return self.read(timeout)
 
     def ok(self, request, timeout=60.0):
         r = self.ask(request, timeout)
-        assert r.get("ok"), "%s -> %s" % (request, r)
+        assert r.get("ok") is True, "%s -> %s" % (request, r)
         return r
 
     def close(self):

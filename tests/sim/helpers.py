@@ -1,12 +1,11 @@
 """A running firmware on the sim board for tests: the real `Firmware`, its loop in a thread,
 the control protocol over TCP, and the event log captured as it is emitted."""
-import json
-import socket
 import threading
 import time
 
 from firmware.app import Firmware
 from firmware.config import validate
+from tests.peers.handset import Handset as Client
 
 
 class Running:
@@ -80,32 +79,3 @@ class Running:
         self.thread.join(5)
         self.fw.close()
         self.fw.loop.close()
-
-
-class Client:
-    def __init__(self, addr):
-        self.s = socket.create_connection(addr, timeout=30)
-        self.f = self.s.makefile("rb")
-
-    def send(self, raw: bytes):
-        self.s.sendall(raw)
-
-    def read(self):
-        line = self.f.readline()
-        assert line, "the control port closed the connection"
-        return json.loads(line)
-
-    def ask(self, text):
-        self.send(text.encode() + b"\n")
-        return self.read()
-
-    def ok(self, text):
-        r = self.ask(text)
-        assert r.get("ok") is True, (text, r)
-        return r
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
