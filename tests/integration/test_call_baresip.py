@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.peers.baresip import BaresipPhone, dominant, read_wav
-from tests.peers.firmware import RunningFirmware
+from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_port
 
@@ -22,11 +22,7 @@ def rig(tmp_path):
     kam.start()
     phone = BaresipPhone(str(tmp_path), "1002", registrar=kam.address, answer="auto", record=True, tone_hz=700)
     ctl = free_port()
-    cfg = {"board": {"kind": "sim", "control": "127.0.0.1:%d" % ctl, "country": "us"},
-           "sip": {"bind": "127.0.0.1:%d" % free_port()},
-           "line": [{"port": 1, "user": "1001", "password": "secret1001", "registrar": kam.address,
-                     "domain": kam.address, "expires": 300}]}
-    fw = RunningFirmware(str(tmp_path), cfg)
+    fw = RunningFirmware(str(tmp_path), sim_line_config(kam.address, "127.0.0.1:%d" % ctl))
     try:
         assert fw.wait_event(lambda e: e["event"] == "registered", 10), fw.events()
         yield kam, phone, fw, "127.0.0.1:%d" % ctl

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.peers.baresip import BaresipPhone
-from tests.peers.firmware import RunningFirmware
+from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_port
 
@@ -22,10 +22,7 @@ def test_flash_holds_and_flash_again_resumes(tmp_path):
         phone = BaresipPhone(str(tmp_path), "1002", registrar=kam.address, answer="auto", tone_hz=700)
         try:
             ctl = free_port()
-            cfg = {"board": {"kind": "sim", "control": "127.0.0.1:%d" % ctl},
-                   "sip": {"bind": "127.0.0.1:%d" % free_port()},
-                   "line": [{"port": 1, "user": "1001", "password": "secret1001", "registrar": kam.address,
-                             "domain": kam.address, "expires": 300}]}
+            cfg = sim_line_config(kam.address, "127.0.0.1:%d" % ctl)
             with RunningFirmware(str(tmp_path), cfg) as fw, Handset("127.0.0.1:%d" % ctl) as h:
                 assert fw.wait_event(lambda e: e["event"] == "registered", 10)
                 h.ok("offhook")

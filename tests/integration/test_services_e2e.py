@@ -12,7 +12,7 @@ from tests.integration.test_threeway_e2e import (A_HZ, B_HZ, C_HZ, _has, _lacks,
 from tests.peers import rtptap
 from tests.peers.ata_rig import AtaRig
 from tests.peers.baresip import BaresipPhone
-from tests.peers.firmware import RunningFirmware
+from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_media_port, free_port
 
@@ -45,12 +45,7 @@ def rig(tmp_path):
         parts["a"] = _phone(str(tmp_path), "1002", kam.address, 700)
         parts["c"] = _phone(str(tmp_path), "1003", kam.address, 900)
         ctl = free_port()
-        line = {"port": 1, "user": "1001", "password": "secret1001", "registrar": kam.address,
-                "domain": kam.address, "expires": 300}
-        line.update(keys)
-        cfg = {"board": {"kind": "sim", "control": "127.0.0.1:%d" % ctl, "country": "us"},
-               "sip": {"bind": "127.0.0.1:%d" % free_port()}, "line": [line]}
-        fw = parts["fw"] = RunningFirmware(str(tmp_path), cfg)
+        fw = parts["fw"] = RunningFirmware(str(tmp_path), sim_line_config(kam.address, "127.0.0.1:%d" % ctl, **keys))
         assert fw.wait_event(lambda e: e["event"] == "registered", 10), fw.events()
         return kam, parts["a"], parts["c"], fw, "127.0.0.1:%d" % ctl
     try:

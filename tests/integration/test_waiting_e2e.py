@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.integration.test_services_e2e import _call, _phone
-from tests.peers.firmware import RunningFirmware
+from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_port
 
@@ -33,11 +33,7 @@ def test_call_waiting_flash_answers_the_second_caller_and_flash_swaps_back(tmp_p
         c = _phone(str(tmp_path), "1003", kam.address, 900)
         parts.append(c)
         ctl = free_port()
-        cfg = {"board": {"kind": "sim", "control": "127.0.0.1:%d" % ctl, "country": "us"},
-               "sip": {"bind": "127.0.0.1:%d" % free_port()},
-               "line": [{"port": 1, "user": "1001", "password": "secret1001", "registrar": kam.address,
-                         "domain": kam.address, "expires": 300}]}
-        fw = RunningFirmware(str(tmp_path), cfg)
+        fw = RunningFirmware(str(tmp_path), sim_line_config(kam.address, "127.0.0.1:%d" % ctl))
         assert fw.wait_event(lambda e: e["event"] == "registered", 10), fw.events()
         with Handset("127.0.0.1:%d" % ctl) as h:
             b.cmd("dial", "sip:1001@%s" % kam.address)

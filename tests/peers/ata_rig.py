@@ -13,7 +13,7 @@ import time
 
 from tests.peers import rtptap
 from tests.peers.baresip import BaresipPhone, tone_share
-from tests.peers.firmware import RunningFirmware
+from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_port
 from tests.peers.sipp import Sipp
@@ -41,12 +41,7 @@ class AtaRig:
                                                  record=record, tone_hz=hz)
                 self.tap.add_ports(self.rtp_ports(user))
             self.control = "127.0.0.1:%d" % free_port()
-            line = {"port": 1, "user": "1001", "password": "secret1001", "registrar": self.kam.address,
-                    "domain": self.kam.address, "expires": 300}
-            line.update(line_keys)
-            cfg = {"board": {"kind": "sim", "control": self.control, "country": "us"},
-                   "sip": {"bind": "127.0.0.1:%d" % free_port()}, "line": [line]}
-            self.fw = RunningFirmware(workdir, cfg)
+            self.fw = RunningFirmware(workdir, sim_line_config(self.kam.address, self.control, **line_keys))
             if not self.fw.wait_event(lambda e: e["event"] == "registered", 15):
                 raise RuntimeError("tipring did not register: %s" % self.fw.events())
         except BaseException:

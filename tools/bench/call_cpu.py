@@ -46,7 +46,7 @@ from firmware.app import Firmware  # noqa: E402  (before tests.peers.baresip, wh
 from firmware.demo import _Handset, _config, _free_port  # noqa: E402
 from firmware.loop import EventLoop  # noqa: E402
 from tests.peers.baresip import BaresipPhone  # noqa: E402
-from tests.peers.firmware import RunningFirmware  # noqa: E402
+from tests.peers.firmware import RunningFirmware, sim_line_config  # noqa: E402
 from tests.peers.handset import Handset  # noqa: E402
 from tests.peers.kamailio import Kamailio, free_port  # noqa: E402
 
@@ -189,11 +189,7 @@ def main():
         phone = BaresipPhone(work, "1002", registrar=kam.address, answer="auto", wav=wav)
         peers.append(phone)
         ctl = free_port()
-        cfg = {"board": {"kind": "sim", "control": "127.0.0.1:%d" % ctl, "country": "us"},
-               "sip": {"bind": "127.0.0.1:%d" % free_port()},
-               "line": [{"port": 1, "user": "1001", "password": "secret1001", "registrar": kam.address,
-                         "domain": kam.address, "expires": 300}]}
-        fw = RunningFirmware(work, cfg)
+        fw = RunningFirmware(work, sim_line_config(kam.address, "127.0.0.1:%d" % ctl))
         peers.append(fw)
         if not fw.wait_event(lambda e: e["event"] == "registered", 10):
             raise RuntimeError("tipring did not register: %s" % fw.output()[-800:])
