@@ -5,12 +5,21 @@ tag), creating server transactions for new requests, answering stateless what ca
 matched, and running every transaction's timers. The machines themselves live in
 `firmware.sip.transaction`; this module only keeps them. Sans-IO: every method takes `now`
 and returns `Action`s.
+
+Cost under load (a flood of OPTIONS keeps ~64*T1 = 32 s of completed server transactions, tens
+of thousands at 2000/s): nothing here walks the table per message. Deadlines sit in a heap
+(one entry per change, stale entries skipped when popped), a response from the TU finds its
+server transaction through an index on (Call-ID, CSeq method, top Via branch), and the table
+of server transactions is bounded (`max_servers`): past it a new request is refused with an
+`overload` action (the UA drops it and counts it) instead of growing memory without end.
 """
+
+import heapq
 
 from firmware.sip.message import Request, Response, validate
 from firmware.sip.transaction import (
     Action, InviteClient, InviteServer, NonInviteClient, NonInviteServer, T1, T2, T4,
-    TRYING_DELAY, _Server, cancel_for, client_key, server_key,
+    TRYING_DELAY, cancel_for, client_key, server_key,
 )
 
 
@@ -33,10 +42,12 @@ class TransactionLayer:
       ("timeout",)       B, F, H, or no ACK by Timer L: `.tx` timed out
       ("error", text)    transport error or an event with no transition
       ("terminated",)    `.tx` ended and left the table
+      ("overload", req)  a new request found the server table full (`max_servers`); no
+                         transaction was made and nothing was answered
     """
 
     def __init__(self, t1: float = T1, t2: float = T2, t4: float = T4, reliable: bool = False,
-                 trying_delay=TRYING_DELAY):
+                 trying_delay=TRYING_DELAY, max_servers: int = 4096):
         self.t1 = t1
         self.t2 = t2
         self.t4 = t4
@@ -44,6 +55,12 @@ class TransactionLayer:
         self.trying_delay = trying_delay
         self.transactions = {}   # key -> Transaction
         self._pending_cancel = {}  # INVITE client key -> CANCEL waiting for a 1xx
+        self.max_servers = max_servers
+        self._servers = {}       # (Call-ID, CSeq method, top Via branch) -> [server tx]
+        self._n_servers = 0
+        self._invite_servers = set()  # for the ACK to a 2xx, tied by dialog identifiers
+        self._heap = []          # (when, seq, tx); an entry is live while tx._due == when
+        self._seq = 0
 
     def __repr__(self):
         return "<TransactionLayer %d live>" % len(self.transactions)
@@ -62,6 +79,7 @@ class TransactionLayer:
         cls = InviteClient if request.method == "INVITE" else NonInviteClient
         tx = cls(request, now, **self._opts(reliable))
         tx.key = client_key(request)
+        tx._due = None
         self.transactions[tx.key] = tx
         return self._route(tx, tx.start())
 
@@ -135,6 +153,8 @@ class TransactionLayer:
             return self._route(tx, tx.on_request(req, now))
         if tx is not None:
             return self._route(tx, tx.on_request(req, now))
+        if self._n_servers >= self.max_servers:
+            return [Action("overload", req, None)]
         cls = InviteServer if req.method == "INVITE" else NonInviteServer
         opts = self._opts(reliable)
         if cls is InviteServer:
@@ -142,7 +162,9 @@ class TransactionLayer:
         else:
             tx = cls(req, now, **opts)
         tx.key = key
+        tx._due = None
         self.transactions[key] = tx
+        self._index_server(tx)
         out = self._route(tx, tx.start())
         if req.method == "CANCEL":
             return out + self._on_cancel(req, tx, now)
@@ -170,8 +192,8 @@ class TransactionLayer:
             cid, seq, tag = ack.call_id, ack.cseq.seq, ack.to.tag
         except ValueError:
             return None
-        for tx in self.transactions.values():
-            if isinstance(tx, InviteServer) and tx.state == "accepted" \
+        for tx in self._invite_servers:
+            if tx.state == "accepted" \
                     and tx.request.call_id == cid and tx.request.cseq.seq == seq \
                     and tx.last_response is not None and tx.last_response.to.tag == tag:
                 return tx
@@ -180,32 +202,68 @@ class TransactionLayer:
     def _server_for_response(self, resp):
         top = resp.via[0]
         branch = top.branch
-        method = resp.cseq.method
-        for tx in self.transactions.values():
-            if isinstance(tx, _Server) and tx.request.cseq.method == method \
-                    and tx.request.call_id == resp.call_id and tx.request.via[0] == top \
-                    and (branch is None or tx.branch == branch):
+        for tx in self._servers.get((resp.call_id, resp.cseq.method, branch or ""), ()):
+            if tx.request.via[0] == top:
                 return tx
         return None
+
+    def _index_server(self, tx):
+        req = tx.request
+        k = (req.call_id, req.cseq.method, req.via[0].branch or "")
+        tx._index = k
+        self._servers.setdefault(k, []).append(tx)
+        self._n_servers += 1
+        if isinstance(tx, InviteServer):
+            self._invite_servers.add(tx)
+
+    def _unindex_server(self, tx):
+        k = getattr(tx, "_index", None)
+        if k is None:
+            return
+        tx._index = None
+        same = self._servers.get(k)
+        if same is not None and tx in same:
+            same.remove(tx)
+            if not same:
+                del self._servers[k]
+        self._n_servers -= 1
+        self._invite_servers.discard(tx)
+
+    @property
+    def server_count(self) -> int:
+        """Live server transactions (bounded by `max_servers`)."""
+        return self._n_servers
 
     # -- the clock
 
     def deadline(self):
         """Earliest deadline over all transactions, or None."""
-        best = None
-        for tx in self.transactions.values():
-            d = tx.deadline()
-            if d is not None and (best is None or d < best):
-                best = d
-        return best
+        heap = self._heap
+        while heap:
+            when, _, tx = heap[0]
+            if tx._due == when:
+                return when
+            heapq.heappop(heap)  # stale: the transaction moved on or ended
+        return None
 
     def on_timer(self, now: float) -> list:
         out = []
-        for tx in list(self.transactions.values()):
-            d = tx.deadline()
-            if d is not None and d <= now:
-                out += self._route(tx, tx.on_timer(now))
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, _, tx = heapq.heappop(heap)
+            if tx._due != when:
+                continue
+            tx._due = None
+            out += self._route(tx, tx.on_timer(now))
         return out
+
+    def _schedule(self, tx):
+        d = tx.deadline() if tx.state != "terminated" else None
+        if d != getattr(tx, "_due", None):
+            tx._due = d
+            if d is not None:
+                self._seq += 1
+                heapq.heappush(self._heap, (d, self._seq, tx))
 
     def on_transport_error(self, tx, now: float) -> list:
         return self._route(tx, tx.on_transport_error(now))
@@ -224,7 +282,9 @@ class TransactionLayer:
                 if self.transactions.get(tx.key) is tx:
                     del self.transactions[tx.key]
                 self._pending_cancel.pop(tx.key, None)
+                self._unindex_server(tx)
             out.append(a)
+        self._schedule(tx)
         return out
 
 

@@ -7,7 +7,11 @@ Rules:
 2. Bad input never wins: a datagram that does not parse gets `400` with the fault as reason
    phrase when enough of it survives to answer (Via, From, To, Call-ID, CSeq), and is otherwise
    dropped; either way an `error` event says why. Nothing raises out of `receive()`.
-3. Requests the ATA does not serve get the right answer (RFC 3261 §8.2): unknown method 501,
+3. No sender takes the ATA's time: a request that would open a new transaction passes the
+   per-source `RequestLimiter` first (firmware/sip/ratelimit.py), and the transaction table is
+   bounded; what either refuses is dropped unanswered, counted in `stats` ("limited",
+   "overload") and reported as one `error` event per episode, not one per message.
+4. Requests the ATA does not serve get the right answer (RFC 3261 §8.2): unknown method 501,
    a known one we do not take out of dialog 405 with Allow, a stray in-dialog request 481,
    another user's Request-URI 404, an unsupported Require 420 with Unsupported.
 
@@ -24,7 +28,8 @@ fills; OPTIONS is answered here (§11.2). Responses go back per the top Via (§1
 from firmware.compat import random_hex
 from firmware.sip.message import parse_message, validate, Response, Request
 from firmware.sip.headers import SipParseError
-from firmware.sip.transaction import MAGIC_COOKIE
+from firmware.sip.ratelimit import RequestLimiter
+from firmware.sip.transaction import MAGIC_COOKIE, server_key
 from firmware.sip.transaction_layer import TransactionLayer
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
@@ -115,7 +120,9 @@ class UserAgent:
         self.users = set(users)
         self.trace = False
         self.history = []    # recent messages, for `show ladder`
-        self.stats = {"in": 0, "out": 0, "bad": 0}
+        self.stats = {"in": 0, "out": 0, "bad": 0, "limited": 0, "overload": 0}
+        self.limiter = RequestLimiter()
+        self._overload_reported = (None, 0)
 
     # ------------------------------------------------------------------ TUs
     def add_tu(self, tu) -> None:
@@ -241,6 +248,8 @@ class UserAgent:
             msg = parse_message(data)
             validate(msg)
         except SipParseError as e:
+            if not data.lstrip(b"\r\n").startswith(b"SIP/") and not self._admit(addr, now):
+                return self._limited_report(addr, now)
             self.stats["bad"] += 1
             out = [("event", "error", {"where": "sip", "message": "malformed message from %s:%d: %s"
                                        % (addr[0], addr[1], e)})]
@@ -248,6 +257,8 @@ class UserAgent:
             if bad is not None:
                 out.append(("send", bytes(bad), addr))
             return out
+        if msg.is_request and not self._is_retransmission(msg) and not self._admit(addr, now):
+            return self._limited_report(addr, now)
         self._note("in", msg, addr, now, [])
         out = []
         if self.trace:
@@ -258,6 +269,37 @@ class UserAgent:
         for a in self.tl.receive(msg, now):
             out += self._tl_action(a, now, addr)
         return out
+
+    def _is_retransmission(self, req) -> bool:
+        """True when `req` belongs to a live server transaction (a retransmission, an ACK to
+        a non-2xx or a CANCEL's INVITE): work already admitted, never limited."""
+        try:
+            return server_key(req) in self.tl.transactions
+        except ValueError:
+            return False
+
+    def _admit(self, addr, now) -> bool:
+        if self.limiter.admit(addr[0], addr[1], now):
+            return True
+        self.stats["limited"] += 1
+        return False
+
+    def _limited_report(self, addr, now) -> list:
+        n = self.limiter.episode(now)
+        if n is None:
+            return []
+        msg = "rate limit: dropped %d request(s) unanswered, the last from %s:%d" % (n, addr[0], addr[1])
+        return [("event", "error", {"where": "sip", "message": msg})]
+
+    def _overload_report(self, req, now) -> list:
+        self.stats["overload"] += 1
+        at, count = self._overload_reported
+        if at is not None and now - at < self.limiter.report_every:
+            return []
+        self._overload_reported = (now, self.stats["overload"])
+        msg = "overload: %d live transactions, dropped %s unanswered (%d in all)" % (
+            self.tl.server_count, req.method, self.stats["overload"])
+        return [("event", "error", {"where": "sip", "message": msg})]
 
     def _stamp_via(self, req, addr):
         """§18.2.1 received and RFC 3581 rport on the top Via, so replies find the sender."""
@@ -313,6 +355,8 @@ class UserAgent:
             return [("event", "error", {"where": "sip", "message": a.msg if isinstance(a.msg, str) else str(a.msg)})]
         if kind == "request":
             return self._request(a.msg, a.tx, src, now)
+        if kind == "overload":
+            return self._overload_report(a.msg, now)
         h = self.handlers.get(kind)  # "cancel", "ack"
         if h:
             return h(a.msg, a.tx, now)
