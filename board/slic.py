@@ -73,7 +73,7 @@ class SlicBoard(LinePortsBoard):
     def _watch(self, n):
         import select
         for fd, _mask in self.hardware[n].audio.polldescriptors():
-            self.loop.add_reader(fd, lambda fd, rev, n=n: self._audio_ready(n, fd, rev), select.POLLIN)
+            self.loop.add_reader(fd, lambda fd, rev, n=n: self._audio_ready(n, fd, rev), select.POLLIN, media=True)
             self._fds[fd] = n
 
     def _unwatch(self, n):

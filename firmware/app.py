@@ -34,6 +34,7 @@ def _account(line):
     return None if line is None else tuple(line.get(k) for k in ACCOUNT_KEYS)
 
 SHUTDOWN_WAIT = 2.0
+SIP_BATCH = 8          # SIP datagrams per loop turn: a flood gets bounded slices between media frames
 FLASH_EVENT_MS = 250   # RFC 4733 event 16 length for a relayed flash (a typical flash is 300-600 ms)
 
 
@@ -137,12 +138,14 @@ class Firmware:
     def start(self) -> None:
         s = self.cfg.sip
         host, port = parse_hostport(s["bind"], allow_zero=True)
-        self.sip = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error)
+        self.sip = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
+                               batch=SIP_BATCH)
         bound_host, bound_port = self.sip.address
         users = [ln["user"] for ln in self.cfg.lines]
         self.ua = UserAgent(bound_host, bound_port, s["transport"], s["user_agent"],
                             s["t1_ms"] / 1000.0, s["t2_ms"] / 1000.0, s["t4_ms"] / 1000.0, users)
         self.ua.trace = s["trace"]
+        self.ua.limiter.is_trusted = self._trusted_peer
         started = {"version": __version__, "sip": "%s:%d" % (bound_host, bound_port)}
         self._start_board(started)
         self._start_console(started)
@@ -195,6 +198,22 @@ class Firmware:
             return tuple(resolve(host, p))
         except OSError:
             return (host, p)
+
+    def _trusted_peer(self, host, port) -> bool:
+        """True for a line's registrar or proxy: it carries every call, so the SIP rate
+        limiter gives it a bucket strangers cannot drain (never a DNS lookup here)."""
+        for reg in self.registrations.values():
+            hop = reg.next_hop
+            if hop is not None and hop[0] == host and hop[1] == port:
+                return True
+        for ln in self.cfg.lines:
+            try:
+                h, p = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
+            except ValueError:
+                continue
+            if h == host and p == port:
+                return True
+        return False
 
     def _features_for(self, port):
         """The line's service settings; call waiting as the handset has it now (*56/*57, *70)."""
@@ -299,11 +318,12 @@ class Firmware:
             self._next_rtp = (self._next_rtp + 2) % 16384
             port = 16384 + self._next_rtp
             try:
-                ep = UdpEndpoint(self.loop, host, port, lambda d, a, p=port: self._rtp_in(p, d, a))
+                ep = UdpEndpoint(self.loop, host, port, lambda d, a, p=port: self._rtp_in(p, d, a), media=True)
             except OSError:
                 continue
             try:
-                self.rtcp[port] = UdpEndpoint(self.loop, host, port + 1, lambda d, a, p=port: self._rtp_in(p, d, a))
+                self.rtcp[port] = UdpEndpoint(self.loop, host, port + 1, lambda d, a, p=port: self._rtp_in(p, d, a),
+                                              media=True)
             except OSError:
                 pass
             self.rtp[port] = ep
@@ -538,6 +558,9 @@ class Firmware:
             st["control"] = self.board.address
         if self.console is not None:
             st["console"] = self.console.address
+        if self.ua is not None:
+            st["sip_stats"] = dict(self.ua.stats, transactions=len(self.ua.tl.transactions),
+                                   sources=self.ua.limiter.sources)
         return st
 
     def calls(self) -> list:
@@ -561,7 +584,8 @@ class Firmware:
         if rebind:
             try:
                 host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
-                new_ep = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error)
+                new_ep = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
+                                     batch=SIP_BATCH)
             except OSError as e:
                 notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
                              % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))

@@ -100,6 +100,11 @@ def status_lines(st: dict, version: str = "?") -> list:
         if ln.get("state"):
             text += "  %s" % ln["state"]
         lines.append(text)
+    sip = st.get("sip_stats")
+    if sip:
+        lines.append("sip in   %d messages, %d malformed, %d rate-limited, %d refused (overload); "
+                     "%d live transactions" % (sip.get("in", 0), sip.get("bad", 0), sip.get("limited", 0),
+                                               sip.get("overload", 0), sip.get("transactions", 0)))
     calls = st.get("calls", [])
     lines.append("calls    %s" % (len(calls) if calls else "none"))
     lines += ["  " + call_line(c) for c in calls]

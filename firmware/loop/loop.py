@@ -11,8 +11,15 @@ Rules it keeps:
 4. A handler that raises is reported through `on_error(where, exc)` (the firmware logs it as an
    `error` event) and the loop goes on: bad input never stops the loop.
 
+5. Media first. A descriptor added with `media=True` (RTP sockets, ALSA PCM) is dispatched
+   before any other in a turn, and due timers (the sim board's 20 ms media clock, RTP and
+   jitter-buffer deadlines) run before the other descriptors; readers of signalling sockets
+   bound their own work per turn (firmware/loop/udp.py). So a SIP flood delays a frame by at
+   most one bounded batch of SIP work, never by the whole backlog.
+
 Theory of operation: `run()` repeats `run_once()`: compute the poll timeout from the earliest
-timer, poll, dispatch ready descriptors, then run due timers, then queued thread-safe calls.
+timer, poll, dispatch ready media descriptors, run due timers, dispatch the other ready
+descriptors, then run queued thread-safe calls.
 Timers are (when, seq, Timer) in a heap; cancelling marks the timer and it is skipped when popped.
 Cancelled timers far in the future (a 60 s no-answer timer per call) would pile up in the heap
 between pops, so once they are most of it the heap is rebuilt without them.
@@ -70,7 +77,7 @@ class EventLoop:
         self.clock = clock or MonotonicClock()
         self.on_error = on_error or self._print_error
         self._poll = select.poll()
-        self._readers = {}   # fd -> (callback, eventmask)
+        self._readers = {}   # fd -> (callback, eventmask, media)
         self._timers = []
         self._cancelled = 0  # cancelled timers still in the heap
         self._seq = 0
@@ -109,14 +116,18 @@ class EventLoop:
         return self._timers[0].when if self._timers else None
 
     # ------------------------------------------------------------------ descriptors
-    def add_reader(self, fd, callback, events: int = POLLIN) -> None:
-        """Call `callback(fd, revents)` whenever `fd` is ready for `events`."""
+    def add_reader(self, fd, callback, events: int = POLLIN, media: bool = False) -> None:
+        """Call `callback(fd, revents)` whenever `fd` is ready for `events`; `media=True`
+        puts it ahead of every other descriptor and of the timers in each turn (rule 5).
+        Changing an existing reader keeps its `media` flag unless given again."""
         fd = fd if isinstance(fd, int) else fd.fileno()
-        if fd in self._readers:
+        old = self._readers.get(fd)
+        if old is not None:
             self._poll.modify(fd, events)
+            media = media or old[2]
         else:
             self._poll.register(fd, events)
-        self._readers[fd] = (callback, events)
+        self._readers[fd] = (callback, events, media)
 
     def remove_reader(self, fd) -> None:
         fd = fd if isinstance(fd, int) else fd.fileno()
@@ -176,6 +187,7 @@ class EventLoop:
             ready = []
         if virtual and not ready and not self._pending and deadline is not None:
             self.clock.set(deadline)
+        later = None
         for fd, revents in ready:
             if fd == self._wake_r:
                 try:
@@ -187,8 +199,18 @@ class EventLoop:
             entry = self._readers.get(fd)
             if entry is None:
                 continue
-            self._dispatch("fd %d" % fd, entry[0], (fd, revents))
+            if entry[2]:
+                self._dispatch("fd %d" % fd, entry[0], (fd, revents))
+            elif later is None:
+                later = [(fd, revents)]
+            else:
+                later.append((fd, revents))
         self._run_timers()
+        if later is not None:
+            for fd, revents in later:
+                entry = self._readers.get(fd)  # an earlier handler may have closed it
+                if entry is not None:
+                    self._dispatch("fd %d" % fd, entry[0], (fd, revents))
         self._run_pending()
 
     def _run_timers(self) -> None:

@@ -1,7 +1,10 @@
 """UDP endpoint on the event loop: the only place SIP datagrams meet a socket.
 
-Binds `host:port` (port 0 = any free port), reads every ready datagram without blocking and
-hands `(data, (host, port))` to a callback; `send()` never blocks (a full socket buffer drops the
+Binds `host:port` (port 0 = any free port), reads ready datagrams without blocking and hands
+`(data, (host, port))` to a callback: at most `batch` per loop turn, so a flooded signalling
+socket gives the loop back to media and timers after a bounded slice of work (the kernel keeps
+the rest; poll() reports the socket ready again next turn). An RTP endpoint is `media=True`:
+the loop serves it first. `send()` never blocks (a full socket buffer drops the
 datagram and counts it, as UDP would on the wire; SIP retransmits).
 """
 
@@ -16,7 +19,8 @@ MAX_DATAGRAM = 65535
 class UdpEndpoint:
     """A non-blocking UDP socket registered with an `EventLoop`."""
 
-    def __init__(self, loop, host: str, port: int, on_datagram, on_error=None):
+    def __init__(self, loop, host: str, port: int, on_datagram, on_error=None, media: bool = False,
+                 batch: int = 64):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -29,12 +33,13 @@ class UdpEndpoint:
         self.on_datagram = on_datagram
         self.on_error = on_error
         self.dropped = 0
+        self.batch = batch
         self.address = self.sock.getsockname()[:2]
-        loop.add_reader(self.sock.fileno(), self._readable, POLLIN)
+        loop.add_reader(self.sock.fileno(), self._readable, POLLIN, media=media)
         self._closed = False
 
     def _readable(self, fd, revents) -> None:
-        for _ in range(64):  # bounded: one busy socket must not starve the audio
+        for _ in range(self.batch):  # bounded: one busy socket must not starve the audio
             try:
                 data, addr = self.sock.recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):

@@ -108,3 +108,48 @@ def test_cancelled_far_timers_do_not_pile_up_in_the_heap():
     late.cancel()                                         # a fired timer: nothing to count
     keep.cancel()
     assert loop._cancelled == n
+
+
+def test_media_readers_and_due_timers_come_before_signalling_in_a_turn():
+    """Rule 5: in one turn, media descriptors first, then due timers, then the rest."""
+    loop = EventLoop(VirtualClock())
+    order = []
+    sig_r, sig_w = os.pipe()
+    med_r, med_w = os.pipe()
+    try:
+        loop.add_reader(sig_r, lambda fd, ev: (os.read(fd, 16), order.append("sip")))
+        loop.add_reader(med_r, lambda fd, ev: (os.read(fd, 16), order.append("rtp")), media=True)
+        loop.call_at(0.0, order.append, "tick")
+        os.write(sig_w, b"x")
+        os.write(med_w, b"x")
+        loop.run_once()
+        assert order == ["rtp", "tick", "sip"]
+        # changing the mask keeps the media flag
+        loop.add_reader(med_r, lambda fd, ev: (os.read(fd, 16), order.append("rtp2")))
+        os.write(sig_w, b"x")
+        os.write(med_w, b"x")
+        loop.run_once()
+        assert order[3:] == ["rtp2", "sip"]
+    finally:
+        for fd in (sig_r, sig_w, med_r, med_w):
+            os.close(fd)
+        loop.close()
+
+
+def test_udp_endpoint_reads_a_bounded_batch_per_turn():
+    loop = EventLoop(VirtualClock())
+    got = []
+    ep = UdpEndpoint(loop, "127.0.0.1", 0, lambda d, a: got.append(d), batch=8)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for i in range(20):
+            tx.sendto(b"%d" % i, ep.address)
+        loop.run_once()
+        assert len(got) == 8            # the rest waits for the next turn
+        loop.run_once()
+        loop.run_once()
+        assert got == [b"%d" % i for i in range(20)]
+    finally:
+        tx.close()
+        ep.close()
+        loop.close()
