@@ -79,6 +79,7 @@ class Firmware:
         self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
         self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
         self._next_rtp = 0
+        self._flow_reason = {} # registrar (host, port) -> why its connection last failed (tcp/tls)
         self._stopping = False
         self._exit = 0
         self.started_at = self.loop.now()
@@ -191,18 +192,24 @@ class Firmware:
             outs = self.ua.transport_failed(peer, reason, now)
             told = {o[2].get("line") for o in outs if o[0] == "event" and o[1] == "registration_failed"}
             self.do(outs)
+            # a reconnect refused again for the same reason (a wrong CA, a registrar still
+            # down) is not news: one event per reason until the connection is back
+            again = self._flow_reason.get(peer) == reason
+            self._flow_reason[peer] = reason
             for reg in regs:
                 if reg.line in told or reg.state in ("idle", "stopped", "unregistering"):
                     continue
                 hook = getattr(reg, "on_transport_lost", None)
                 if hook is not None:
                     self.do(self.ua.run_tu(reg, hook(reason, now), now))
-                    continue
-                self.emit("registration_failed", {"line": reg.line, "registrar": reg.registrar_text, "status": None,
-                                                  "reason": reason, "retry_in": self.sip.retry_in(peer)})
+                elif not again:
+                    self.emit("registration_failed", {"line": reg.line, "registrar": reg.registrar_text,
+                                                      "status": None, "reason": reason,
+                                                      "retry_in": self.sip.retry_in(peer)})
             if not regs and not told:
                 self.emit("error", {"where": "sip", "message": reason})
         elif kind == "restored":
+            self._flow_reason.pop(peer, None)
             for reg in regs:
                 hook = getattr(reg, "on_transport_restored", None)
                 if hook is not None:

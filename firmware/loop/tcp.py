@@ -144,6 +144,9 @@ class StreamConnection:
                 self._read()   # POLLIN, or POLLHUP/POLLERR: recv says which
         self._watch()
 
+    def _where(self):
+        return "%s:%d (%s)" % (self.peer[0], self.peer[1], self.transport.name)
+
     # ------------------------------------------------------------------ set-up
     def start_connect(self):
         try:
@@ -151,7 +154,7 @@ class StreamConnection:
         except OSError as e:   # e.g. an address the kernel cannot route
             rc = e.errno or errno.EHOSTUNREACH
         if rc not in (0,) + _SOFT_ERRORS:
-            raise OSError(rc, "connect to %s:%d: %s" % (self.peer[0], self.peer[1], errno_text(rc)))
+            raise OSError(rc, errno_text(rc))
         self._timer = self.transport.loop.call_later(CONNECT_TIMEOUT, self._timeout)
         self._watch()
 
@@ -159,12 +162,12 @@ class StreamConnection:
         self._timer = None
         if self.state in ("connecting", "handshaking"):
             what = "TLS handshake" if self.state == "handshaking" else "connect"
-            self.fail("%s timed out after %.0f s" % (what, CONNECT_TIMEOUT))
+            self.fail("%s to %s timed out after %.0f s" % (what, self._where(), CONNECT_TIMEOUT))
 
     def _connected(self):
         err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
-            self.fail("connect: %s" % errno_text(err))
+            self.fail("cannot connect to %s: %s" % (self._where(), errno_text(err)))
             return
         if self.transport.tls is None:
             self._opened()
@@ -174,7 +177,7 @@ class StreamConnection:
                                                        do_handshake_on_connect=False,
                                                        server_hostname=self.server_name)
         except (OSError, ValueError) as e:
-            self.fail("TLS: %s" % _describe(e))
+            self.fail("TLS with %s: %s" % (self._where(), _describe(e)))
             return
         self.state = "handshaking"
         self._handshake()
@@ -234,7 +237,7 @@ class StreamConnection:
                     self._want_write = False
                     return
                 if isinstance(e, (OSError, ValueError)):
-                    self.close("send: %s" % _describe(e), "lost")
+                    self.close("connection to %s lost: %s" % (self._where(), _describe(e)), "lost")
                     return
                 raise
             if n <= 0:
@@ -256,11 +259,11 @@ class StreamConnection:
                     self._want_write = True
                     return
                 if isinstance(e, (OSError, ValueError)):
-                    self.close("receive: %s" % _describe(e), "lost")
+                    self.close("connection to %s lost: %s" % (self._where(), _describe(e)), "lost")
                     return
                 raise
             if not data:
-                self.close("closed by peer", "lost")
+                self.close("connection to %s closed by the peer" % self._where(), "lost")
                 return
             self.last_active = self.transport.loop.now()
             if not self._frame(data):
@@ -437,7 +440,8 @@ class StreamTransport:
             except OSError as e:
                 self.stats["refused"] += 1
                 self._closed_kept(peer, "connect: %s" % _describe(e), "failed")
-                self._report("failed", peer, "connect to %s:%d: %s" % (peer[0], peer[1], _describe(e)))
+                self._report("failed", peer, "cannot connect to %s:%d (%s): %s" % (peer[0], peer[1], self.name,
+                                                                                   _describe(e)))
                 return
         conn.write(data)
 
@@ -499,7 +503,7 @@ class StreamTransport:
         except OSError as e:
             self.stats["refused"] += 1
             self._closed_kept(peer, "connect: %s" % _describe(e), "failed")
-            self._report("failed", peer, "connect to %s:%d: %s" % (peer[0], peer[1], _describe(e)))
+            self._report("failed", peer, "cannot connect to %s:%d (%s): %s" % (peer[0], peer[1], self.name, _describe(e)))
 
     def _closed_kept(self, peer, reason, kind):
         k = self.kept.get(peer)
