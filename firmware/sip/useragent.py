@@ -308,6 +308,8 @@ class UserAgent:
                     return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
                 return self._wire(a.msg, dest, now)
             via_dest = self.response_address(a.msg)
+            if self.reliable and src is not None and a.tx is not None:
+                self.src[a.tx] = tuple(src[:2])   # a retransmission on a new connection: answer there
             src = self.src.get(a.tx) if self.reliable else None
             if src is not None and tuple(src) != tuple(via_dest):
                 # §18.2.2: over a stream, back over the connection the request came on; the
