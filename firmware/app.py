@@ -18,6 +18,7 @@ from firmware.config import parse_hostport
 from firmware.eventlog import EventLog
 from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
+from firmware.loop.tcp import StreamTransport, tls_client_context
 from firmware.calls.manager import CallManager
 from firmware.media.stream import MediaStream
 from firmware.sip.registration import Registration
@@ -79,6 +80,7 @@ class Firmware:
         self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
         self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
         self._next_rtp = 0
+        self._flow_reason = {} # registrar (host, port) -> why its connection last failed (tcp/tls)
         self._stopping = False
         self._exit = 0
         self.started_at = self.loop.now()
@@ -102,10 +104,7 @@ class Firmware:
         """Carry out what the UA (or a TU through it) returned, then re-arm its timer."""
         for o in outputs:
             if o[0] == "send":
-                try:
-                    self.sip.send(o[1], o[2])
-                except OSError as e:
-                    self.emit("error", {"where": "sip", "message": "cannot send to %s:%s: %s" % (o[2][0], o[2][1], e)})
+                self._sip_send(o)
             elif o[0] == "event":
                 self.emit(o[1], o[2])
             elif o[0] == "line":
@@ -129,24 +128,109 @@ class Firmware:
         self.do(self.ua.on_timer(self.loop.now()))
 
     def _datagram(self, data, addr):
+        """A SIP message from the transport: a datagram, or one framed off a TCP/TLS stream
+        (`addr` is then the connection's peer, where the responses go back)."""
         self.do(self.ua.receive(data, addr, self.loop.now()))
 
     def _sip_socket_error(self, exc):
         self.emit("error", {"where": "sip", "message": "socket: %s" % exc})
 
+    # ------------------------------------------------------------------ the SIP transport
+    def _default_sip_port(self):
+        return 5061 if self.cfg.sip["transport"] == "tls" else 5060
+
+    def _open_sip_transport(self, host, port):
+        """The SIP transport `sip.transport` names, bound to host:port: a UDP endpoint, or a
+        StreamTransport (TCP listening there; TLS with the CA file / system CAs)."""
+        s = self.cfg.sip
+        kind = s["transport"]
+        if kind == "udp":
+            return UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
+                               batch=SIP_BATCH)
+        tls = None
+        if kind == "tls":
+            ca, verify = s.get("tls_ca_file"), s.get("tls_verify", True)
+            try:
+                tls = tls_client_context(ca, verify)
+            except (OSError, ValueError) as e:    # ssl.SSLError is an OSError
+                # run on, refusing every certificate: each line then says why it cannot register
+                self.emit("error", {"where": "sip", "message": "sip.tls_ca_file: cannot load %s: %s; "
+                                    "no TLS server will be trusted" % (ca, getattr(e, "strerror", None) or e)})
+                tls = tls_client_context(None, True, system_cas=False)
+        return StreamTransport(self.loop, host, port, self._datagram, self._sip_transport_status, tls=tls)
+
+    def _sip_send(self, o) -> None:
+        """("send", bytes, dest[, fallback]): over UDP a datagram; over TCP/TLS the connection
+        to dest, opened when needed (fallback: where a response goes when that is gone)."""
+        data, dest = o[1], o[2]
+        try:
+            if isinstance(self.sip, StreamTransport):
+                self.sip.send(data, dest, o[3] if len(o) > 3 else None)
+            else:
+                self.sip.send(data, dest)
+        except OSError as e:
+            self.emit("error", {"where": "sip", "message": "cannot send to %s:%s: %s" % (dest[0], dest[1], e)})
+
+    def _sip_flow(self, target, server_name) -> None:
+        """Over TCP/TLS, keep the connection to a line's registrar/proxy up (reconnected with
+        back-off when lost) and check its TLS certificate against the configured host name."""
+        if isinstance(self.sip, StreamTransport):
+            self.sip.set_server_name(target, server_name)
+            self.sip.keep(target)
+
+    def _sip_transport_status(self, kind, peer, reason) -> None:
+        """What the stream transport reports (firmware/loop/tcp.py rule 4). A connection that
+        failed or was lost ends the transactions sent over it at once; a line registered
+        through it hears `on_transport_lost(reason, now)` when its Registration has that hook,
+        else gets one `registration_failed`; when the kept connection is back the line
+        re-registers (`on_transport_restored(now)` when present, else `start()`)."""
+        now = self.loop.now()
+        if kind == "error" or peer is None:
+            self.emit("error", {"where": "sip", "message": reason})
+            return
+        peer = tuple(peer[:2])
+        regs = [r for r in self.registrations.values() if tuple(getattr(r, "next_hop", ()) or ())[:2] == peer]
+        if kind in ("failed", "lost"):
+            outs = self.ua.transport_failed(peer, reason, now)
+            told = {o[2].get("line") for o in outs if o[0] == "event" and o[1] == "registration_failed"}
+            self.do(outs)
+            # a reconnect refused again for the same reason (a wrong CA, a registrar still
+            # down) is not news: one event per reason until the connection is back
+            again = self._flow_reason.get(peer) == reason
+            self._flow_reason[peer] = reason
+            for reg in regs:
+                if reg.line in told or reg.state in ("idle", "stopped", "unregistering"):
+                    continue
+                hook = getattr(reg, "on_transport_lost", None)
+                if hook is not None:
+                    self.do(self.ua.run_tu(reg, hook(reason, now), now))
+                elif not again:
+                    self.emit("registration_failed", {"line": reg.line, "registrar": reg.registrar_text,
+                                                      "status": None, "reason": reason,
+                                                      "retry_in": self.sip.retry_in(peer)})
+            if not regs and not told:
+                self.emit("error", {"where": "sip", "message": reason})
+        elif kind == "restored":
+            self._flow_reason.pop(peer, None)
+            for reg in regs:
+                hook = getattr(reg, "on_transport_restored", None)
+                if hook is not None:
+                    self.do(self.ua.run_tu(reg, hook(now), now))
+                elif reg.state not in ("registering", "unregistering", "stopped"):
+                    self.do(self.ua.run_tu(reg, reg.start(now), now))
+
     # ------------------------------------------------------------------ start / stop
     def start(self) -> None:
         s = self.cfg.sip
         host, port = parse_hostport(s["bind"], allow_zero=True)
-        self.sip = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
-                               batch=SIP_BATCH)
+        self.sip = self._open_sip_transport(host, port)
         bound_host, bound_port = self.sip.address
         users = [ln["user"] for ln in self.cfg.lines]
         self.ua = UserAgent(bound_host, bound_port, s["transport"], s["user_agent"],
                             s["t1_ms"] / 1000.0, s["t2_ms"] / 1000.0, s["t4_ms"] / 1000.0, users)
         self.ua.trace = s["trace"]
         self.ua.limiter.is_trusted = self._trusted_peer
-        started = {"version": __version__, "sip": "%s:%d" % (bound_host, bound_port)}
+        started = {"version": __version__, "sip": "%s:%d" % (bound_host, bound_port), "transport": s["transport"]}
         self._start_board(started)
         self._start_console(started)
         self.emit("started", started)
@@ -193,7 +277,7 @@ class Firmware:
         if reg is not None:
             return tuple(reg.next_hop)
         ln = self.cfg.line(port)
-        host, p = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
+        host, p = parse_hostport(ln["proxy"] or ln["registrar"], self._default_sip_port())
         try:
             return tuple(resolve(host, p))
         except OSError:
@@ -201,17 +285,19 @@ class Firmware:
 
     def _trusted_peer(self, host, port) -> bool:
         """True for a line's registrar or proxy: it carries every call, so the SIP rate
-        limiter gives it a bucket strangers cannot drain (never a DNS lookup here)."""
+        limiter gives it a bucket strangers cannot drain (never a DNS lookup here). Over
+        TCP/TLS the proxy's own connections come from ephemeral ports: the host decides."""
+        stream = self.cfg.sip["transport"] != "udp"
         for reg in self.registrations.values():
             hop = reg.next_hop
-            if hop is not None and hop[0] == host and hop[1] == port:
+            if hop is not None and hop[0] == host and (stream or hop[1] == port):
                 return True
         for ln in self.cfg.lines:
             try:
                 h, p = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
             except ValueError:
                 continue
-            if h == host and p == port:
+            if h == host and (stream or p == port):
                 return True
         return False
 
@@ -458,7 +544,7 @@ class Firmware:
         return heard["line"]
 
     def _register_line(self, ln) -> None:
-        rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], 5060)
+        rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], self._default_sip_port())
         try:
             target = resolve(rhost, rport)
         except OSError as e:
@@ -469,7 +555,8 @@ class Firmware:
         host = self.ua.host
         if host in ("0.0.0.0", "::"):
             host = local_address_towards(target[0], target[1], "127.0.0.1")
-        contact = "sip:%s@%s:%d" % (ln["user"], "[%s]" % host if ":" in host else host, self.ua.port)
+        contact = self.ua.contact_uri(ln["user"], host)
+        self._sip_flow(target, rhost)
         reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target, contact,
                            ln["expires"], auth_user=ln["auth_user"], display=ln["display_name"],
                            user_agent=self.cfg.sip["user_agent"], registrar_text=ln["registrar"])
@@ -584,8 +671,7 @@ class Firmware:
         if rebind:
             try:
                 host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
-                new_ep = UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
-                                     batch=SIP_BATCH)
+                new_ep = self._open_sip_transport(host, port)
             except OSError as e:
                 notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
                              % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))

@@ -25,7 +25,7 @@ DEFAULT_PATH = "/etc/tipring/tipring.toml"
 
 COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
 CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
-TRANSPORTS = ("udp", "tcp")
+TRANSPORTS = ("udp", "tcp", "tls")
 FLASH_RELAY = ("off", "rfc4733", "info")
 
 
@@ -124,6 +124,19 @@ def _hostport(default_port=None, allow_zero=False):
             raise _Bad("HOST:PORT (port %d-65535%s)" % (lo, ", port optional" if default_port else ""))
         return v
     return check
+
+
+def _ca_file(v):
+    """A PEM file of CA certificates for sip.transport = "tls"; it must be there and readable
+    (checked here so that check-config names it; a file that goes away later is an `error`
+    event at start-up)."""
+    if not isinstance(v, str) or not v:
+        raise _Bad("the path of a readable PEM file of CA certificates")
+    if not os.path.isfile(v):
+        raise _Bad("the path of a readable PEM file of CA certificates (no such file)")
+    if not os.access(v, os.R_OK):
+        raise _Bad("the path of a readable PEM file of CA certificates (not readable)")
+    return v
 
 
 def _console_listen(v):
@@ -234,6 +247,8 @@ SCHEMA = {
         "t2_ms": (_int(1000, 40000), 4000),
         "t4_ms": (_int(1000, 60000), 5000),
         "trace": (_bool, False),
+        "tls_ca_file": (_ca_file, None),     # None: the system's CAs
+        "tls_verify": (_bool, True),
     },
     "line": {
         "port": (_int(1, 8), REQUIRED),

@@ -180,8 +180,8 @@ class Call:
         return True
 
     def _contact(self):
-        host = self.ua.host
-        return "<sip:%s@%s:%d>" % (self.line["user"], "[%s]" % host if ":" in host else host, self.ua.port)
+        # the UA knows the transport: over TCP/TLS the Contact says so (;transport=)
+        return "<%s>" % self.ua.contact_uri(self.line["user"])
 
     def _dest_for(self, req):
         """First hop of an in-dialog request: the first Route, else the Request-URI (§12.2.1.1)."""

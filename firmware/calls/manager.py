@@ -546,6 +546,15 @@ class CallManager:
         return []
 
     # ------------------------------------------------------------------ from the network
+    def _from_proxy(self, src, port) -> bool:
+        """Ghost-call protection: did this come from the line's proxy? Over TCP/TLS a
+        connection the proxy opened to us leaves from a port of its own choosing, so only
+        its address is compared there."""
+        proxy = tuple(self.proxy_for(port))
+        if getattr(self.ua, "reliable", False):
+            return src[0] == proxy[0]
+        return tuple(src[:2]) == proxy
+
     def on_invite(self, req, tx, src, now):
         if req.to.tag:
             return self._in_dialog(req, tx, src, now)
@@ -554,7 +563,7 @@ class CallManager:
         if line is None:
             return self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE for unknown user %r from %s:%d" % (user, src[0], src[1])})]
-        if not line.get("direct_calls") and tuple(src[:2]) != tuple(self.proxy_for(line["port"])):
+        if not line.get("direct_calls") and not self._from_proxy(src, line["port"]):
             return self.ua.send_response(response_to(req, 403, "Forbidden (not from our proxy)", to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
         if req.headers.get("Replaces"):

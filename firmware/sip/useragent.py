@@ -102,7 +102,10 @@ class UserAgent:
     """Represents the SIP user agent of the ATA on one local address.
 
     :param host, port: the bound address (Via sent-by, Contact).
-    :param transport: "udp" or "tcp".
+    :param transport: "udp", "tcp" or "tls". Over a stream transport Via carries `alias`
+        (RFC 5923: the registrar may send its requests back over our connection), the Contact
+        `;transport=tcp|tls`, timers run as reliable (no retransmits), and a response goes back
+        to where its request came from: the connection it came on (§18.2.2).
     :param users: the user parts that are ours (Request-URI check); empty = any.
     """
 
@@ -112,7 +115,9 @@ class UserAgent:
         self.port = port
         self.transport = transport.upper()
         self.user_agent = user_agent
-        self.tl = TransactionLayer(t1, t2, t4, reliable=(transport != "udp"))
+        self.reliable = transport.lower() != "udp"
+        self.tl = TransactionLayer(t1, t2, t4, reliable=self.reliable)
+        self.src = {}        # server transaction -> the peer its request came from (stream transports)
         self.tus = []
         self.owner = {}      # client transaction -> TU
         self.dest = {}       # client transaction -> (host, port)
@@ -170,8 +175,22 @@ class UserAgent:
 
     # ------------------------------------------------------------------ sending
     def via(self) -> str:
-        return "SIP/2.0/%s %s:%d;branch=%s%s;rport" % (self.transport, self._host_text(), self.port,
-                                                       MAGIC_COOKIE, random_hex(8))
+        # alias (RFC 5923 §5): over a stream we take requests back on the connection we opened;
+        # Kamailio with tcp_accept_aliases then routes to our Contact over it
+        return "SIP/2.0/%s %s:%d;branch=%s%s;rport%s" % (self.transport, self._host_text(), self.port,
+                                                         MAGIC_COOKIE, random_hex(8),
+                                                         ";alias" if self.reliable else "")
+
+    def contact_uri(self, user: str, host: str = None) -> str:
+        """Our Contact URI for `user` (at `host`, default the bound address): `;transport=`
+        names a stream transport so in-dialog requests and calls come back over it (§19.1.1).
+        Over TLS the scheme stays `sip:` with `transport=tls`, what registrars and PBXs take
+        (RFC 5630 §3.1.3 would have `sips:`, which also demands TLS on every hop behind)."""
+        h = host or self.host
+        uri = "sip:%s@%s:%d" % (user, "[%s]" % h if ":" in h else h, self.port)
+        if self.reliable:
+            uri += ";transport=%s" % self.transport.lower()
+        return uri
 
     def _host_text(self):
         return "[%s]" % self.host if ":" in self.host else self.host
@@ -330,7 +349,16 @@ class UserAgent:
                 if dest is None:
                     return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
                 return self._wire(a.msg, dest, now)
-            return self._wire(a.msg, self.response_address(a.msg), now)
+            via_dest = self.response_address(a.msg)
+            if self.reliable and src is not None and a.tx is not None:
+                self.src[a.tx] = tuple(src[:2])   # a retransmission on a new connection: answer there
+            src = self.src.get(a.tx) if self.reliable else None
+            if src is not None and tuple(src) != tuple(via_dest):
+                # §18.2.2: over a stream, back over the connection the request came on; the
+                # Via address when that connection is gone
+                out = self._wire(a.msg, src, now)
+                return [o + (via_dest,) if o[0] == "send" else o for o in out]
+            return self._wire(a.msg, via_dest, now)
         if kind == "response":
             tu = self.owner.get(a.tx)
             if tu is not None and a.msg.status < 200:
@@ -350,10 +378,13 @@ class UserAgent:
         if kind == "terminated":
             self.owner.pop(a.tx, None)
             self.dest.pop(a.tx, None)
+            self.src.pop(a.tx, None)
             return []
         if kind == "error":
             return [("event", "error", {"where": "sip", "message": a.msg if isinstance(a.msg, str) else str(a.msg)})]
         if kind == "request":
+            if self.reliable and a.tx is not None and src is not None:
+                self.src[a.tx] = tuple(src[:2])
             return self._request(a.msg, a.tx, src, now)
         if kind == "overload":
             return self._overload_report(a.msg, now)
@@ -397,6 +428,29 @@ class UserAgent:
             ("Allow", ALLOW), ("Accept", "application/sdp, message/sipfrag"),
             ("Accept-Language", "en"), ("Supported", ", ".join(SUPPORTED)),
             ("User-Agent", self.user_agent)])
+
+    # ------------------------------------------------------------------ the transport
+    def transport_failed(self, peer, reason: str, now: float) -> list:
+        """The connection to `peer` could not be set up or was lost (§17.1.4): every client
+        transaction sent there ends now, its TU told `reason` (not a Timer B/F timeout 32 s
+        later). Server transactions whose request came over it stay: their responses go to the
+        Via address instead (§18.2.2)."""
+        peer = tuple(peer[:2])
+        out = []
+        for tx, dest in list(self.dest.items()):
+            if tuple(dest[:2]) != peer or tx.state == "terminated":
+                continue
+            tu = self.owner.get(tx)
+            for a in self.tl.on_transport_error(tx, now):
+                if a.kind == "terminated":
+                    out += self._tl_action(a, now)
+            if tu is not None:
+                out += self.run_tu(tu, tu.on_failure(reason, now), now)
+            else:
+                h = self.handlers.get("timeout")
+                if h:
+                    out += h(tx, now)
+        return out
 
     # ------------------------------------------------------------------ time
     def deadline(self):

@@ -129,3 +129,23 @@ def test_bad_command_line_and_bad_config_for_run_exit_2(tmp_path):
     bad = write(tmp_path, GOOD.replace('"udp"', '"carrier-pigeon"'), "bad.toml")
     r = run_cli("run", "--config", bad)
     assert r.returncode == 2 and "sip.transport" in r.stderr
+
+
+def test_tls_transport_and_its_ca_file(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    text = GOOD.replace('transport = "udp"', 'transport = "tls"\ntls_ca_file = "%s"\ntls_verify = true' % ca)
+    cfg = config.load(write(tmp_path, text))
+    assert cfg.sip["transport"] == "tls" and cfg.sip["tls_ca_file"] == str(ca) and cfg.sip["tls_verify"] is True
+    assert config.load(write(tmp_path, GOOD, "plain.toml")).sip["tls_ca_file"] is None
+    missing = GOOD.replace('transport = "udp"', 'transport = "tls"\ntls_ca_file = "%s"\ntls_verify = "yes"'
+                           % (tmp_path / "gone.pem"))
+    r = subprocess.run([sys.executable, "-m", "firmware", "check-config", write(tmp_path, missing, "bad.toml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "sip.tls_ca_file" in r.stderr + r.stdout and "no such file" in r.stderr + r.stdout
+    assert "sip.tls_verify" in r.stderr + r.stdout
+    bad = GOOD.replace('transport = "udp"', 'transport = "sctp"')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, bad, "sctp.toml"))
+    assert 'sip.transport: "sctp" is not allowed; allowed: udp, tcp, tls' in str(e.value)

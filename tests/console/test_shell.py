@@ -337,7 +337,7 @@ def test_tab_completion_of_commands_keys_and_values():
     start, keys = sh.complete("set line.1.ex")
     assert (start, keys) == (4, ["line.1.expires"])
     assert "console.password_hash" not in sh.complete("set console.")[1]
-    assert sh.complete("set sip.transport ") == (18, ["udp", "tcp"])
+    assert sh.complete("set sip.transport ") == (18, ["udp", "tcp", "tls"])
     assert sh.complete("set sip.trace t") == (14, ["true"])
     assert sh.complete("ring ") == (5, ["1"])
     _, sh = session(interactive=True)

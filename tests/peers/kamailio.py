@@ -77,11 +77,32 @@ def sip_options(port, timeout=0.3):
 class Kamailio:
     """One Kamailio process; use as a context manager or call start()/stop()."""
 
-    def __init__(self, workdir: str, port: int = None, extra_args=()):
+    def __init__(self, workdir: str, port: int = None, extra_args=(), tls=None, tls_port: int = None,
+                 tcp_aliases: bool = False):
+        """`tls`: (certificate, key) PEM paths to also listen for SIP over TLS on `tls_port`
+        (a free one when omitted); `tcp_aliases`: honour Via `alias` (tcp_accept_aliases)."""
         self.port = port or free_port()
         self.dir = os.path.join(workdir, "kamailio-%d" % self.port)
         self.extra_args = list(extra_args)
+        self.tls = tls
+        self.tls_port = (tls_port or free_port()) if tls else None
+        if tcp_aliases:
+            self.extra_args += ["-A", "TCP_ALIASES"]
         self.proc = None
+
+    @property
+    def tls_address(self) -> str:
+        return "127.0.0.1:%d" % self.tls_port
+
+    def _tls_args(self):
+        if not self.tls:
+            return []
+        cfg = os.path.join(self.dir, "tls.cfg")
+        with open(cfg, "w") as f:
+            f.write("[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+                    "certificate = %s\nprivate_key = %s\n\n[client:default]\nmethod = TLSv1.2+\n"
+                    "verify_certificate = no\nrequire_certificate = no\n" % self.tls)
+        return ["-A", "WITH_TLS", "-A", 'TLS_CFG="%s"' % cfg, "-A", "LISTEN_TLS=tls:127.0.0.1:%d" % self.tls_port]
 
     @property
     def address(self) -> str:
@@ -97,7 +118,7 @@ class Kamailio:
         cmd = ["kamailio", "-DD", "-E", "-f", os.path.join(HERE, "kamailio", "kamailio.cfg"), "-Y", self.dir,
                "-A", 'DBURL="text://%s"' % db, "-A", 'CTL_SOCK="unix:%s"' % self.ctl,
                "-A", "LISTEN_UDP=udp:127.0.0.1:%d" % self.port,
-               "-A", "LISTEN_TCP=tcp:127.0.0.1:%d" % self.port] + self.extra_args
+               "-A", "LISTEN_TCP=tcp:127.0.0.1:%d" % self.port] + self._tls_args() + self.extra_args
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
