@@ -210,6 +210,13 @@ class TransactionLayer:
     def on_transport_error(self, tx, now: float) -> list:
         return self._route(tx, tx.on_transport_error(now))
 
+    def discard(self, tx) -> None:
+        """Forget server transaction `tx` at once, without a timer or an action: its TU
+        answered statelessly (RFC 3261 §8.2.7), so nothing is retransmitted and a
+        retransmitted request is a new one."""
+        if tx is not None and tx.key is not None and self.transactions.get(tx.key) is tx:
+            del self.transactions[tx.key]
+
     # -- bookkeeping
 
     def _route(self, tx, actions):
