@@ -180,13 +180,18 @@ class TransactionLayer:
     def _server_for_response(self, resp):
         top = resp.via[0]
         branch = top.branch
-        method = resp.cseq.method
+        cseq = resp.cseq
+        done = None
         for tx in self.transactions.values():
-            if isinstance(tx, _Server) and tx.request.cseq.method == method \
+            if isinstance(tx, _Server) and tx.request.cseq == cseq \
                     and tx.request.call_id == resp.call_id and tx.request.via[0] == top \
                     and (branch is None or tx.branch == branch):
-                return tx
-        return None
+                if tx.last_response is None or tx.last_response.status < 200:
+                    return tx
+                done = done or tx
+        # RFC 2543 requests (no branch) that repeat Call-ID, CSeq and Via are told apart by
+        # the one still waiting for its answer: otherwise it would wait forever
+        return done
 
     # -- the clock
 

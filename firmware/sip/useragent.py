@@ -62,6 +62,8 @@ def _raw_headers(data: bytes) -> dict:
         # a value that is not UTF-8 is echoed with U+FFFD: the 400 still reaches the sender
         # (responses match on the Via branch and CSeq, §17.1.3) instead of silence
         v = value.decode("utf-8", "replace").strip()
+        if any(c < " " and c != "\t" for c in v):
+            continue   # a bare CR, LF or NUL would make our answer unparsable: not echoed
         n = short.get(n, n)
         if n == "via":
             out.setdefault("via", []).append(v)
