@@ -7,8 +7,14 @@ Rules:
    `("line", port, verb, *args)` for the FXS line and `("media", op, call)` for RTP.
 2. Ghost-call protection (on by default, as commercial ATAs learned the hard way): only an
    INVITE that comes from the line's proxy/registrar address and names one of our users in its
-   Request-URI rings a phone; anything else gets 403 (wrong source) or 404 (wrong user), and an
-   `error` event. `direct_calls = true` on a line lifts the source check.
+   Request-URI rings a phone. From an address that is no line's proxy, every INVITE gets the
+   same stateless 403 whoever it names (no user enumeration, one datagram: `_refuse_stranger`);
+   from a proxy, another line's user gets 403 and an unknown one 404; each with an `error`
+   event. `direct_calls = true` on a line lifts the source check for that line.
+   An INVITE that cannot make a dialog (Contact, Record-Route: 400), carries no SDP (415) or
+   reuses a Call-ID (482/486) is refused before anything is kept (`_unusable`); an in-dialog
+   request reaches its call only when Call-ID and both tags match (481 otherwise), so a bad
+   request never ends a call in progress.
 3. Several calls per line (FLOWS §12, §13, §17): `by_line` is the line's ACTIVE call (the
    one the handset hears, `call_on(port)`), `held` its other call on hold, `waiting` an
    incoming call waiting to be answered; `calls_on(port)` lists them. Line commands of a

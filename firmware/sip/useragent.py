@@ -8,8 +8,10 @@ Rules:
    phrase when enough of it survives to answer (Via, From, To, Call-ID, CSeq), and is otherwise
    dropped; either way an `error` event says why. Nothing raises out of `receive()`.
 3. Requests the ATA does not serve get the right answer (RFC 3261 §8.2): unknown method 501,
-   a known one we do not take out of dialog 405 with Allow, a stray in-dialog request 481,
-   another user's Request-URI 404, an unsupported Require 420 with Unsupported.
+   a Request-URI scheme other than sip/sips/tel 416, a known method we do not take out of
+   dialog 405 with Allow, a stray in-dialog request 481, an unsupported Require 420 with
+   Unsupported; an INVITE refused here is answered statelessly (§8.2.7, one datagram). A
+   handler that raises gets the request a 500 and an `error` event.
 
 Theory of operation: a transaction user (TU) is an object with `next_hop` (host, port),
 `on_response(resp, now)`, `on_failure(reason, now)`, `on_timer(now)` and `deadline()`, whose
