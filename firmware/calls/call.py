@@ -525,7 +525,7 @@ class Call:
             try:
                 answer, self.plan = self.sdp.answer(parse_sdp(req.body))
                 self._answer_sdp = answer.to_bytes()
-            except SdpError as e:
+            except ValueError as e:     # SdpError, or anything else the offer trips on
                 self.state = "ended"
                 self.reason = "488 %s" % e
                 return [("respond", self._response(488, "Not Acceptable Here",
@@ -603,10 +603,28 @@ class Call:
         return acts + [("line", "remote_hangup")] + self._end("cancelled by caller")
 
     # ------------------------------------------------------------------ in dialog
+    def owns(self, req) -> bool:
+        """Whether the in-dialog request `req` belongs to one of this call's dialogs: our tag
+        in To and, in From, the far end's tag of the dialog (or of an early one, for our
+        forked INVITE) (§12.2.2). A request that only shares the Call-ID gets 481 and never
+        touches the call."""
+        try:
+            to_tag, from_tag = req.to.tag, req.from_.tag
+        except ValueError:
+            return False
+        d = self.dialog
+        if d is not None:
+            if to_tag == d.local_tag and from_tag == d.remote_tag:
+                return True
+        return to_tag == self.local_tag and from_tag is not None and from_tag in self._early
+
     def on_request(self, req, tx, now: float) -> list:
         """A request inside our dialog (BYE, re-INVITE, UPDATE, INFO, ...)."""
         from firmware.sip.dialog import make_response
         bad = self.dialog.on_request(req) if self.dialog is not None else None
+        if bad == 400:              # a target refresh with a Contact we cannot use: §12.2.2
+            from firmware.sip.dialog import check_target_refresh
+            return [("respond", make_response(req, *check_target_refresh(req)))]
         if bad:
             return [("respond", make_response(req, 500, "Server Internal Error",
                                               headers=[("Retry-After", "1")]))]
@@ -796,6 +814,10 @@ def refer_target(value: str, domain: str):
     headers = []
     for name, val in (uri.headers or {}).items():
         if name.lower() == "replaces":
+            # the value was %-unescaped: a CR, LF or NUL in it would become header lines of
+            # the INVITE we send (header injection); RFC 3891 §6.1 has no such characters
+            if any(ord(c) < 32 or ord(c) == 127 for c in val):
+                raise ValueError("control character in Replaces")
             headers.append(("Replaces", val))
     if uri.scheme == "tel":
         if not uri.user:

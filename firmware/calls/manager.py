@@ -7,8 +7,14 @@ Rules:
    `("line", port, verb, *args)` for the FXS line and `("media", op, call)` for RTP.
 2. Ghost-call protection (on by default, as commercial ATAs learned the hard way): only an
    INVITE that comes from the line's proxy/registrar address and names one of our users in its
-   Request-URI rings a phone; anything else gets 403 (wrong source) or 404 (wrong user), and an
-   `error` event. `direct_calls = true` on a line lifts the source check.
+   Request-URI rings a phone. From an address that is no line's proxy, every INVITE gets the
+   same stateless 403 whoever it names (no user enumeration, one datagram: `_refuse_stranger`);
+   from a proxy, another line's user gets 403 and an unknown one 404; each with an `error`
+   event. `direct_calls = true` on a line lifts the source check for that line.
+   An INVITE that cannot make a dialog (Contact, Record-Route: 400), carries no SDP (415) or
+   reuses a Call-ID (482/486) is refused before anything is kept (`_unusable`); an in-dialog
+   request reaches its call only when Call-ID and both tags match (481 otherwise), so a bad
+   request never ends a call in progress.
 3. Several calls per line (FLOWS §12, §13, §17): `by_line` is the line's ACTIVE call (the
    one the handset hears, `call_on(port)`), `held` its other call on hold, `waiting` an
    incoming call waiting to be answered; `calls_on(port)` lists them. Line commands of a
@@ -48,10 +54,11 @@ Rules:
 
 from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri
 from firmware.compat import random_hex
-from firmware.sip.dialog import make_response
+from firmware.sip.dialog import check_dialog_request, make_response
 from firmware.sip.useragent import response_to
 
 OUTGOING_EARLY = ("dialing", "proceeding", "ringing", "early")
+GHOST_REASON = "Forbidden (not from our proxy)"
 
 
 class _CallTU:
@@ -189,12 +196,19 @@ class CallManager:
                 out.append(("line", call.port, verb) + tuple(a[2:]))
             elif kind == "media":
                 out.append(("media", a[1], call))
+                if a[1] == "stop":
+                    call.rtp_closed = True
             elif kind == "transfer":
                 out += self._place_transfer(call, a[1], a[2], now)
             else:
                 out.append(a)
         if call.state == "ended":
             self._forget(call)
+            if not getattr(call, "rtp_closed", False):
+                # a call that ended before its media started (refused, cancelled, not
+                # answered) still holds the RTP port `rtp_alloc` opened for it: free it
+                call.rtp_closed = True
+                out.append(("media", "stop", call))
         if call.transfer_of is not None and not call.transfer_reported:
             out += self._transfer_outcome(call, now)
         if self.bridging.get(call.port) is call and call.state in IN_CALL + ("ended",):
@@ -556,16 +570,28 @@ class CallManager:
         return tuple(src[:2]) == proxy
 
     def on_invite(self, req, tx, src, now):
+        """A new INVITE. In this order, each step refusing with one answer and keeping
+        nothing: the source (not a proxy: one stateless 403, the same whoever it names), the
+        user (404), this line's proxy (403), the request itself (400: Contact, Record-Route;
+        415: a body that is no SDP; 482/486: a Call-ID we already have), then the services."""
         if req.to.tag:
             return self._in_dialog(req, tx, src, now)
         user = req.uri.split(":", 1)[-1].split("@")[0].split(";")[0] if "@" in req.uri else ""
         line = next((l for l in self.lines.values() if l["user"] == user), None)
+        if not self._from_a_proxy(src) and (line is None or not line.get("direct_calls")):
+            return self._refuse_stranger(req, tx, src, user, now)
         if line is None:
             return self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE for unknown user %r from %s:%d" % (user, src[0], src[1])})]
         if not line.get("direct_calls") and not self._from_proxy(src, line["port"]):
-            return self.ua.send_response(response_to(req, 403, "Forbidden (not from our proxy)", to_tag="gc"), now) + \
+            return self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
+        bad = self._unusable(req)
+        if bad is not None:
+            code, reason, extra = bad
+            return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
+                [("event", "error", {"where": "calls", "message": "INVITE from %s:%d refused: %d %s"
+                                     % (src[0], src[1], code, reason)})]
         if req.headers.get("Replaces"):
             return self._on_replaces(req, tx, src, now)
         port = line["port"]
@@ -588,24 +614,70 @@ class CallManager:
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
         call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call.next_hop = tuple(src[:2])
+        acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
         self.by_line[port] = call
-        call.next_hop = tuple(src[:2])
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
         if feats.get("forward_no_answer"):
             self._timers[req.call_id] = now + (feats.get("forward_no_answer_s") or 20)
             self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
-        return self._run(call, call.offered(req, tx, now), now)
+        return self._run(call, acts, now)
+
+    def _from_a_proxy(self, src):
+        """Whether `src` is the proxy/registrar address of one of our lines."""
+        return any(self._from_proxy(src, port) for port in self.lines)
+
+    def _refuse_stranger(self, req, tx, src, user, now):
+        """An INVITE from an address that is none of our proxies (a scanner, a ghost call).
+
+        Whether it names one of our users or not, it gets the same answer, so `svwar -m
+        INVITE` learns nothing (commercial ATAs ignore such requests or answer them all
+        alike). The answer is one stateless 403 (RFC 3261 §8.2.7: a stateless UAS sends no
+        provisional response and never retransmits): each INVITE datagram draws exactly one
+        datagram of about its own size, where an INVITE server transaction would send a
+        100 and repeat its 403 until Timer H. A peer that wants the answer again resends
+        its INVITE (Timer A) and gets it again. A 403 rather than silence, because a
+        misconfigured PBX then says why its calls fail; the `error` event says it here."""
+        out = self.ua.respond_stateless(req, tx, response_to(req, 403, GHOST_REASON, to_tag="gc"), now)
+        return out + [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE for %r from "
+                                          "%s:%d, not from the proxy" % (user[:40], src[0], src[1])})]
+
+    def _unusable(self, req):
+        """Why this INVITE cannot start a call, as (code, reason, extra headers), or None:
+        a Contact or Record-Route that is no SIP URI (400, RFC 3261 §8.1.1.8, §12.1.1), a
+        body that is not SDP (415 with Accept, §8.2.3), more than one Replaces (400, RFC 3891
+        §3), or a Call-ID one of our calls already has (482 for the same request arriving
+        again by another path, §8.2.2.2; else 486: one call per Call-ID here)."""
+        bad = check_dialog_request(req)
+        if bad is not None:
+            return bad + ((),)
+        try:
+            ctype = req.content_type
+        except ValueError:
+            ctype = None
+        if req.body and ctype not in (None, "application/sdp"):
+            return 415, "Unsupported Media Type", (("Accept", "application/sdp"),)
+        if len(req.headers.values("Replaces")) > 1:
+            return 400, "Bad Request (more than one Replaces)", ()
+        known = self.calls.get(req.call_id)
+        if known is not None:
+            first = known.invite
+            if first is not None and first.from_.tag == req.from_.tag and first.cseq.seq == req.cseq.seq:
+                return 482, "Loop Detected", ()
+            return 486, "Busy Here (Call-ID in use)", ()
+        return None
 
     def _wait(self, req, tx, src, line, now):
         """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""
         port = line["port"]
         call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call.next_hop = tuple(src[:2])
+        acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
         self.waiting[port] = call
-        call.next_hop = tuple(src[:2])
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
-        return self._run(call, call.offered(req, tx, now), now)
+        return self._run(call, acts, now)
 
     @staticmethod
     def _target_uri(number, domain):
@@ -655,14 +727,18 @@ class CallManager:
         return out + self._run(new, acts, now)
 
     def _in_dialog(self, req, tx, src, now):
+        """A request in a dialog: it reaches its call only when Call-ID and both tags match
+        one of the call's dialogs (§12.2.2); anything else is 481 and changes nothing."""
         call = self.calls.get(req.call_id)
-        if call is None or (call.dialog is not None and req.to.tag and req.to.tag != call.dialog.local_tag):
+        if call is None or not call.owns(req):
             return self.ua.send_response(make_response(req, 481, "Call/Transaction Does Not Exist"), now)
         return self._run(call, call.on_request(req, tx, now), now)
 
     def on_cancel(self, cancel, tx, now):
+        """A CANCEL the transaction layer matched to INVITE server `tx` (§9.2): it ends the
+        call that INVITE started, and only that one."""
         call = self.calls.get(cancel.call_id)
-        if call is None:
+        if call is None or call.server_tx is not tx:
             return self.ua.send_response(response_to(tx.request, 487, to_tag="x"), now)
         return self._run(call, call.on_cancel(now), now)
 

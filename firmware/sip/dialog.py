@@ -40,6 +40,7 @@ requests come from `dialog.request("BYE")` and incoming ones go through
 """
 
 from firmware.compat import random_hex
+from firmware.sip.headers import split_list
 from firmware.sip.message import NameAddr, Request, Response
 
 MAX_FORWARDS = 70
@@ -159,6 +160,69 @@ def check_request(request: Request, supported=(), allowed=None):
         if unknown:
             return make_response(request, 420, headers=[("Unsupported", ", ".join(unknown))])
     return None
+
+
+def _sip_target(na, what):
+    """Why the name-addr `na` cannot be a place to send requests to, or None (§8.1.1.8)."""
+    if na.star:
+        return "%s: '*' is not an address" % what
+    uri = na.uri
+    if uri is None or uri.scheme not in ("sip", "sips") or not uri.host:
+        return "%s: not a SIP or SIPS URI" % what
+    return None
+
+
+def _route_problem(request):
+    """Why a Record-Route of `request` cannot be used as a route, or None (§12.1.1, §20.30)."""
+    try:
+        for value in request.headers.values("Record-Route"):
+            for item in split_list(value, "Record-Route", True):
+                na = NameAddr.parse(item, "Record-Route")
+                why = _sip_target(na, "Record-Route")
+                if why:
+                    return why
+                na.params
+    except ValueError as e:
+        return "Record-Route: %s" % getattr(e, "reason", e)
+    return None
+
+
+def check_dialog_request(request: Request):
+    """What makes `request` unable to create a dialog, as (status, reason), or None.
+
+    A dialog-creating request (an INVITE with no To tag) needs exactly one Contact holding a
+    SIP or SIPS URI (§8.1.1.8: the remote target, §12.1.1) and a Record-Route whose every
+    entry is a SIP or SIPS URI (the route set). `Contact: *` belongs to REGISTER alone
+    (§10.2.2). Each fault is a 400 whose reason names it; the caller answers before it keeps
+    anything, so a bad request leaves no call behind."""
+    try:
+        contacts = request.contact
+    except ValueError as e:
+        return 400, "Bad Request (Contact: %s)" % getattr(e, "reason", e)
+    if not contacts:
+        return 400, "Bad Request (no Contact)"
+    if len(contacts) > 1:
+        return 400, "Bad Request (more than one Contact)"
+    why = _sip_target(contacts[0], "Contact") or _route_problem(request)
+    if why:
+        return 400, "Bad Request (%s)" % why
+    return None
+
+
+def check_target_refresh(request: Request):
+    """Like `check_dialog_request` for a request inside a dialog: a Contact, when present,
+    must be one SIP or SIPS URI (§12.2.2: it becomes the remote target); a bad one gets 400
+    and the dialog stays as it was. (status, reason) or None."""
+    try:
+        contacts = request.contact
+    except ValueError as e:
+        return 400, "Bad Request (Contact: %s)" % getattr(e, "reason", e)
+    if not contacts:
+        return None
+    if len(contacts) > 1:
+        return 400, "Bad Request (more than one Contact)"
+    why = _sip_target(contacts[0], "Contact")
+    return (400, "Bad Request (%s)" % why) if why else None
 
 
 def dialog_id(msg, received: bool = True) -> tuple:
@@ -281,12 +345,16 @@ class Dialog:
 
     def on_request(self, request: Request):
         """Vet a request received in this dialog (§12.2.2). Returns 500 when its CSeq is out
-        of order, else None (and records the CSeq, and a target refresh's Contact)."""
+        of order, 400 when a target refresh carries a Contact that is no SIP URI, else None
+        (and records the CSeq, and a target refresh's Contact). A refused request changes
+        nothing: the dialog goes on as it was."""
         if request.method in ("ACK", "CANCEL"):
             return None
         seq = request.cseq.seq
         if self.remote_seq is not None and seq < self.remote_seq:
             return 500
+        if request.method in TARGET_REFRESH and check_target_refresh(request):
+            return 400
         self.remote_seq = seq
         if request.method in TARGET_REFRESH and request.contact:
             self.remote_target = str(request.contact[0].uri)

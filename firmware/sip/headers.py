@@ -262,7 +262,8 @@ def unfold(lines) -> list:
         if line[:1] == " " or line[:1] == "\t":
             if len(out) == 1:
                 raise SipParseError("continuation line after the start line")
-            out[-1] = out[-1].rstrip() + " " + line.strip()
+            # LWS is SP and HTAB only (§25.1): str.strip() would also eat \x1c-\x1f, NBSP...
+            out[-1] = out[-1].rstrip(" \t") + " " + line.strip(" \t")
         else:
             out.append(line)
     return out

@@ -33,7 +33,7 @@ parse_uri() raising 416 for a scheme it cannot route.
 import re
 
 from firmware.sip.headers import (
-    SipParseError, Headers, TOKEN_RE, split_list, index_lines, unfold, _Fold, _FAST_KEYS,
+    SipParseError, Headers, canon, TOKEN_RE, split_list, index_lines, unfold, _Fold, _FAST_KEYS,
     _slow_key, Via, NameAddr, CSeq, _FAST_MAX, _HAS_GROUPS, _fast, _groups, _VIA_FAST,
     _NA_FAST, _CSEQ_FAST,
 )
@@ -496,7 +496,7 @@ def _split_head_slow(data: bytes):
     try:
         text = head.decode()
     except UnicodeError:
-        raise _err("header section is not UTF-8")
+        text = _decode_head(head)
     if lf >= 0:
         text = text.replace("\r\n", "\n")
         if text.endswith("\r"):
@@ -512,6 +512,44 @@ def _split_head_slow(data: bytes):
     if not lines[0]:
         raise _err("empty start line")
     return lines, body
+
+
+# name-addr headers whose display name is only shown to people (§20.10, §25.1 display-name)
+_DISPLAY_HEADERS = ("from", "f", "to", "t", "contact", "m", "reply-to", "p-asserted-identity",
+                    "p-preferred-identity", "referred-by", "b", "remote-party-id", "diversion")
+
+
+def _decode_head(head: bytes) -> str:
+    """The header section as text when it is not all UTF-8 (§7.3.1 wants UTF-8).
+
+    Invalid octets before the '<' of a name-addr header (From, To, Contact, P-Asserted-
+    Identity...) sit in its display name, which only a person reads: they are decoded with
+    U+FFFD in their place, so an old PBX that sends a Latin-1 "Müller" still gets its call
+    through and its OPTIONS answered. Anywhere else (start line, Via, Call-ID, tags, URIs)
+    the octets matter to matching and routing: SipParseError naming the header (400)."""
+    out = []
+    for i, line in enumerate(head.split(b"\n")):
+        try:
+            out.append(line.decode())
+            continue
+        except UnicodeError:
+            pass
+        if i == 0:
+            raise _err("start line is not UTF-8")
+        name, colon, value = line.partition(b":")
+        try:
+            hname = name.decode().strip()
+        except UnicodeError:
+            raise _err("header name is not UTF-8")
+        lt = value.find(b"<")
+        if colon and lt >= 0 and hname.lower() in _DISPLAY_HEADERS:
+            try:
+                out.append(hname + ":" + value[:lt].decode("utf-8", "replace") + value[lt:].decode())
+                continue
+            except UnicodeError:
+                pass
+        raise _err("not UTF-8", canon(hname)[1] if hname else None)
+    return "\n".join(out)
 
 
 _RURI_RE = re.compile("[A-Za-z][A-Za-z0-9\\+\\-\\.]*:[^\\s<>\"]+$")
@@ -570,7 +608,7 @@ def _parse(data) -> _Message:
         try:
             text = data[:end].decode()
         except UnicodeError:
-            raise _err("header section is not UTF-8")
+            text = _decode_head(data[:end])
         lines = text.split("\r\n")
         n = len(lines) - 1
         # every CR and LF must be part of a line end; otherwise take the careful path

@@ -202,10 +202,16 @@ class TransactionLayer:
     def _server_for_response(self, resp):
         top = resp.via[0]
         branch = top.branch
-        for tx in self._servers.get((resp.call_id, resp.cseq.method, branch or ""), ()):
-            if tx.request.via[0] == top:
-                return tx
-        return None
+        cseq = resp.cseq
+        done = None
+        for tx in self._servers.get((resp.call_id, cseq.method, branch or ""), ()):
+            if tx.request.cseq == cseq and tx.request.via[0] == top:
+                if tx.last_response is None or tx.last_response.status < 200:
+                    return tx
+                done = done or tx
+        # RFC 2543 requests (no branch) that repeat Call-ID, CSeq and Via are told apart by
+        # the one still waiting for its answer: otherwise it would wait forever
+        return done
 
     def _index_server(self, tx):
         req = tx.request
@@ -267,6 +273,16 @@ class TransactionLayer:
 
     def on_transport_error(self, tx, now: float) -> list:
         return self._route(tx, tx.on_transport_error(now))
+
+    def discard(self, tx) -> None:
+        """Forget server transaction `tx` at once, without a timer or an action: its TU
+        answered statelessly (RFC 3261 §8.2.7), so nothing is retransmitted and a
+        retransmitted request is a new one."""
+        if tx is not None and tx.key is not None and self.transactions.get(tx.key) is tx:
+            del self.transactions[tx.key]
+            self._pending_cancel.pop(tx.key, None)
+            self._unindex_server(tx)
+            tx._due = None   # its heap entries go stale
 
     # -- bookkeeping
 

@@ -12,8 +12,10 @@ Rules:
    bounded; what either refuses is dropped unanswered, counted in `stats` ("limited",
    "overload") and reported as one `error` event per episode, not one per message.
 4. Requests the ATA does not serve get the right answer (RFC 3261 §8.2): unknown method 501,
-   a known one we do not take out of dialog 405 with Allow, a stray in-dialog request 481,
-   another user's Request-URI 404, an unsupported Require 420 with Unsupported.
+   a Request-URI scheme other than sip/sips/tel 416, a known method we do not take out of
+   dialog 405 with Allow, a stray in-dialog request 481, an unsupported Require 420 with
+   Unsupported; an INVITE refused here is answered statelessly (§8.2.7, one datagram). A
+   handler that raises gets the request a 500 and an `error` event.
 
 Theory of operation: a transaction user (TU) is an object with `next_hop` (host, port),
 `on_response(resp, now)`, `on_failure(reason, now)`, `on_timer(now)` and `deadline()`, whose
@@ -36,6 +38,7 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 KNOWN_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK", "REFER",
                  "NOTIFY", "REGISTER", "SUBSCRIBE", "MESSAGE", "PUBLISH")
 SUPPORTED = ("replaces", "100rel", "timer", "norefersub")
+URI_SCHEMES = ("sip", "sips", "tel")   # §8.2.2.1: any other Request-URI scheme is 416
 HISTORY = 400
 
 
@@ -61,9 +64,13 @@ def _raw_headers(data: bytes) -> dict:
         name, _, value = line.partition(b":")
         try:
             n = name.decode().strip().lower()
-            v = value.decode().strip()
         except UnicodeError:
             continue
+        # a value that is not UTF-8 is echoed with U+FFFD: the 400 still reaches the sender
+        # (responses match on the Via branch and CSeq, §17.1.3) instead of silence
+        v = value.decode("utf-8", "replace").strip()
+        if any(c < " " and c != "\t" for c in v):
+            continue   # a bare CR, LF or NUL would make our answer unparsable: not echoed
         n = short.get(n, n)
         if n == "via":
             out.setdefault("via", []).append(v)
@@ -215,6 +222,13 @@ class UserAgent:
             else:
                 out += self._tl_action(a, now)
         return out
+
+    def respond_stateless(self, req, tx, resp: Response, now: float) -> list:
+        """Answer `req` with `resp` as a stateless UAS (RFC 3261 §8.2.7): its server
+        transaction `tx` is dropped, so no 100 Trying and no retransmission follow; the
+        response is one datagram to where the top Via says."""
+        self.tl.discard(tx)
+        return self._wire(resp, self.response_address(resp), now)
 
     def send_response(self, resp: Response, now: float) -> list:
         out = []
@@ -402,16 +416,25 @@ class UserAgent:
         method = req.method
         if method not in KNOWN_METHODS:
             return self.send_response(response_to(req, 501, extra=[("Allow", ALLOW)]), now)
+        if req.uri.partition(":")[0].lower() not in URI_SCHEMES:   # §8.2.2.1
+            return self._refuse(req, tx, response_to(req, 416, extra=[("Accept", "sip, sips, tel")]), now)
         mf = req.max_forwards
         if mf is not None and mf <= 0 and method != "OPTIONS":
-            return self.send_response(response_to(req, 483), now)
+            return self._refuse(req, tx, response_to(req, 483), now)
         unsupported = [o for o in req.headers.get_all("Require") if o.strip().lower() not in SUPPORTED]
         if unsupported and method not in ("CANCEL", "ACK"):
-            return self.send_response(response_to(req, 420, extra=[("Unsupported", ", ".join(unsupported))]), now)
+            return self._refuse(req, tx, response_to(req, 420, extra=[("Unsupported", ", ".join(unsupported))]), now)
         in_dialog = bool(req.to.tag)
         h = self.handlers.get(method)
         if h is not None:
-            return h(req, tx, src, now)
+            try:
+                return h(req, tx, src, now)
+            except Exception as e:
+                # rule 2: a request our call layer trips on gets 500 and an error event,
+                # never silence and never an exception out of receive()
+                return self.send_response(response_to(req, 500, "Server Internal Error"), now) + [
+                    ("event", "error", {"where": "sip", "message": "internal error on %s from %s:%d: %s: %s"
+                                        % (summary(req), src[0], src[1], type(e).__name__, e)})]
         if in_dialog and method != "OPTIONS":
             return self.send_response(response_to(req, 481), now)
         if method == "OPTIONS":
@@ -421,6 +444,16 @@ class UserAgent:
         if method == "INVITE":
             return self.send_response(response_to(req, 480, "Temporarily Unavailable", to_tag=random_hex(4)), now)
         return self.send_response(response_to(req, 405, extra=[("Allow", ALLOW)]), now)
+
+    def _refuse(self, req, tx, resp, now):
+        """A refusal the core decides before any TU sees the request: an INVITE is refused
+        statelessly (one datagram, §8.2.7), so a flood of bad INVITEs draws no 100s, no
+        retransmissions and no transactions; other methods have no retransmissions to save."""
+        if req.method == "INVITE":
+            if resp.to.tag is None:
+                resp.headers.set("To", req.headers.get("To") + ";tag=" + random_hex(4))
+            return self.respond_stateless(req, tx, resp, now)
+        return self.send_response(resp, now)
 
     def options_answer(self, req) -> Response:
         """200 to OPTIONS (§11.2): what we allow, accept and support."""

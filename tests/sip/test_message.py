@@ -117,7 +117,9 @@ def test_leading_crlf_ignored():
     (b"INVITE sip:a@b SIP/2.0\r\nBad Name: x\r\n\r\n", None, 400),
     (b"INVITE sip:a@b SIP/2.0\r\n folded-first: x\r\n\r\n", None, 400),
     (b"INVITE sip:a@b SIP/2.0\r\nX: a\rb\r\n\r\n", None, 400),           # bare CR
-    (b"INVITE sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n", None, 400),           # not UTF-8
+    (b"INVITE sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n", "Session-Expires", 400),  # not UTF-8 (x: compact)
+    (b"INVITE sip:a@b\xff SIP/2.0\r\nTo: <sip:a@b>\r\n\r\n", None, 400),  # start line not UTF-8
+    (b"INVITE sip:a@b SIP/2.0\r\nCall-ID: a\xff\r\n\r\n", "Call-ID", 400),
     (b"INVITE sip:a@b SIP/2.0\r\nl: 5\r\n\r\nabc", "Content-Length", 400),
     (b"INVITE sip:a@b SIP/2.0\r\nl: +5\r\n\r\nabcdef", "Content-Length", 400),
     (b"INVITE sip:a@b SIP/2.0\r\nl: 1_0\r\n\r\n0123456789", "Content-Length", 400),
