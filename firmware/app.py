@@ -225,7 +225,7 @@ class Firmware:
                 reg.contact = self._contact(ln["user"], targets[0])
                 acts = reg.set_targets(targets, now)
             else:
-                acts = reg.locate_failed("cannot resolve %s: %s" % (text, error), now)
+                acts = reg.locate_failed("DNS: %s" % error, now)
             self.do(self.ua.run_tu(reg, acts, now))
 
         self._locate(text, located)
@@ -253,7 +253,7 @@ class Firmware:
         if targets:
             self.hops[port] = targets
         elif port not in self.hops:
-            self.emit("error", {"where": "dns", "message": "line %d: cannot resolve %s: %s" % (port, text, error)})
+            self.emit("error", {"where": "dns", "message": "line %d: proxy %s: %s" % (port, text, error)})
 
     def _next_hop_for(self, port):
         """Where the line's calls go (None while its proxy's name is still being looked up)."""

@@ -206,7 +206,7 @@ class Locator:
         self._stage = "done"
         self._pending = []
         if not self.targets:
-            self.error = reason or "%s: no address (%s)" % (self.host, "/".join(self.families))
+            self.error = reason or "%s: no %s record" % (self.host, "/".join(self.families))
         else:
             self.error = None
 

@@ -94,11 +94,11 @@ def test_nxdomain_is_cached_for_the_soa_minimum(dns_server):
     clock = VirtualClock(0.0)
     loop, r = make(dns_server, clock=clock)
     targets, error, _ = lookup(r, loop, "nowhere.test")
-    assert targets == [] and error == "nowhere.test: no address (A)"
+    assert targets == [] and error == "nowhere.test: no A record"
     first = dns_server.total()
     assert first == 3                                          # NAPTR, SRV, A: all NXDOMAIN
     clock.advance(29)
-    assert lookup(r, loop, "nowhere.test")[:2] == ([], "nowhere.test: no address (A)")
+    assert lookup(r, loop, "nowhere.test")[:2] == ([], "nowhere.test: no A record")
     assert dns_server.total() == first                        # negative answers cached (RFC 2308)
     clock.advance(2)
     lookup(r, loop, "nowhere.test")

@@ -86,7 +86,7 @@ def test_nxdomain_everywhere_is_one_clear_error():
     loc = Locator("nowhere.example", None, "udp")
     asked = drive(loc, {})
     assert asked == [("nowhere.example", "NAPTR"), ("_sip._udp.nowhere.example", "SRV"), ("nowhere.example", "A")]
-    assert loc.targets == [] and loc.error == "nowhere.example: no address (A)"
+    assert loc.targets == [] and loc.error == "nowhere.example: no A record"
 
 
 def test_a_timeout_on_naptr_ends_the_lookup():

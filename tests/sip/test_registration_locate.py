@@ -110,9 +110,9 @@ def test_503_moves_to_the_next_target():
 def test_a_failed_lookup_is_one_registration_failed_and_a_retry():
     r = reg()
     r.start(0.0)
-    acts = r.locate_failed("example.test: no address (A)", 0.2)
+    acts = r.locate_failed("DNS: example.test: no A record", 0.2)
     assert acts == [("event", "registration_failed", {"line": 1, "registrar": "example.test", "status": None,
-                                                      "reason": "example.test: no address (A)", "retry_in": 30.0})]
+                                                      "reason": "DNS: example.test: no A record", "retry_in": 30.0})]
     assert r.state == "backoff" and r.deadline() == 30.2
     assert r.locate_failed("again", 0.3) == []           # not resolving: nothing to report
     assert r.on_timer(30.2) == [("locate", r)]
