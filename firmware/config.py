@@ -131,8 +131,8 @@ def _dns_server(text):
     import ipaddress
     text = text.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ("53" if not rest else "x")
+        host, bracket, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("53" if bracket and not rest else "x")
     elif text.count(":") == 1:
         host, port = text.split(":")
     else:

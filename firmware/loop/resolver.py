@@ -66,8 +66,10 @@ def parse_server(text: str):
     """"IP" or "IP:PORT" or "[IPv6]:PORT" -> (ip, port); ValueError for anything else."""
     text = text.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else 53
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError("%r: [IPv6]:PORT" % text)
+        port = int(rest[1:]) if rest else 53
     elif text.count(":") == 1:
         host, port_s = text.split(":")
         port = int(port_s)

@@ -166,6 +166,6 @@ def test_parse_server():
     assert parse_server("127.0.0.1:5353") == ("127.0.0.1", 5353)
     assert parse_server("192.0.2.53") == ("192.0.2.53", 53)
     assert parse_server("[::1]:5300") == ("::1", 5300)
-    for bad in ("dns.example:53", "127.0.0.1:0", "127.0.0.1:x"):
+    for bad in ("dns.example:53", "127.0.0.1:0", "127.0.0.1:x", "[::1", "[::1]x"):
         with pytest.raises(ValueError):
             parse_server(bad)
