@@ -65,9 +65,9 @@ def order_naptr(records, transport: str = "udp") -> list:
             continue
         name = _name(replacement)
         if name:
-            usable.append((order, pref, name))
-    usable.sort(key=lambda t: (t[0], t[1]))
-    return [t[2] for t in usable]
+            usable.append((order, pref, len(usable), name))
+    usable.sort()
+    return [t[3] for t in usable]
 
 
 def order_srv(records, rand) -> list:
@@ -80,7 +80,8 @@ def order_srv(records, rand) -> list:
         by_priority.setdefault(r[0], []).append(r)
     out = []
     for prio in sorted(by_priority):
-        group = sorted(by_priority[prio], key=lambda r: r[1] != 0)   # weight 0 first, else as given
+        # weight 0 first, else as given (an explicit index: MicroPython's sort is not stable)
+        group = [t[2] for t in sorted((r[1] != 0, i, r) for i, r in enumerate(by_priority[prio]))]
         while group:
             total = 0
             for r in group:
