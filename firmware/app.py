@@ -5,7 +5,9 @@ This is the one place that knows every part. It owns no protocol logic: the sans
 return on the event loop (sockets, timers, devices) and writes the event log.
 
 Start-up: bind SIP, start the board (sim or real), start the console, emit `started`, then
-register every line. Shutdown (SIGTERM/SIGINT, console `reboot`): de-register every registered
+register every line. A registrar or proxy given by name is looked up per RFC 3263 (NAPTR, SRV,
+A/AAAA) on a worker thread (`firmware/loop/resolver.py`), never on the loop thread; a numeric
+one needs no DNS at all. Shutdown (SIGTERM/SIGINT, console `reboot`): de-register every registered
 line (Expires: 0), waiting at most `SHUTDOWN_WAIT` seconds for the answers, then exit 0.
 """
 
@@ -21,6 +23,7 @@ from firmware.loop.udp import UdpEndpoint
 from firmware.loop.tcp import StreamTransport, tls_client_context
 from firmware.calls.manager import CallManager
 from firmware.media.stream import MediaStream
+from firmware.sip.locate import DEFAULT_PORT, Locator
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
 
@@ -53,12 +56,6 @@ def local_address_towards(host: str, port: int, fallback: str) -> str:
         return fallback
 
 
-def resolve(host: str, port: int):
-    """(ip, port) for a registrar/proxy host name (A/AAAA; no SRV yet)."""
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    return info[0][4][:2]
-
-
 class Firmware:
     """Represents one running tipring: `run()` returns the exit status."""
 
@@ -81,6 +78,8 @@ class Firmware:
         self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
         self._next_rtp = 0
         self._flow_reason = {} # registrar (host, port) -> why its connection last failed (tcp/tls)
+        self.dns = None        # DnsResolver, made at the first name to look up
+        self.hops = {}         # FXS port -> located targets of a line that does not register
         self._stopping = False
         self._exit = 0
         self.started_at = self.loop.now()
@@ -111,6 +110,8 @@ class Firmware:
                 self._line_command(o[1], o[2], o[3:])
             elif o[0] == "media":
                 self._media(o[1], o[2])
+            elif o[0] == "locate":
+                self._locate_registrar(o[1])
         self._arm_ua_timer()
 
     def _arm_ua_timer(self):
@@ -241,10 +242,13 @@ class Firmware:
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
-                                     features_for=self._features_for)
+                                     features_for=self._features_for,
+                                     fallbacks_for=self._fallbacks_for)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
+            else:
+                self._next_hop_for(ln["port"])     # a name: looked up now, ready for the first call
         self._arm_ua_timer()
 
     def _start_board(self, started):
@@ -271,17 +275,84 @@ class Firmware:
         self.console = ConsoleServer(self.loop, self, listen)
         started["console"] = self.console.address
 
-    # ------------------------------------------------------------------ calls and media
-    def _next_hop_for(self, port):
+    # ------------------------------------------------------------------ where requests go (RFC 3263)
+    def _locator(self, text):
+        """A Locator for a registrar/proxy setting "HOST[:PORT]" (no port: SRV, RFC 3263 §4.2)."""
+        host, port = parse_hostport(text, 0, allow_zero=True)
+        transport = self.cfg.sip["transport"]
+        families = ("AAAA",) if ":" in (self.ua.host if self.ua else "") else ("A",)
+        return Locator(host, port or None, transport if transport in DEFAULT_PORT else "udp", families)
+
+    def _locate(self, text, then) -> None:
+        """Where requests for `text` go: `then(targets, error)` on the loop thread; at once for
+        a numeric host (no DNS), else when the lookup on a worker thread is done."""
+        loc = self._locator(text)
+        if loc.done:
+            then(loc.targets, loc.error)
+            return
+        if self.dns is None:
+            from firmware.loop.resolver import DnsResolver
+            s = self.cfg.sip
+            self.dns = DnsResolver(self.loop, servers=s.get("dns_servers") or (), timeout=s.get("dns_timeout_s", 5))
+        self.dns.locate(loc.host, loc.port, loc.transport, loc.families, then)
+
+    def _locate_registrar(self, reg) -> None:
+        """A registration asked where its REGISTERs go (`("locate", reg)`): look it up, then
+        hand it the targets, or the reason there are none."""
+        ln = self.cfg.line(reg.line)
+        if ln is None:
+            return
+        text = ln["proxy"] or ln["registrar"]
+
+        def located(targets, error):
+            if self.registrations.get(reg.line) is not reg or self._stopping:
+                return          # replaced or stopped meanwhile
+            now = self.loop.now()
+            if targets:
+                self._sip_flow(targets[0], self._locator(text).host)
+                reg.contact = self._contact(ln["user"], targets[0])
+                acts = reg.set_targets(targets, now)
+            else:
+                acts = reg.locate_failed("DNS: %s" % error, now)
+            self.do(self.ua.run_tu(reg, acts, now))
+
+        self._locate(text, located)
+
+    def _targets_for(self, port) -> list:
+        """The line's next hops in the order to try them, the one in use first: its
+        registration's (where it registered), else its own lookup. [] until one is known; a
+        lookup is then started for the next call."""
         reg = self.registrations.get(port)
-        if reg is not None:
-            return tuple(reg.next_hop)
+        if reg is not None and reg.next_hop is not None:
+            i = reg.targets.index(reg.next_hop)
+            return reg.targets[i:] + reg.targets[:i]
         ln = self.cfg.line(port)
-        host, p = parse_hostport(ln["proxy"] or ln["registrar"], self._default_sip_port())
-        try:
-            return tuple(resolve(host, p))
-        except OSError:
-            return (host, p)
+        if ln is None:
+            return []
+        text = ln["proxy"] or ln["registrar"]
+        loc = self._locator(text)
+        if loc.done:
+            return loc.targets
+        if reg is None:     # refresh the line's own lookup (TTL-cached) for the next call
+            self._locate(text, lambda targets, error: self._line_located(port, text, targets, error))
+        return list(self.hops.get(port, ()))
+
+    def _line_located(self, port, text, targets, error):
+        if targets:
+            self.hops[port] = targets
+        elif port not in self.hops:
+            self.emit("error", {"where": "dns", "message": "line %d: proxy %s: %s" % (port, text, error)})
+
+    def _next_hop_for(self, port):
+        """Where the line's calls go (None while its proxy's name is still being looked up)."""
+        targets = self._targets_for(port)
+        return tuple(targets[0]) if targets else None
+
+    def _fallbacks_for(self, port) -> list:
+        """The next hops after `_next_hop_for`, for a request that gets no answer (§4.3)."""
+        return [tuple(t) for t in self._targets_for(port)[1:]]
+
+    # ------------------------------------------------------------------ calls and media
 
     def _trusted_peer(self, host, port) -> bool:
         """True for a line's registrar or proxy: it carries every call, so the SIP rate
@@ -399,7 +470,8 @@ class Firmware:
     def _rtp_alloc(self):
         host = self.ua.host
         if host in ("0.0.0.0", "::"):
-            host = local_address_towards(*self._next_hop_for(self.cfg.lines[0]["port"]), "127.0.0.1")
+            hop = self._next_hop_for(self.cfg.lines[0]["port"])
+            host = local_address_towards(hop[0], hop[1], "127.0.0.1") if hop else "127.0.0.1"
         for _ in range(200):
             self._next_rtp = (self._next_rtp + 2) % 16384
             port = 16384 + self._next_rtp
@@ -543,24 +615,26 @@ class Firmware:
                     self._rtp_send(stream, data, addr)
         return heard["line"]
 
-    def _register_line(self, ln) -> None:
-        rhost, rport = parse_hostport(ln["proxy"] or ln["registrar"], self._default_sip_port())
-        try:
-            target = resolve(rhost, rport)
-        except OSError as e:
-            self.emit("registration_failed", {"line": ln["port"], "registrar": ln["registrar"], "status": None,
-                                              "reason": "cannot resolve %s: %s" % (rhost, e), "retry_in": 30})
-            self.loop.call_later(30, self._register_line, ln)
-            return
+    def _contact(self, user, target) -> str:
         host = self.ua.host
-        if host in ("0.0.0.0", "::"):
+        if host in ("0.0.0.0", "::") and target is not None:
             host = local_address_towards(target[0], target[1], "127.0.0.1")
-        contact = self.ua.contact_uri(ln["user"], host)
-        self._sip_flow(target, rhost)
-        reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target, contact,
-                           ln["expires"], auth_user=ln["auth_user"], display=ln["display_name"],
-                           user_agent=self.cfg.sip["user_agent"], registrar_text=ln["registrar"])
-        reg.next_hop = target
+        return self.ua.contact_uri(user, host)
+
+    def _register_line(self, ln) -> None:
+        """A Registration for the line: at once to a numeric registrar; to a name once its
+        lookup is done (`Registration.start` asks with a "locate" action, `_locate_registrar`).
+        Over TCP/TLS the connection to it is kept up, its certificate checked against the
+        configured host name (RFC 5922), not an SRV target's."""
+        text = ln["proxy"] or ln["registrar"]
+        loc = self._locator(text)
+        target = loc.targets[0] if loc.done else None
+        if target is not None:
+            self._sip_flow(target, loc.host)
+        reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target,
+                           self._contact(ln["user"], target), ln["expires"], auth_user=ln["auth_user"],
+                           display=ln["display_name"], user_agent=self.cfg.sip["user_agent"],
+                           registrar_text=ln["registrar"])
         self.registrations[ln["port"]] = reg
         self.ua.add_tu(reg)
         self.do(self.ua.run_tu(reg, reg.start(self.loop.now()), self.loop.now()))
@@ -609,6 +683,8 @@ class Firmware:
     def close(self) -> None:
         for ep in list(self.rtp.values()) + list(self.rtcp.values()):
             ep.close()
+        if self.dns is not None:
+            self.dns.close()
         for part in (self.console, self.board, self.sip):
             if part is not None:
                 try:

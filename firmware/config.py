@@ -139,6 +139,37 @@ def _ca_file(v):
     return v
 
 
+def _dns_server(text):
+    """"IP", "IP:PORT" or "[IPv6]:PORT" -> the same text; ValueError otherwise."""
+    import ipaddress
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ("53" if bracket and not rest else "x")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, "53"
+    ipaddress.ip_address(host)
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("bad port")
+    return text
+
+
+def _dns_servers(v):
+    """A list of DNS server addresses (a console `set` may give them comma-separated); [] means
+    the system's resolv.conf."""
+    if isinstance(v, str):
+        v = [s for s in (p.strip() for p in v.strip("[]").replace('"', "").split(",")) if s]
+    allowed = 'a list of DNS server IPs, "IP" or "IP:PORT" (at most 4), [] for the system resolv.conf'
+    if not isinstance(v, list) or len(v) > 4 or not all(isinstance(s, str) for s in v):
+        raise _Bad(allowed)
+    try:
+        return [_dns_server(s) for s in v]
+    except ValueError:
+        raise _Bad(allowed)
+
+
 def _console_listen(v):
     if not isinstance(v, str):
         raise _Bad("tcp:HOST:PORT, a serial device path such as /dev/ttyAMA0, pty, or off")
@@ -249,6 +280,8 @@ SCHEMA = {
         "trace": (_bool, False),
         "tls_ca_file": (_ca_file, None),     # None: the system's CAs
         "tls_verify": (_bool, True),
+        "dns_servers": (_dns_servers, []),
+        "dns_timeout_s": (_int(1, 30), 5),
     },
     "line": {
         "port": (_int(1, 8), REQUIRED),

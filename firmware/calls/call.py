@@ -139,6 +139,8 @@ class Call:
         self.auth = DigestClient(line.get("auth_user") or line["user"], line.get("password") or "")
         self.redirects = 0
         self.next_hop = None
+        self.fallbacks = []             # next hops to try if the INVITE gets no answer (RFC 3263 §4.3)
+        self.failovers = 0
         self._answer_sdp = None
         self._bye_after_ack = False
         self._cseq = 0
@@ -212,11 +214,16 @@ class Call:
 
     # ------------------------------------------------------------------ outgoing
     def dial(self, number: str, domain: str, proxy, now: float, target_uri=None) -> list:
-        """Start an outgoing call to `number` through `proxy` (host, port)."""
+        """Start an outgoing call to `number` through `proxy` (host, port); None when the
+        proxy's address is not known (its DNS lookup has not answered): the call fails at once."""
         self.next_hop = proxy
         self.call_id = self.call_id or (random_hex(12) + "@tipring")
         uri = target_uri or ("sip:%s@%s" % (number, domain))
         self.peer = number
+        if proxy is None:
+            self.final_status = (503, "Service Unavailable")
+            return [self._event("dialing")] + [("line", "remote_failed", "congestion")] + \
+                self._end("the proxy's address is not known (DNS)")
         display = self.line.get("display_name")
         who = ('"%s" ' % display) if display else ""
         self._cseq += 1
@@ -238,7 +245,7 @@ class Call:
             req.headers.set(name, value)
         self.invite = req
         acts = [("send", req, proxy)]
-        if self._cseq == 1 and self.redirects == 0:
+        if self._cseq == 1 and self.redirects == 0 and self.failovers == 0:
             acts.append(self._event("dialing"))
         return acts
 
@@ -465,6 +472,14 @@ class Call:
         if method == "INFO":
             return [("event", "error", {"where": "calls", "message": "line %d: the hook-flash INFO "
                                         "got no answer (%s)" % (self.port, reason)})]
+        if method is None and self.state == "dialing" and self.fallbacks and self.invite is not None:
+            # RFC 3263 §4.3: no answer at all from this hop: the same request, in a new
+            # transaction (new branch, same CSeq), to the next one
+            self.next_hop = self.fallbacks.pop(0)
+            self.failovers += 1
+            self._cseq = self.invite.cseq.seq - 1
+            return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri) + \
+                [self._event("dialing", failover_to="%s:%d" % tuple(self.next_hop[:2]), reason=reason)]
         if self.final_status is None and self.state in ("dialing", "proceeding", "ringing", "early"):
             self.final_status = (408, "Request Timeout")
         if self.state == "releasing":

@@ -94,18 +94,20 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, fallbacks_for=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
-        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none; `fallbacks_for(port)
+        -> [(host, port)...]` the next hops after `proxy_for`'s (RFC 3263 failover), [] = none."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
         self.rtp_alloc = rtp_alloc
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
+        self.fallbacks_for = fallbacks_for or (lambda port: [])
         self.calls = {}        # call_id -> Call
         self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
         self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
@@ -124,6 +126,16 @@ class CallManager:
 
     # ------------------------------------------------------------------ plumbing
     next_hop = None
+
+    def _route(self, call, port):
+        """The line's next hop for a new call; the other hops wait in `call.fallbacks`."""
+        call.fallbacks = list(self.fallbacks_for(port))
+        return self.proxy_for(port)
+
+    def _proxies(self, port) -> list:
+        """Every address the line's proxy has (RFC 3263 targets): INVITEs from these are ours."""
+        hop = self.proxy_for(port)
+        return ([tuple(hop[:2])] if hop else []) + [tuple(h[:2]) for h in self.fallbacks_for(port)]
 
     def _tu(self, call, method):
         if method in ("REFER", "NOTIFY", "INFO"):
@@ -252,7 +264,7 @@ class CallManager:
             return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
         call = Call(line, "out", self.ua, self.rtp_alloc(), now)
         out_call_id = None
-        acts = call.dial(number, line["domain"], self.proxy_for(port), now)
+        acts = call.dial(number, line["domain"], self._route(call, port), now)
         out_call_id = call.call_id
         self.calls[out_call_id] = call
         self.by_line[port] = call
@@ -417,7 +429,7 @@ class CallManager:
         bridge.quiet = True
         bridge.early_media = False
         number = uri.split(":", 1)[1].split("@")[0]
-        acts = bridge.dial(number, domain, self.proxy_for(port), now, target_uri=uri)
+        acts = bridge.dial(number, domain, self._route(bridge, port), now, target_uri=uri)
         self.calls[bridge.call_id] = bridge
         self.bridging[port] = bridge
         self._timers[bridge.call_id] = now + line.get("no_answer_s", 60)
@@ -528,7 +540,7 @@ class CallManager:
         new.extra_headers = list(headers)
         old.refer_in["new"] = new
         number = target.split(":", 1)[-1].split("@")[0] if "@" in target else target
-        acts = new.dial(number, line.get("domain") or old._line_domain(), self.proxy_for(old.port), now,
+        acts = new.dial(number, line.get("domain") or old._line_domain(), self._route(new, old.port), now,
                         target_uri=target)
         self.calls[new.call_id] = new
         self._timers[new.call_id] = now + line.get("no_answer_s", 60)
@@ -564,10 +576,10 @@ class CallManager:
         """Ghost-call protection: did this come from the line's proxy? Over TCP/TLS a
         connection the proxy opened to us leaves from a port of its own choosing, so only
         its address is compared there."""
-        proxy = tuple(self.proxy_for(port))
+        proxies = self._proxies(port)
         if getattr(self.ua, "reliable", False):
-            return src[0] == proxy[0]
-        return tuple(src[:2]) == proxy
+            return any(src[0] == p[0] for p in proxies)
+        return tuple(src[:2]) in proxies
 
     def on_invite(self, req, tx, src, now):
         """A new INVITE. In this order, each step refusing with one answer and keeping

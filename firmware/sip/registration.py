@@ -3,8 +3,10 @@
 Rules:
 1. Sans-IO. `start()`, `on_response()`, `on_failure()`, `on_timer()` and `stop()` take `now` and
    return actions: `("send", Request)` (the UA wraps it in a client transaction and adds the
-   Via) and `("event", name, fields)` for the event log. `deadline()` says when `on_timer()` is
-   next due. Every timer here is tested on a virtual clock.
+   Via, and sends it to `next_hop`), `("event", name, fields)` for the event log, and
+   `("locate", self)` when the registrar's name must be looked up (RFC 3263) before a REGISTER
+   can go: the caller answers with `set_targets()` or `locate_failed()`. `deadline()` says when
+   `on_timer()` is next due. Every timer here is tested on a virtual clock.
 2. One Call-ID and a CSeq that goes up by one for every REGISTER of the line (§10.2.4).
 3. Never hammer the registrar: a refused REGISTER is retried only after a back-off.
 
@@ -21,6 +23,17 @@ Theory of operation (states are the strings the console prints):
 
 While `registered`, a failed refresh keeps retrying on the back-off; the binding is only
 reported lost (`registration_failed` with `lapsed`) once its granted time has run out.
+
+Where REGISTERs go (RFC 3263 §4.3): `targets` is the ordered list of (address, port) the lookup
+gave (one entry for a numeric registrar), `next_hop` the one in use. A REGISTER that gets no
+answer at all (Timer F), cannot be sent, or gets 503 moves to the next target at once
+(`registrar_failover` event, new transaction, same Call-ID), each target tried once per round;
+when all have failed, the back-off above. A registration built without a registrar address
+(`registrar=None`) looks its name up at `start()` and again after every back-off, so a round
+starts from fresh (TTL-cached) records; a refresh stays at the target that answered:
+
+    idle --start--> resolving --set_targets--> registering
+    resolving --locate_failed--> backoff --(back-off)--> resolving
 """
 
 from firmware.sip.auth import DigestClient
@@ -54,7 +67,8 @@ class Registration:
 
     :param line: the FXS port number (for events).
     :param user, password, domain: the account; `auth_user` when the digest user differs.
-    :param registrar: (host, port) the REGISTERs go to (the outbound proxy if there is one).
+    :param registrar: (host, port) the REGISTERs go to (the outbound proxy if there is one), or
+        None when it is to be looked up: `start()` then asks with a `("locate", self)` action.
     :param contact: our Contact URI text, e.g. "sip:1001@127.0.0.1:5070".
     :param expires: the interval asked for, seconds.
     """
@@ -67,7 +81,11 @@ class Registration:
         self.user = user
         self.domain = domain
         self.registrar = registrar
-        self.registrar_text = registrar_text or "%s:%d" % registrar
+        self.registrar_text = registrar_text or ("%s:%d" % tuple(registrar) if registrar else "?")
+        self.locating = registrar is None  # look the registrar up at every new round
+        self.targets = [tuple(registrar)] if registrar else []
+        self._hop = 0                # index in targets of next_hop
+        self._tried = 0              # targets given up on in this round (failover)
         self.contact = contact
         self.requested = expires
         self.expires = expires
@@ -97,12 +115,43 @@ class Registration:
     def deadline(self):
         return self._due
 
+    @property
+    def next_hop(self):
+        """(address, port) the next REGISTER goes to; None until the lookup has given one."""
+        return self.targets[self._hop] if self.targets else None
+
+    @next_hop.setter
+    def next_hop(self, hop) -> None:
+        self.targets = [tuple(hop)] if hop else []
+        self._hop = 0
+        self._tried = 0
+
     def start(self, now: float) -> list:
         """Register now (also used to re-register at once after a config change)."""
         self._unregistering = False
         self.expires = self.requested
         self.failures = 0
+        self._tried = 0
+        if self.locating:
+            return self._locate()
         return self._send(now, self.expires)
+
+    def set_targets(self, targets, now: float) -> list:
+        """The registrar's lookup is done: `targets` [(address, port)...] in the order to try
+        them (RFC 3263). Sends the REGISTER that waited for it."""
+        self.targets = [tuple(t) for t in targets]
+        self._hop = 0
+        self._tried = 0
+        if self.state == "resolving" and self.targets:
+            return self._send(now, self.expires)
+        return []
+
+    def locate_failed(self, reason: str, now: float) -> list:
+        """The registrar's lookup found no address (NXDOMAIN, DNS timeout...): reported, and
+        tried again after the back-off."""
+        if self.state != "resolving":
+            return []
+        return self._fail(now, None, reason)
 
     def stop(self, now: float) -> list:
         """Remove our binding (Expires: 0) if we have one; otherwise just stop."""
@@ -122,8 +171,11 @@ class Registration:
             self.bound_until = None
             actions.append(self._event("registration_failed", status=None,
                                        reason="registration lapsed", lapsed=True))
-        if self.state in ("registered", "backoff", "failed"):
-            actions += self._send(now, self.expires)
+        self._tried = 0
+        if self.state == "registered":
+            actions += self._send(now, self.expires)          # a refresh: same target
+        elif self.state in ("backoff", "failed"):
+            actions += self._locate() if self.locating else self._send(now, self.expires)
         return actions
 
     def on_response(self, resp, now: float) -> list:
@@ -154,6 +206,7 @@ class Registration:
             if granted <= 0:
                 return self._fail(now, code, "registrar granted no binding for our Contact")
             self.state = "registered"
+            self._tried = 0
             self.granted = granted
             self.bound_until = now + granted
             self.failures = 0
@@ -172,6 +225,10 @@ class Registration:
             self._due = now + self.max_backoff
             return [self._event("registration_failed", status=code, reason="%d %s: check the account" % (code, resp.reason),
                                 retry_in=self.max_backoff)]
+        if code == 503 and not self._unregistering:
+            moved = self._failover(now, "%d %s from %s:%d" % ((code, resp.reason) + tuple(self.next_hop)))
+            if moved:
+                return moved
         return self._fail(now, code, "%d %s" % (code, resp.reason), _retry_after(resp))
 
     def on_failure(self, reason: str, now: float) -> list:
@@ -184,7 +241,7 @@ class Registration:
             self.state = "stopped"
             self.bound_until = None
             return [self._event("unregistered", status=None, reason=reason)]
-        return self._fail(now, None, reason)
+        return self._failover(now, reason) or self._fail(now, None, reason)
 
     @staticmethod
     def refresh_after(granted: float) -> float:
@@ -196,6 +253,20 @@ class Registration:
         return base * (1.0 - 0.2 * self.jitter())
 
     # ------------------------------------------------------------------ internals
+    def _locate(self):
+        self.state = "resolving"
+        self._due = None
+        return [("locate", self)]
+
+    def _failover(self, now, reason):
+        """RFC 3263 §4.3: the next target, if this round has one left; [] when not."""
+        if self._tried + 1 >= len(self.targets):
+            return []
+        self._tried += 1
+        self._hop = (self._hop + 1) % len(self.targets)
+        return [self._event("registrar_failover", reason=reason, to="%s:%d" % self.next_hop)] + \
+            self._send(now, self.expires)
+
     def _event(self, name, **fields):
         f = {"line": self.line, "registrar": self.registrar_text}
         f.update(fields)

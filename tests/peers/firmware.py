@@ -18,6 +18,8 @@ def toml_value(v):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[%s]" % ", ".join(toml_value(x) for x in v)
     return json.dumps(str(v))
 
 
