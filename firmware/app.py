@@ -27,7 +27,7 @@ log = logging.getLogger("tipring")
 
 # the [[line]] keys that make a registration; a change to any other key needs none
 ACCOUNT_KEYS = ("user", "password", "auth_user", "display_name", "registrar", "proxy", "domain",
-                "expires", "register")
+                "expires", "register", "registrar_backup", "registrar_ping_s")
 
 
 def _account(line):
@@ -154,7 +154,7 @@ class Firmware:
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
-                                     features_for=self._features_for)
+                                     features_for=self._features_for, contact_for=self._contact_for)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -452,11 +452,58 @@ class Firmware:
         contact = "sip:%s@%s:%d" % (ln["user"], "[%s]" % host if ":" in host else host, self.ua.port)
         reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target, contact,
                            ln["expires"], auth_user=ln["auth_user"], display=ln["display_name"],
-                           user_agent=self.cfg.sip["user_agent"], registrar_text=ln["registrar"])
+                           user_agent=self.cfg.sip["user_agent"], registrar_text=ln["registrar"],
+                           **self._recovery_options(ln))
         reg.next_hop = target
         self.registrations[ln["port"]] = reg
-        self.ua.add_tu(reg)
+        self._add_registration_tus(reg)
         self.do(self.ua.run_tu(reg, reg.start(self.loop.now()), self.loop.now()))
+
+    # ------------------------------------------------------------------ NAT and recovery
+    def _recovery_options(self, ln) -> dict:
+        """A Registration's keep-alive, ping and backup settings (sip.nat_keepalive_s,
+        line.N.registrar_ping_s, line.N.registrar_backup)."""
+        opts = {"keepalive_s": self.cfg.sip.get("nat_keepalive_s", 0),
+                "ping_s": ln.get("registrar_ping_s", 0),
+                "ping_timeout": max(2.0, 8 * self.cfg.sip["t1_ms"] / 1000.0) if ln.get("registrar_ping_s") else None}
+        backup = ln.get("registrar_backup")
+        if backup:
+            host, port = parse_hostport(backup, 5060)
+            try:
+                opts["backup"] = tuple(resolve(host, port))
+                opts["backup_text"] = backup
+            except OSError as e:
+                self.emit("error", {"where": "sip", "message": "line %d: registrar_backup %s: cannot resolve: %s"
+                                    % (ln["port"], backup, e)})
+        return opts
+
+    def _add_registration_tus(self, reg) -> None:
+        """The registration and its keep-alive/ping monitor are transaction users of the UA;
+        an old registration of the same line leaves (its de-registration is already sent)."""
+        for old in [t for t in self.ua.tus if getattr(t, "line", None) == reg.line
+                    and getattr(t, "state", None) == "stopped"]:
+            self.ua.remove_tu(old)
+            if old.monitor is not None:
+                self.ua.remove_tu(old.monitor)
+        self.ua.add_tu(reg)
+        if reg.monitor is not None:
+            self.ua.add_tu(reg.monitor)
+
+    def registrar_transport_lost(self, addr) -> None:
+        """The connection to `addr` (host, port) closed (the TCP/TLS transport calls this):
+        every line registered through it re-registers (Registration.on_transport_lost)."""
+        now = self.loop.now()
+        for reg in list(self.registrations.values()):
+            if tuple(reg.next_hop) == tuple(addr[:2]):
+                self.do(self.ua.run_tu(reg, reg.on_transport_lost(now), now))
+
+    def _contact_for(self, port):
+        """The Contact a line's calls carry: the registered one (the NAT mapping the registrar
+        saw, RFC 3581) when it differs from our socket's address, else None (the UA's own)."""
+        reg = self.registrations.get(port)
+        if reg is not None and reg.contact != reg.local_contact:
+            return reg.contact
+        return None
 
     def shutdown(self, exit_code: int = 0) -> None:
         """Orderly stop: de-register, wait for the answers (bounded), then leave the loop."""

@@ -139,6 +139,7 @@ class Call:
         self.auth = DigestClient(line.get("auth_user") or line["user"], line.get("password") or "")
         self.redirects = 0
         self.next_hop = None
+        self.contact_uri = None         # the registered Contact when a NAT mapped it (RFC 3581)
         self._answer_sdp = None
         self._bye_after_ack = False
         self._cseq = 0
@@ -180,6 +181,8 @@ class Call:
         return True
 
     def _contact(self):
+        if self.contact_uri:
+            return "<%s>" % self.contact_uri
         host = self.ua.host
         return "<sip:%s@%s:%d>" % (self.line["user"], "[%s]" % host if ":" in host else host, self.ua.port)
 

@@ -87,18 +87,20 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, contact_for=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
-        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none; `contact_for(port)
+        -> URI text or None` the Contact the line's calls carry (the registered NAT mapping)."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
         self.rtp_alloc = rtp_alloc
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
+        self.contact_for = contact_for or (lambda port: None)
         self.calls = {}        # call_id -> Call
         self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
         self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
@@ -117,6 +119,11 @@ class CallManager:
 
     # ------------------------------------------------------------------ plumbing
     next_hop = None
+
+    def _new_call(self, line, direction, now):
+        call = Call(line, direction, self.ua, self.rtp_alloc(), now)
+        call.contact_uri = self.contact_for(line["port"])
+        return call
 
     def _tu(self, call, method):
         if method in ("REFER", "NOTIFY", "INFO"):
@@ -236,7 +243,7 @@ class CallManager:
         line = self.lines[port]
         if port in self.by_line:
             return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
-        call = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "out", now)
         out_call_id = None
         acts = call.dial(number, line["domain"], self.proxy_for(port), now)
         out_call_id = call.call_id
@@ -399,7 +406,7 @@ class CallManager:
         line = self.lines[port]
         domain = line.get("domain") or self.ua.host
         uri = self._target_uri(line["conference_uri"], domain)
-        bridge = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        bridge = self._new_call(line, "out", now)
         bridge.quiet = True
         bridge.early_media = False
         number = uri.split(":", 1)[1].split("@")[0]
@@ -507,7 +514,7 @@ class CallManager:
     def _place_transfer(self, old, target, headers, now):
         """The REFER's new call: through the line's proxy, quiet until it is up."""
         line = old.line
-        new = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        new = self._new_call(line, "out", now)
         new.quiet = True
         new.early_media = False
         new.transfer_of = old
@@ -578,7 +585,7 @@ class CallManager:
                     and not self.conf.get(port):
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "in", now)
         self.calls[req.call_id] = call
         self.by_line[port] = call
         call.next_hop = tuple(src[:2])
@@ -591,7 +598,7 @@ class CallManager:
     def _wait(self, req, tx, src, line, now):
         """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""
         port = line["port"]
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "in", now)
         self.calls[req.call_id] = call
         self.waiting[port] = call
         call.next_hop = tuple(src[:2])
@@ -634,7 +641,7 @@ class CallManager:
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag=random_hex(4)), now)
         if old.state not in IN_CALL + OUTGOING_EARLY:
             return self.ua.send_response(response_to(req, 603, "Declined", to_tag=random_hex(4)), now)
-        new = Call(old.line, "in", self.ua, self.rtp_alloc(), now)
+        new = self._new_call(old.line, "in", now)
         new.next_hop = tuple(src[:2])
         self.calls[req.call_id] = new
         acts = new.take_over(req, tx, now)
