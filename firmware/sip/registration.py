@@ -327,6 +327,8 @@ class Registration:
         self.was_registered = True
         self._old_contact = None
         self._reported = None
+        if not self.on_backup:
+            self.down = False       # the primary answered: a late ping answer adds nothing
         self._due = now + self.refresh_after(granted)
         if self.monitor is not None:
             self.monitor.registered(now)
