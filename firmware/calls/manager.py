@@ -46,7 +46,7 @@ Rules:
    or `transfer_failed`.
 """
 
-from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri
+from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri, requires_100rel
 from firmware.compat import random_hex
 from firmware.sip.dialog import make_response
 from firmware.sip.useragent import response_to
@@ -564,6 +564,10 @@ class CallManager:
         if not line.get("direct_calls") and tuple(src[:2]) != tuple(self.proxy_for(line["port"])):
             return self.ua.send_response(response_to(req, 403, "Forbidden (not from our proxy)", to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
+        if requires_100rel(req) and not line.get("prack", True):
+            # RFC 3262 §4 / RFC 3261 §8.2.2.3: reliable provisionals are off on this line
+            return self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
+                                                     extra=[("Unsupported", "100rel")]), now)
         if req.headers.get("Replaces"):
             return self._on_replaces(req, tx, src, now)
         port = line["port"]
