@@ -31,7 +31,7 @@ log = logging.getLogger("tipring")
 
 # the [[line]] keys that make a registration; a change to any other key needs none
 ACCOUNT_KEYS = ("user", "password", "auth_user", "display_name", "registrar", "proxy", "domain",
-                "expires", "register")
+                "expires", "register", "registrar_backup", "registrar_ping_s")
 
 
 def _account(line):
@@ -243,7 +243,7 @@ class Firmware:
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
                                      features_for=self._features_for,
-                                     fallbacks_for=self._fallbacks_for)
+                                     fallbacks_for=self._fallbacks_for, contact_for=self._contact_for)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -634,10 +634,65 @@ class Firmware:
         reg = Registration(ln["port"], ln["user"], ln["password"], ln["domain"], target,
                            self._contact(ln["user"], target), ln["expires"], auth_user=ln["auth_user"],
                            display=ln["display_name"], user_agent=self.cfg.sip["user_agent"],
-                           registrar_text=ln["registrar"])
+                           registrar_text=ln["registrar"], **self._recovery_options(ln))
+        self._locate_backup(reg, ln)
         self.registrations[ln["port"]] = reg
-        self.ua.add_tu(reg)
+        self._add_registration_tus(reg)
         self.do(self.ua.run_tu(reg, reg.start(self.loop.now()), self.loop.now()))
+
+    # ------------------------------------------------------------------ NAT and recovery
+    def _recovery_options(self, ln) -> dict:
+        """A Registration's keep-alive, ping and backup settings (sip.nat_keepalive_s,
+        line.N.registrar_ping_s, line.N.registrar_backup)."""
+        opts = {"keepalive_s": self.cfg.sip.get("nat_keepalive_s", 0),
+                "ping_s": ln.get("registrar_ping_s", 0),
+                "ping_timeout": max(2.0, 8 * self.cfg.sip["t1_ms"] / 1000.0) if ln.get("registrar_ping_s") else None}
+        backup = ln.get("registrar_backup")
+        if backup:
+            opts["backup_text"] = backup
+            loc = self._locator(backup)
+            if loc.done and loc.targets:
+                opts["backup"] = tuple(loc.targets[0])
+        return opts
+
+    def _locate_backup(self, reg, ln) -> None:
+        """A backup registrar given by name is looked up off the loop (RFC 3263, as the
+        primary); until it is known the line has no backup to fail over to."""
+        backup = ln.get("registrar_backup")
+        if not backup or reg.backup is not None:
+            return
+
+        def located(targets, error):
+            if self.registrations.get(reg.line) is not reg:
+                return
+            if targets:
+                reg.backup = tuple(targets[0])
+                self._sip_flow(reg.backup, self._locator(backup).host)
+            else:
+                self.emit("error", {"where": "dns", "message": "line %d: registrar_backup %s: %s"
+                                    % (ln["port"], backup, error)})
+
+        self._locate(backup, located)
+
+    def _add_registration_tus(self, reg) -> None:
+        """The registration and its keep-alive/ping monitor are transaction users of the UA;
+        an old registration of the same line leaves (its de-registration is already sent)."""
+        for old in [t for t in self.ua.tus if getattr(t, "line", None) == reg.line
+                    and getattr(t, "state", None) == "stopped"]:
+            self.ua.remove_tu(old)
+            if old.monitor is not None:
+                self.ua.remove_tu(old.monitor)
+        self.ua.add_tu(reg)
+        if reg.monitor is not None:
+            self.ua.add_tu(reg.monitor)
+
+    def _contact_for(self, port):
+        """The Contact a line's calls carry: the registered one (the NAT mapping the registrar
+        saw, RFC 3581) when it differs from our socket's address, else None (the UA's own)."""
+        reg = self.registrations.get(port)
+        if reg is not None and reg.contact != reg.local_contact:
+            return reg.contact
+        return None
 
     def shutdown(self, exit_code: int = 0) -> None:
         """Orderly stop: de-register, wait for the answers (bounded), then leave the loop."""

@@ -282,6 +282,8 @@ SCHEMA = {
         "tls_verify": (_bool, True),
         "dns_servers": (_dns_servers, []),
         "dns_timeout_s": (_int(1, 30), 5),
+        # CRLF keep-alive to each line's registrar every N s while it registers (0 = off)
+        "nat_keepalive_s": (_int(0, 3600), 0),
     },
     "line": {
         "port": (_int(1, 8), REQUIRED),
@@ -294,6 +296,11 @@ SCHEMA = {
         "domain": (_str(maxlen=253), None),
         "expires": (_int(10, 86400), 3600),
         "register": (_bool, True),
+        # recovery: a second registrar, and the OPTIONS ping that sees the first one go and return
+        "registrar_backup": (_hostport(default_port=5060), None),
+        "registrar_ping_s": (_int(0, 3600), 20),
+        # reliable provisional responses as callee (RFC 3262); false: Require: 100rel gets 420
+        "prack": (_bool, True),
         "dial_plan": (_dial_plan, "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"),
         "caller_id": (_choice(*CALLER_ID), None),
         "no_answer_s": (_int(5, 600), 60),

@@ -29,7 +29,12 @@ gets 491, and a 491 for ours schedules a retry after the RFC 3261 §14.1 random 
 when we chose the Call-ID, 0-2 s otherwise): `deadline()`/`on_timer(now)`, run by the manager.
 Reliable provisionals (RFC 3262): an 18x with `Require: 100rel` and `RSeq` gets a PRACK with
 `RAck`, in its early dialog (route set); a retransmission (RSeq not one above the last) is
-dropped unprocessed (§4).
+dropped unprocessed (§4). As callee, an INVITE with `Require: 100rel` gets its 180 reliably
+(RFC 3262 §3; `Supported: 100rel` alone gets a plain 180, as nothing in our 180 needs it):
+`Require: 100rel` and an `RSeq`, re-sent at T1, 2*T1, 4*T1 ... until the PRACK whose `RAck`
+names it (answered 200; any other PRACK 481); no PRACK within 64*T1 rejects the INVITE 500.
+An answer from the handset meanwhile is held and the 200 goes right after the PRACK. The
+manager answers `Require: 100rel` with 420 on a line with `prack = false`.
 
 Services (FLOWS §10-§15; the manager ties the calls together). `redirect()` answers a ringing
 call 302 with Contact and Diversion (RFC 5806) and History-Info (RFC 7044). Transferee (RFC 3515,
@@ -88,6 +93,12 @@ def _reliable(resp):
     return int(rseq) if rseq.isdigit() else None
 
 
+def requires_100rel(req) -> bool:
+    """Whether a request has `Require: 100rel` (RFC 3262 §4)."""
+    opts = ",".join(req.headers.get_all("Require")).lower()
+    return "100rel" in [x.strip() for x in opts.split(",")]
+
+
 def _retry_delay(span) -> float:
     """A random delay in [span[0], span[1]] s (RFC 3261 §14.1)."""
     lo, hi = span
@@ -141,6 +152,7 @@ class Call:
         self.next_hop = None
         self.fallbacks = []             # next hops to try if the INVITE gets no answer (RFC 3263 §4.3)
         self.failovers = 0
+        self.contact_uri = None         # the registered Contact when a NAT mapped it (RFC 3581)
         self._answer_sdp = None
         self._bye_after_ack = False
         self._cseq = 0
@@ -149,6 +161,8 @@ class Call:
         self._reinvite = None           # our re-INVITE awaiting its final response
         self._reinvite_dir = "sendrecv"
         self._retry_at = None           # when to retry a re-INVITE that got 491 (§14.1)
+        self._rel = None                # our reliable 180 awaiting PRACK (RFC 3262 §3), a dict
+        self._answer_held = False       # off-hook before that PRACK: the 200 waits for it
         self.tu = None                  # the manager's adaptor owning our client transactions
         self.tus = {}                   # method -> adaptor for REFER/NOTIFY (their failures differ)
         self.extra_headers = []         # added to our INVITE (Referred-By, Replaces: transfers)
@@ -182,7 +196,10 @@ class Call:
         return True
 
     def _contact(self):
-        # the UA knows the transport: over TCP/TLS the Contact says so (;transport=)
+        # the registered Contact when a NAT mapped it (RFC 3581), else the UA's own; over
+        # TCP/TLS the Contact says so (;transport=)
+        if self.contact_uri:
+            return "<%s>" % self.contact_uri
         return "<%s>" % self.ua.contact_uri(self.line["user"])
 
     def _dest_for(self, req):
@@ -204,6 +221,7 @@ class Call:
         self.reason = reason
         self._retry_at = None
         self._reinvite = None
+        self._rel = None
         if self.media_on:
             acts.append(("media", "stop"))
             self.media_on = False
@@ -452,10 +470,14 @@ class Call:
         return [self._in_dialog(req)]
 
     def deadline(self):
-        """When `on_timer` is due (a 491 retry), or None."""
+        """When `on_timer` is due (a 491 retry, a reliable 180 to re-send), or None."""
+        if self._rel is not None and self.state == "incoming":
+            return min(self._rel["next"], self._rel["give_up"])
         return self._retry_at if self.state in IN_CALL else None
 
     def on_timer(self, now: float) -> list:
+        if self._rel is not None and self.state == "incoming":
+            return self._rel_timer(now) if now >= min(self._rel["next"], self._rel["give_up"]) else []
         if self._retry_at is None or now < self._retry_at or self.state not in IN_CALL:
             return []
         self._retry_at = None
@@ -550,7 +572,46 @@ class Call:
                                  via_host=self.ua.host, via_port=self.ua.port)
         if not ring:
             return []
-        return [("respond", self._response(180, "Ringing")), ("line", "incoming", cid), self._event("ringing")]
+        return [("respond", self._ringing(req, now)), ("line", "incoming", cid), self._event("ringing")]
+
+    # ------------------------------------------------------------------ reliable 180 (RFC 3262)
+    def _ringing(self, req, now):
+        """Our 180: reliable when the INVITE requires it (RFC 3262 §3), with a first RSeq
+        picked at random in 1..2**31-1 (kept small enough never to wrap)."""
+        if not requires_100rel(req):
+            return self._response(180, "Ringing")
+        rseq = int(random_hex(3), 16) + 1
+        resp = self._response(180, "Ringing", extra=[("Require", "100rel"), ("RSeq", str(rseq))])
+        t1 = getattr(getattr(self.ua, "tl", None), "t1", 0.5)
+        self._rel = {"resp": resp, "rseq": rseq, "interval": t1, "next": now + t1, "give_up": now + 64 * t1}
+        return resp
+
+    def _rel_timer(self, now):
+        """Re-send the unacknowledged reliable 180 (T1 doubling), or give up after 64*T1."""
+        rel = self._rel
+        if now >= rel["give_up"]:
+            acts = [("respond", self._response(500, "Server Internal Error (no PRACK)"))]
+            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180")
+        rel["interval"] *= 2
+        rel["next"] = now + rel["interval"]
+        return [("respond", rel["resp"])]
+
+    def _on_prack(self, req, now):
+        """A PRACK: it acknowledges our reliable 180 when its RAck names it (§7.2), and lets
+        a held answer go out."""
+        from firmware.sip.dialog import make_response
+        rack = (req.headers.get("RAck") or "").split()
+        rel = self._rel
+        if rel is None or len(rack) != 3 or not rack[0].isdigit() or not rack[1].isdigit() \
+                or int(rack[0]) != rel["rseq"] or int(rack[1]) != self.invite.cseq.seq \
+                or rack[2].upper() != "INVITE":
+            return [("respond", make_response(req, 481, "Call/Transaction Does Not Exist"))]
+        self._rel = None
+        acts = [("respond", make_response(req, 200))]
+        if self._answer_held:
+            self._answer_held = False
+            acts += self.answer(now)
+        return acts
 
     def take_over(self, req, tx, now: float) -> list:
         """An INVITE with Replaces that matched one of our calls (RFC 3891 §3): answered 200
@@ -578,6 +639,9 @@ class Call:
     def answer(self, now: float) -> list:
         """The handset went off-hook while ringing: 200 with our SDP answer, media on."""
         if self.state != "incoming":
+            return []
+        if self._rel is not None:
+            self._answer_held = True    # the 200 waits for the PRACK of our 180 (RFC 3262 §3)
             return []
         if self._answer_sdp is None:  # offerless INVITE: our offer goes in the 200 (RFC 3264 §5)
             self._answer_sdp = self.sdp.offer().to_bytes()
@@ -692,6 +756,8 @@ class Call:
         if m in ("INFO", "OPTIONS"):
             return [("respond", make_response(req, 200))]
         if m == "PRACK":
+            if self.state == "incoming" or self._rel is not None:
+                return self._on_prack(req, now)
             return [("respond", make_response(req, 200))]
         return [("respond", make_response(req, 405, headers=[("Allow", ALLOW)]))]
 

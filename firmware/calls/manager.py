@@ -52,7 +52,7 @@ Rules:
    or `transfer_failed`.
 """
 
-from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri
+from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri, requires_100rel
 from firmware.compat import random_hex
 from firmware.sip.dialog import check_dialog_request, make_response
 from firmware.sip.useragent import response_to
@@ -94,13 +94,16 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, fallbacks_for=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, fallbacks_for=None,
+                 contact_for=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
         forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none; `fallbacks_for(port)
-        -> [(host, port)...]` the next hops after `proxy_for`'s (RFC 3263 failover), [] = none."""
+        -> [(host, port)...]` the next hops after `proxy_for`'s (RFC 3263 failover), [] = none;
+        `contact_for(port) -> URI text or None` the Contact the line's calls carry (the
+        registered NAT mapping)."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
@@ -108,6 +111,7 @@ class CallManager:
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
         self.fallbacks_for = fallbacks_for or (lambda port: [])
+        self.contact_for = contact_for or (lambda port: None)
         self.calls = {}        # call_id -> Call
         self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
         self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
@@ -136,6 +140,11 @@ class CallManager:
         """Every address the line's proxy has (RFC 3263 targets): INVITEs from these are ours."""
         hop = self.proxy_for(port)
         return ([tuple(hop[:2])] if hop else []) + [tuple(h[:2]) for h in self.fallbacks_for(port)]
+
+    def _new_call(self, line, direction, now):
+        call = Call(line, direction, self.ua, self.rtp_alloc(), now)
+        call.contact_uri = self.contact_for(line["port"])
+        return call
 
     def _tu(self, call, method):
         if method in ("REFER", "NOTIFY", "INFO"):
@@ -262,7 +271,7 @@ class CallManager:
         line = self.lines[port]
         if port in self.by_line:
             return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
-        call = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "out", now)
         out_call_id = None
         acts = call.dial(number, line["domain"], self._route(call, port), now)
         out_call_id = call.call_id
@@ -425,7 +434,7 @@ class CallManager:
         line = self.lines[port]
         domain = line.get("domain") or self.ua.host
         uri = self._target_uri(line["conference_uri"], domain)
-        bridge = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        bridge = self._new_call(line, "out", now)
         bridge.quiet = True
         bridge.early_media = False
         number = uri.split(":", 1)[1].split("@")[0]
@@ -533,7 +542,7 @@ class CallManager:
     def _place_transfer(self, old, target, headers, now):
         """The REFER's new call: through the line's proxy, quiet until it is up."""
         line = old.line
-        new = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        new = self._new_call(line, "out", now)
         new.quiet = True
         new.early_media = False
         new.transfer_of = old
@@ -604,6 +613,10 @@ class CallManager:
             return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE from %s:%d refused: %d %s"
                                      % (src[0], src[1], code, reason)})]
+        if requires_100rel(req) and not line.get("prack", True):
+            # RFC 3262 §4 / RFC 3261 §8.2.2.3: reliable provisionals are off on this line
+            return self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
+                                                     extra=[("Unsupported", "100rel")]), now)
         if req.headers.get("Replaces"):
             return self._on_replaces(req, tx, src, now)
         port = line["port"]
@@ -625,7 +638,7 @@ class CallManager:
                     and not self.conf.get(port):
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "in", now)
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
@@ -683,7 +696,7 @@ class CallManager:
     def _wait(self, req, tx, src, line, now):
         """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""
         port = line["port"]
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = self._new_call(line, "in", now)
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
@@ -727,7 +740,7 @@ class CallManager:
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag=random_hex(4)), now)
         if old.state not in IN_CALL + OUTGOING_EARLY:
             return self.ua.send_response(response_to(req, 603, "Declined", to_tag=random_hex(4)), now)
-        new = Call(old.line, "in", self.ua, self.rtp_alloc(), now)
+        new = self._new_call(old.line, "in", now)
         new.next_hop = tuple(src[:2])
         self.calls[req.call_id] = new
         acts = new.take_over(req, tx, now)

@@ -13,6 +13,10 @@ Rules:
 3. Lookups of the same (host, port, transport) already on their way are joined, not repeated.
 4. Servers: `servers` ("IP" or "IP:PORT", e.g. a test's server on 127.0.0.1:5353), or the
    system's resolv.conf when empty. `timeout` bounds one question (every server tried).
+5. Addresses (A/AAAA) come from the hosts file first, as the C library's resolver does with
+   nsswitch's "files dns" (dnspython reads no hosts file), and `localhost` is always the
+   loopback address (RFC 6761 §6.3): a registrar set as "localhost:5061" for a TLS
+   certificate's name, or a PBX named in /etc/hosts, resolves without a DNS server.
 
     resolver = DnsResolver(loop, servers=["127.0.0.1:5353"], timeout=3.0)
     resolver.locate("example.test", None, "udp", ("A",), lambda targets, error: ...)
@@ -35,6 +39,27 @@ log = logging.getLogger("tipring.dns")
 
 MAX_TTL = 86400
 MAX_NEGATIVE_TTL = 3600
+HOSTS_FILE = "/etc/hosts"
+LOOPBACK = {"A": ["127.0.0.1"], "AAAA": ["::1"]}
+
+
+def read_hosts(path: str = HOSTS_FILE) -> dict:
+    """{(name, "A"|"AAAA"): [address, ...]} from a hosts file; {} when it cannot be read."""
+    out = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) < 2:
+            continue
+        addr = words[0]
+        kind = "AAAA" if ":" in addr else "A"
+        for name in words[1:]:
+            out.setdefault((name.lower().rstrip("."), kind), []).append(addr)
+    return out
 
 
 def _records(rdtype: str, rrset) -> list:
@@ -123,8 +148,10 @@ class DnsResolver:
     :param rand: `rand()` in [0, 1) for SRV weights (`random.random` when omitted).
     """
 
-    def __init__(self, loop, servers=(), timeout: float = 5.0, clock=None, rand=None):
+    def __init__(self, loop, servers=(), timeout: float = 5.0, clock=None, rand=None,
+                 hosts_file: str = HOSTS_FILE):
         self.loop = loop
+        self.hosts = read_hosts(hosts_file) if hosts_file else {}
         self.timeout = float(timeout)
         self.cache = DnsCache(clock or loop.clock)
         self.rand = rand
@@ -197,6 +224,13 @@ class DnsResolver:
     def query(self, name: str, rdtype: str):
         """One question, from the cache or a server (blocking: worker threads only). Returns
         the records ([] for NXDOMAIN/NODATA) or a str saying why there is no answer."""
+        if rdtype in ("A", "AAAA"):
+            plain = name.lower().rstrip(".")
+            if plain == "localhost" or plain.endswith(".localhost"):
+                return list(LOOPBACK[rdtype])
+            known = self.hosts.get((plain, rdtype))
+            if known:
+                return list(known)
         cached = self.cache.get(name, rdtype)
         if cached is not None:
             return cached

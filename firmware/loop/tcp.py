@@ -488,7 +488,7 @@ class StreamTransport:
             k[1].cancel()
 
     def backoff(self, failures: int) -> float:
-        return min(BACKOFF_MIN * (2 ** max(failures - 1, 0)), BACKOFF_MAX)
+        return min(BACKOFF_MIN * (2 ** min(max(failures - 1, 0), 16)), BACKOFF_MAX)
 
     def _reconnect(self, peer):
         k = self.kept.get(peer)

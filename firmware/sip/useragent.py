@@ -335,11 +335,13 @@ class UserAgent:
         return [("event", "error", {"where": "sip", "message": msg})]
 
     def _stamp_via(self, req, addr):
-        """§18.2.1 received and RFC 3581 rport on the top Via, so replies find the sender."""
+        """§18.2.1 received and RFC 3581 rport on the top Via, so replies find the sender.
+        With rport asked for, `received` goes in even when it equals the sent-by host
+        (RFC 3581 §4: the client learns its public address from it)."""
         top = req.via[0]
         values = req.headers.get_all("Via")
         changed = False
-        if top.host != addr[0]:
+        if top.host.strip("[]") != addr[0] or ("rport" in top.params and top.params.get("received") != addr[0]):
             top.params["received"] = addr[0]
             changed = True
         if "rport" in top.params and not top.params.get("rport"):

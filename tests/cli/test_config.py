@@ -149,3 +149,20 @@ def test_tls_transport_and_its_ca_file(tmp_path):
     with pytest.raises(config.ConfigError) as e:
         config.load(write(tmp_path, bad, "sctp.toml"))
     assert 'sip.transport: "sctp" is not allowed; allowed: udp, tcp, tls' in str(e.value)
+
+
+def test_nat_recovery_and_prack_keys_are_validated_with_what_is_allowed():
+    raw = {"sip": {"nat_keepalive_s": -1},
+           "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:5060", "registrar_backup": "pbx2:99999",
+                     "registrar_ping_s": "often", "prack": "yes"}]}
+    with pytest.raises(config.ConfigError) as e:
+        config.validate(raw)
+    text = str(e.value)
+    assert "sip.nat_keepalive_s: -1 is not allowed; allowed: an integer from 0 to 3600" in text
+    assert 'line.1.registrar_backup: "pbx2:99999" is not allowed; allowed: HOST:PORT' in text
+    assert 'line.1.registrar_ping_s: "often" is not allowed; allowed: an integer from 0 to 3600' in text
+    assert 'line.1.prack: "yes" is not allowed; allowed: true or false' in text
+    ok = config.validate({"line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:5060",
+                                    "registrar_backup": "127.0.0.1:5062"}]})
+    ln = ok.lines[0]
+    assert ok.sip["nat_keepalive_s"] == 0 and ln["registrar_ping_s"] == 20 and ln["prack"] is True

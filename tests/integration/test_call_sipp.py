@@ -317,3 +317,24 @@ def test_reinvite_glare_on_an_outgoing_call_retries_in_2_1_to_4_s(tmp_path):
     msgs = _glare(tmp_path, "call_out_glare.xml", outgoing=True)
     delay = _glare_checks(msgs, "INVITE sip:1002@127.0.0.1:")   # to SIPp's Contact: in-dialog
     assert 2.0 <= delay <= 4.3, delay
+
+
+def test_require_100rel_gets_a_reliable_180_the_prack_200_then_the_answer(rig):
+    r = rig()
+    s = r.sipp("call_in_prack.xml", uac=True)
+    answer_incoming(r)
+    sipp_ok(s)                             # SIPp checked Require/RSeq on the 180 and the two 200s
+    msgs = s.messages()
+    assert msgs.index("CSeq: 2 PRACK") < msgs.rindex("CSeq: 1 INVITE")
+    assert r.call_event("ended")
+    assert not r.fw.named("error"), r.fw.named("error")
+    r.h.ok("onhook")
+
+
+def test_require_100rel_on_a_line_with_prack_off_gets_420_unsupported(rig):
+    r = rig(prack=False)
+    s = r.sipp("call_in_100rel_refused.xml", uac=True)
+    sipp_ok(s)
+    assert "Unsupported: 100rel" in s.messages()
+    st = r.h.ok("state")
+    assert not st["ringing"] and st["rings"] == 0, st

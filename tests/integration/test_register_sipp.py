@@ -83,3 +83,15 @@ def test_stale_nonce_is_answered_at_once_and_is_not_a_failure(tmp_path):
         assert fw.wait_event(lambda e: e["event"] == "registered", 10)
         assert sipp.wait(10) == 0, sipp.errors()
         assert not fw.named("registration_failed")
+
+
+def test_received_and_rport_of_the_200_become_the_contact_registered_again_once(tmp_path):
+    sipp, fw = run(tmp_path, "reg_nat.xml", expires=600)
+    with sipp, fw:
+        ok = fw.wait_event(lambda e: e["event"] == "registered", 10)
+        assert ok and ok["contact"] == "sip:1001@192.0.2.10:40123" and ok["expires"] == 600
+        assert sipp.wait(10) == 0, sipp.errors()      # SIPp checked the second REGISTER's Contact
+        assert len(re.findall(r"^REGISTER ", sipp.messages(), re.M)) == 2
+        nat = fw.named("nat")
+        assert len(nat) == 1 and nat[0]["contact"] == "sip:1001@192.0.2.10:40123"
+        assert not fw.named("registration_failed")

@@ -221,7 +221,9 @@ def test_registrar_restart_is_survived_by_reconnecting_with_backoff(pki, tmp_pat
             assert back, fw.events()[n:]
             assert kam.contacts("1001"), ul_dump(kam)
             downs = [e for e in fw.events()[n:] if e["event"] == "registration_failed"]
-            assert len(downs) >= 2, downs                   # reported while down, then back off
+            # reported while down, and not once per refused reconnect (the same reason is held
+            # back for 20 s, registration.py REPORT_EVERY)
+            assert 1 <= len(downs) <= 4, downs
             assert "Traceback" not in fw.output()
     finally:
         kam.stop()

@@ -169,3 +169,18 @@ def test_parse_server():
     for bad in ("dns.example:53", "127.0.0.1:0", "127.0.0.1:x", "[::1", "[::1]x"):
         with pytest.raises(ValueError):
             parse_server(bad)
+
+
+def test_addresses_come_from_the_hosts_file_first_and_localhost_is_loopback(dns_server, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# a PBX the LAN's DNS does not know\n127.0.0.42  pbx.lan pbx  # comment\n::1 v6.lan\n")
+    loop = EventLoop()
+    r = DnsResolver(loop, servers=[dns_server.address], timeout=2.0, clock=VirtualClock(),
+                    hosts_file=str(hosts))
+    assert lookup(r, loop, "pbx.lan", 5060)[:2] == ([("127.0.0.42", 5060)], None)
+    assert lookup(r, loop, "localhost", 5061)[:2] == ([("127.0.0.1", 5061)], None)
+    assert lookup(r, loop, "v6.lan", 5060, families=("AAAA",))[:2] == ([("::1", 5060)], None)
+    assert dns_server.queries == []          # none of these asked the DNS server
+    assert lookup(r, loop, "plain.test", 5060)[:2] == ([("127.0.0.20", 5060)], None)
+    assert dns_server.queries == [("plain.test", "A")]
+    loop.close()

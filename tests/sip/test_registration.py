@@ -126,6 +126,11 @@ def test_failed_refresh_reports_the_lapse_when_the_binding_runs_out():
     r.on_response(answer(req, 200, contact_expires=100), 0.0)
     sent(r.on_timer(50.0))
     acts = r.on_failure("no answer", 82.0)         # Timer F after 32 s
+    assert r.registered and r.deadline() == 84.0   # a lost refresh: a quick first retry
+    sent(r.on_timer(84.0))
+    acts = r.on_response(answer(req, 503), 90.0)   # an answer to an old REGISTER: ignored
+    assert acts == [] and r.state == "registering"
+    r.on_failure("no answer", 90.0)
     assert r.registered and r.deadline() == 100.0  # retried no later than the binding's end
     acts = r.on_timer(100.0)
     lapsed = events(acts, "registration_failed")
