@@ -228,8 +228,9 @@ class Shell:
         try:
             out = self.run(line)
         except Exception as e:  # the facade raised: report, keep the session
-            self._log_error("command %r failed: %s" % (line.split(" ", 1)[0], e))
-            out = self._text("error: %s failed: %s" % (line.split(" ", 1)[0], e))
+            why = e.args[0] if isinstance(e, KeyError) and e.args else e   # no KeyError repr quotes
+            self._log_error("command %r failed: %s" % (line.split(" ", 1)[0], why))
+            out = self._text("error: %s failed: %s" % (line.split(" ", 1)[0], why))
         return out + self._prompt()
 
     def _keep_in_history(self, line: str) -> bool:
@@ -465,14 +466,17 @@ class Shell:
         return self._text(lines)
 
     def _cmd_set(self, args) -> bytes:
-        if len(args) < 2:
+        if not args:
             return self._usage("set", "set needs a key and a value")
-        key, value = args[0], args[1]
+        key = args[0]
         if key in views.HIDDEN_KEYS:
             return self._text("set: %s is set with passwd" % key)
         cfg = self.app.config
         try:
-            new = config.set_value(cfg, key, value)
+            if len(args) < 2:
+                return self._text("set: %s needs a value; allowed: %s; usage: %s"
+                                  % (key, config.allowed(key, cfg), COMMANDS["set"][0]))
+            new = config.set_value(cfg, key, args[1])
         except KeyError as e:
             return self._text("set: " + (e.args[0] if e.args else str(e)))
         except config.ConfigError as e:
