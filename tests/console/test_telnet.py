@@ -126,3 +126,38 @@ def test_the_history_is_bounded_in_lines_and_bytes():
     list(ed.feed(b"y" * 5000 + b"\r"))          # too long: discarded, not kept
     assert len(ed.history) == 10 and all(len(h) <= 100 for h in ed.history)
     assert ed.history[-1].startswith("499")
+
+
+# ------------------------------------------------------------------ properties
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+telnetish = st.lists(st.one_of(st.sampled_from([b"\xff", b"\xfa", b"\xf0", b"\xfb", b"\xff\xfa", b"\xff\xff",
+                                                b"\x1b", b"\x1b[", b"\r", b"\xc3", b"\x03"]),
+                               st.binary(max_size=8)), max_size=60).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(telnetish)
+def test_any_input_then_enough_plain_bytes_reaches_plain_input(noise):
+    f = TelnetFilter()
+    for b in noise:
+        f.feed(b)
+        assert f._body <= SB_LIMIT
+    out = b"".join(f.feed(b) for b in b"a" * (SB_LIMIT + 2) + b"ok")
+    assert f.state == "data" and out.endswith(b"ok")
+
+
+@settings(max_examples=300, deadline=None)
+@given(telnetish)
+def test_input_without_iac_passes_untouched(data):
+    data = data.replace(b"\xff", b"")
+    assert through(data) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(telnetish)
+def test_the_editor_never_raises_and_recovers_with_ctrl_c(noise):
+    ed = LineEditor(True, complete=lambda text: (0, []))
+    list(ed.feed(noise))
+    evs = list(ed.feed(b"\x03" * (SB_LIMIT + 4) + b"\rok\r"))
+    assert ("line", b"ok") in evs and len(ed.text) == 0
