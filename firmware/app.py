@@ -455,13 +455,29 @@ class Firmware:
         except (KeyError, config_mod.ConfigError) as e:
             self.emit("error", {"where": "features", "message": str(e)})
             return
-        if self.cfg.path:
-            from firmware.config_store import save_config
-            try:
-                save_config(self.cfg, self.cfg.path)
-            except (OSError, ValueError) as e:
-                self.emit("error", {"where": "features", "message": "line %d: %s not saved: %s" % (port, key, e)})
-        self.emit("config", {"action": "feature", "key": "line.%d.%s" % (port, key), "value": value})
+        event = {"action": "feature", "key": "line.%d.%s" % (port, key), "value": value}
+        if not self.cfg.path:
+            self.emit("config", event)
+            return
+
+        def saved(result):
+            if isinstance(result, Exception):
+                self.emit("error", {"where": "features", "message": "line %d: %s not saved: %s" % (port, key, result)})
+            self.emit("config", event)
+
+        # the write and its fsyncs run on the saver's thread: audio goes on meanwhile, and the
+        # `config` event comes when the file holds the change
+        self.saver.save(self.cfg, self.cfg.path, saved)
+
+    @property
+    def saver(self):
+        """The one `config_store.Saver` of this firmware: feature codes, the console's `save`
+        and factory reset write through it, off the loop and in order."""
+        saver = getattr(self, "_saver", None)
+        if saver is None:
+            from firmware.config_store import Saver
+            saver = self._saver = Saver(self.loop)
+        return saver
 
     def _line_command(self, port, verb, args):
         if self.board is not None and hasattr(self.board, "line_command"):
@@ -736,6 +752,9 @@ class Firmware:
         return self._exit
 
     def close(self) -> None:
+        saver = getattr(self, "_saver", None)
+        if saver is not None and not saver.close(timeout=10.0):   # a save asked just before the stop
+            log.warning("a config save was still running at exit")
         for ep in list(self.rtp.values()) + list(self.rtcp.values()):
             ep.close()
         if self.dns is not None:
@@ -865,7 +884,13 @@ class Firmware:
         self.loop.call_soon(self.shutdown, 0)
 
     def factory_reset(self) -> None:
-        from firmware.config_store import remove_saved
-        if self.cfg.path:
-            remove_saved(self.cfg.path)
-        self.reboot()
+        if not self.cfg.path:
+            self.reboot()
+            return
+
+        def erased(result):
+            if isinstance(result, Exception):
+                self.emit("error", {"where": "config", "message": "factory reset: %s" % result})
+            self.reboot()
+
+        self.saver.erase(self.cfg.path, erased)    # after any save still queued, never before

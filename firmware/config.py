@@ -6,7 +6,16 @@ Rules:
    errors, not silently ignored: a typo must not become a default.
 2. Validation never changes the running config: `load()` returns a new `Config` or raises
    `ConfigError` carrying the whole list.
-3. Secrets (`password`) are never printed; messages about them say `****`.
+3. Secrets (`password`) are never printed; messages about them say `****`. Values quoted in
+   messages are clipped and their control characters escaped, so a hostile file cannot paint
+   a terminal.
+4. One way in. `load()` (through `read_document()`) is the only path from a file to a Config:
+   `tipring check-config`, `tipring run` (via `config_store.load_with_fallback`) and the
+   console's `revert` all use it, so they cannot disagree about a file. Nothing a file holds
+   escapes as another exception: not UTF-8, a byte-order mark (accepted), no settings at all
+   (empty, blank, only comments), more than `MAX_FILE_BYTES`, values nested deeper than
+   `MAX_DEPTH` (also the parser's RecursionError), a board file or line port the board does
+   not have: each is one ConfigError line naming the file.
 
 The schema is data (`SCHEMA`): for each section, key -> (checker, default). Checkers return the
 normalised value or raise `_Bad(allowed_text)`.
@@ -22,6 +31,9 @@ except ImportError:  # pragma: no cover - Python < 3.11 is not supported, MicroP
     tomllib = None
 
 DEFAULT_PATH = "/etc/tipring/tipring.toml"
+MAX_FILE_BYTES = 1 << 20     # a config is a few kB; more is not a config (and costs the parser)
+MAX_DEPTH = 16               # TOML nesting; a config nests 3 deep ([[line]] -> table -> value)
+SHOW_MAX = 60                # characters of a bad value quoted in a message
 
 COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
 CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
@@ -330,14 +342,23 @@ SCHEMA = {
 SECRET_KEYS = ("password", "password_hash")
 
 
+def _clip(text: str, limit: int = SHOW_MAX) -> str:
+    """`text` safe to print in one message line: control characters escaped, at most `limit`."""
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
+        text = "".join(c if not (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _show(key, value):
     if key in SECRET_KEYS:
         return "****"
     if isinstance(value, str):
-        return '"%s"' % value
+        return '"%s"' % _clip(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "a table"
+    return _clip(repr(value))
 
 
 class Config:
@@ -394,21 +415,24 @@ class Config:
 
 
 def split_key(dotted: str, cfg: Config):
-    """'sip.bind' -> ('sip', sip_dict, 'bind'); 'line.1.password' -> ('line', line1, 'password')."""
+    """'sip.bind' -> ('sip', sip_dict, 'bind'); 'line.1.password' -> ('line', line1, 'password').
+    KeyError (its one argument is the message) for a key that is not there."""
     parts = dotted.split(".")
+    shown = _clip(dotted)
     if len(parts) == 2 and parts[0] in SCHEMA and parts[0] != "line":
         sec, key = parts
         if key not in SCHEMA[sec]:
-            raise KeyError("%s: unknown key; allowed: %s" % (dotted, ", ".join(sec + "." + k for k in SCHEMA[sec])))
+            raise KeyError("%s: unknown key; allowed: %s" % (shown, ", ".join(sec + "." + k for k in SCHEMA[sec])))
         return sec, cfg.data[sec], key
-    if len(parts) == 3 and parts[0] == "line" and parts[1].isdigit():
+    if len(parts) == 3 and parts[0] == "line" and parts[1].isdigit() and parts[1].isascii():
         item = cfg.line(int(parts[1]))
         if item is None:
-            raise KeyError("%s: no line with port %s; lines: %s" % (dotted, parts[1], ", ".join(str(l["port"]) for l in cfg.lines)))
+            raise KeyError("%s: no line with port %s; lines: %s" % (shown, _clip(parts[1], 8),
+                                                                    ", ".join(str(l["port"]) for l in cfg.lines) or "none"))
         if parts[2] not in SCHEMA["line"]:
-            raise KeyError("%s: unknown key; allowed: %s" % (dotted, ", ".join("line.N." + k for k in SCHEMA["line"])))
+            raise KeyError("%s: unknown key; allowed: %s" % (shown, ", ".join("line.N." + k for k in SCHEMA["line"])))
         return "line", item, parts[2]
-    raise KeyError("%s: unknown key; keys look like board.country, sip.bind, line.1.password, console.listen" % dotted)
+    raise KeyError("%s: unknown key; keys look like board.country, sip.bind, line.1.password, console.listen" % shown)
 
 
 def _check_table(prefix, schema, table, problems):
@@ -469,6 +493,7 @@ def validate(raw: dict, path=None) -> Config:
             ln["caller_id"] = default_caller_id(data["board"].get("country", "us"))
         lines.append(ln)
     data["line"] = lines
+    _check_board(data, problems)
     b = data["board"]
     if b.get("flash_min_ms", 0) >= b.get("flash_max_ms", 1):
         problems.append("board.flash_min_ms: %r is not allowed; allowed: less than board.flash_max_ms (%r)"
@@ -482,18 +507,100 @@ def default_caller_id(country: str) -> str:
     return {"uk": "etsi-fsk", "de": "etsi-fsk", "fr": "etsi-fsk", "jp": "bell202"}.get(country, "bell202")
 
 
-def load(path: str) -> Config:
-    """Read and validate a TOML file; ConfigError names the file's problems (also TOML syntax)."""
+_boards = {}   # board kind -> ((path, mtime_ns), wired ports or problem text)
+
+
+def _board_ports(kind: str):
+    """The ports the board `kind` wires (a set), or a problem text; loaded once per file version."""
+    import board as _board_pkg
+    path = kind if kind.endswith(".toml") else os.path.join(os.path.dirname(_board_pkg.__file__), kind + ".toml")
+    try:
+        stamp = (path, os.stat(path).st_mtime_ns)
+    except OSError:
+        stamp = (path, None)
+    hit = _boards.get(kind)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    try:
+        wired = {ln["port"] for ln in _board_pkg.load_board(kind).get("line", [])}
+    except _board_pkg.BoardError as e:
+        wired = "; ".join(e.messages)
+    except (RecursionError, ValueError, OSError) as e:
+        wired = "%s: not a usable board file: %s" % (kind, type(e).__name__)
+    _boards[kind] = (stamp, wired)
+    return wired
+
+
+def _check_board(data: dict, problems: list) -> None:
+    """The board file loads, and wires every configured line (what `run` builds)."""
+    kind = data["board"].get("kind")
+    if not isinstance(kind, str):
+        return
+    wired = _board_ports(kind)
+    if isinstance(wired, str):
+        problems.append("board.kind: %s is not a usable board: %s" % (_show("kind", kind), _clip(wired, 300)))
+        return
+    for ln in data["line"]:
+        if isinstance(ln.get("port"), int) and ln["port"] not in wired:
+            problems.append("line.%d.port: %d is not allowed; allowed: %s (the ports board %s wires)"
+                            % (ln["port"], ln["port"], ", ".join(map(str, sorted(wired))) or "none",
+                               _clip(kind)))
+
+
+def _depth(doc) -> int:
+    """How deep `doc` nests (a table of values is 1), counted without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        for child in (node.values() if isinstance(node, dict) else node):
+            if isinstance(child, (dict, list)):
+                stack.append((child, d + 1))
+    return deepest
+
+
+def read_document(path: str) -> dict:
+    """The TOML document in `path`, or ConfigError with one line naming the file and what is
+    wrong with it (see rule 4). This is where every file comes in."""
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ConfigError(["%s: cannot read: %s" % (path, e.strerror or e)])
+    return parse_document(data, path)
+
+
+def parse_document(data: bytes, path: str) -> dict:
+    """`read_document` for bytes already read (`path` names them in the messages)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(["%s: too large; a config file is at most %d bytes" % (path, MAX_FILE_BYTES)])
+    if data.startswith(b"\xef\xbb\xbf"):     # a UTF-8 byte-order mark (Windows editors)
+        data = data[3:]
+    if not data.strip(b" \t\r\n\x00"):       # a zeroed file after a power cut is no config
+        raise ConfigError(["%s: the file is empty" % path])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(["%s: not valid TOML: not UTF-8 text (byte %d: %s)" % (path, e.start, e.reason)])
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(["%s: not valid TOML: %s" % (path, e)])
-    except UnicodeDecodeError:
-        raise ConfigError(["%s: not valid TOML: not UTF-8 text" % path])
-    return validate(raw, path)
+        raise ConfigError(["%s: not valid TOML: %s" % (path, _clip(str(e), 200))])
+    except RecursionError:
+        raise ConfigError(["%s: not a tipring config: values nested more than %d levels deep" % (path, MAX_DEPTH)])
+    if _depth(doc) > MAX_DEPTH:
+        raise ConfigError(["%s: not a tipring config: values nested more than %d levels deep" % (path, MAX_DEPTH)])
+    if not doc:
+        raise ConfigError(["%s: the file holds no settings (only comments or blank lines); "
+                           "a config needs at least a [[line]] or a [board] table" % path])
+    return doc
+
+
+def load(path: str) -> Config:
+    """Read and validate a TOML file; ConfigError names the file's problems (also TOML syntax)."""
+    return validate(read_document(path), path)
 
 
 def builtin_default() -> Config:
@@ -506,12 +613,56 @@ def builtin_default() -> Config:
     })
 
 
+# keys the console cannot set: why, and what to do instead
+FIXED_KEYS = {
+    ("line", "port"): "the port number names the line and cannot be changed from the console; "
+                      "edit the config file, check it with tipring check-config, then reboot",
+}
+
+
+def allowed(dotted: str, cfg: Config) -> str:
+    """What `dotted` accepts, in the words of its error messages; KeyError if there is no such
+    key, ConfigError if the console cannot set it (FIXED_KEYS)."""
+    sec, _, key = split_key(dotted, cfg)
+    if (sec, key) in FIXED_KEYS:
+        raise ConfigError(["%s: %s" % (_clip(dotted), FIXED_KEYS[(sec, key)])])
+    check, _ = SCHEMA[sec][key]
+    try:
+        check(_NoValue)
+    except _Bad as b:
+        return b.allowed
+    except Exception:  # a checker that cannot describe itself
+        pass
+    return "see help set"
+
+
+class _NoValue:
+    """A value no checker accepts, to make it say what it does accept."""
+
+
 def set_value(cfg: Config, dotted: str, text: str) -> Config:
     """A new Config with `dotted` set from console text, validated like the file; raises
-    KeyError (unknown key) or ConfigError (bad value). The given cfg is untouched."""
+    KeyError (unknown key, no such line) or ConfigError (bad value, a key the console cannot
+    set); each with one message naming the key, the value and what is allowed. The given cfg
+    is untouched.
+
+    Text: `true`/`false` are booleans, digits an integer, anything else a string; a string
+    may be quoted with "..." or '...' (for leading or trailing spaces, or for "" itself).
+    """
     sec, item, key = split_key(dotted, cfg)
+    shown = _clip(dotted)
+    if (sec, key) in FIXED_KEYS:
+        raise ConfigError(["%s: %s" % (shown, FIXED_KEYS[(sec, key)])])
     check, _ = SCHEMA[sec][key]
-    value = _coerce(text, check)
+    t = text.strip()
+    if t[:1] in ("'", '"') or t[-1:] in ("'", '"'):
+        if len(t) < 2 or t[0] != t[-1]:
+            raise ConfigError(["%s: the value %s has an unmatched quote; allowed: %s, written as "
+                               "text or in matching quotes (\"two words\")"
+                               % (shown, "****" if key in SECRET_KEYS else _clip(t), allowed(dotted, cfg))])
+        value = _coerce(t[1:-1], check, quoted=True)
+    else:
+        value = _coerce(t, check)
     data = copy.deepcopy(cfg.to_toml_dict())
     if sec == "line":
         target = [l for l in data["line"] if l["port"] == item["port"]][0]
@@ -521,16 +672,20 @@ def set_value(cfg: Config, dotted: str, text: str) -> Config:
     return validate(data, cfg.path)
 
 
-def _coerce(text: str, check):
-    t = text.strip()
+def _coerce(t: str, check, quoted: bool = False):
+    """The value console text `t` stands for: the typed reading when the key takes it (600 an
+    integer, true a boolean), else the text (user 1002 is a string); quoted, the text first.
+    When neither fits, the reading the user meant, so the error shows 5 and not "5"."""
     if t in ("true", "false"):
         cand = t == "true"
-    elif re.match(r"^-?\d+$", t):
+    elif re.fullmatch(r"-?[0-9]{1,18}", t):
         cand = int(t)
     else:
-        cand = t[1:-1] if len(t) >= 2 and t[0] == t[-1] == '"' else t
-    try:
-        check(cand)
-        return cand
-    except _Bad:
-        return t  # let validate() report it with the allowed values
+        return t
+    for v in ((t, cand) if quoted else (cand, t)):
+        try:
+            check(v)
+            return v
+        except _Bad:
+            pass
+    return t if quoted else cand

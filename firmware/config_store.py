@@ -11,14 +11,21 @@ Rules:
 4. `load_with_fallback` is what start-up uses: a main file that fails to parse or validate gives
    way to the backup, with a loud note for the console, the event log and the LED; when both are
    bad a `ConfigError` lists the problems of both.
+5. The loop never waits for the disk. A running firmware saves through one `Saver`: the write,
+   the fsyncs and the rename run on its worker thread, one job at a time in the order asked
+   (two saves never interleave and the last config asked for is the one on disk); the result
+   comes back on the loop thread through `loop.call_soon_threadsafe`. An fsync on a slow SD
+   card takes hundreds of milliseconds, and the loop carries 20 ms audio frames.
 
 Console passwords are stored as `pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX` (hashlib, CPython
 firmware side only): `hash_password` makes one, `check_password` verifies in constant time.
 """
 
+import collections
 import hashlib
 import hmac
 import os
+import threading
 
 import tomli_w
 
@@ -69,11 +76,11 @@ def _write_atomic(path: str, data: bytes) -> None:
     _fsync_dir(directory)
 
 
-def _is_good(data: bytes) -> bool:
+def _is_good(data: bytes, path: str) -> bool:
     try:
-        config.validate(config.tomllib.loads(data.decode("utf-8")))
+        config.validate(config.parse_document(data, path))
         return True
-    except (ConfigError, UnicodeDecodeError, config.tomllib.TOMLDecodeError, ValueError):
+    except ConfigError:
         return False
 
 
@@ -89,7 +96,7 @@ def save_config(cfg: Config, path: str) -> None:
             old = f.read()
     except FileNotFoundError:
         old = None
-    if old is not None and old != data and _is_good(old):
+    if old is not None and old != data and _is_good(old, path):
         _write_atomic(path + BACKUP_SUFFIX, old)
     _write_atomic(path, data)
 
@@ -109,35 +116,117 @@ def remove_saved(path: str) -> list:
     return gone
 
 
+class Saver:
+    """Represents the firmware's one way to write the config file: off the loop, one job at a
+    time (rule 5).
+
+    :param loop: the EventLoop whose thread gets the results; None runs every job inline
+        (unit tests, tools).
+    :param save: the function that writes (`save_config`); `erase` uses `remove_saved`.
+
+    `save(cfg, path, done)` and `erase(path, done)` queue a job and return at once; `done(result)`
+    runs on the loop thread when it is over, with None for success or the exception. A save
+    asked while another save of the same file still waits in the queue replaces that one's
+    config (the newer config wins; the older is never written) and both callers hear the one
+    result. `close(timeout)` waits for the queued jobs (a stop right after a `*72` keeps it).
+    """
+
+    def __init__(self, loop=None, save=None):
+        self.loop = loop
+        self._save = save or save_config
+        self._lock = threading.Lock()
+        self._jobs = collections.deque()   # [kind, path, cfg, [done...]]
+        self._worker = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self.written = 0                   # jobs done, for status and benchmarks
+        self.merged = 0                    # saves that a newer config replaced in the queue
+
+    def __repr__(self):
+        return "<Saver %d queued, %s>" % (len(self._jobs), "idle" if self.idle else "writing")
+
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
+    def save(self, cfg: Config, path: str, done=None) -> None:
+        """Queue writing `cfg` to `path` (atomic, keeping `.bak`)."""
+        self._submit("save", path, cfg, done)
+
+    def erase(self, path: str, done=None) -> None:
+        """Queue removing the file, its backup and temp files (factory reset), after any save."""
+        self._submit("erase", path, None, done)
+
+    def _submit(self, kind, path, cfg, done) -> None:
+        if self.loop is None:
+            self._report([done], self._run(kind, path, cfg))
+            return
+        with self._lock:
+            last = self._jobs[-1] if self._jobs else None
+            if kind == "save" and last is not None and last[0] == "save" and last[1] == path:
+                last[2] = cfg
+                last[3].append(done)
+                self.merged += 1
+            else:
+                self._jobs.append([kind, path, cfg, [done]])
+            self._idle.clear()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="tipring-config-save", daemon=True)
+                self._worker.start()
+
+    def _run(self, kind, path, cfg):
+        try:
+            if kind == "save":
+                self._save(cfg, path)
+            else:
+                remove_saved(path)
+            return None
+        except Exception as e:  # reported to the caller, never raised in a thread
+            return e
+        finally:
+            self.written += 1
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    self._worker = None
+                    self._idle.set()
+                    return
+                kind, path, cfg, dones = self._jobs.popleft()
+            result = self._run(kind, path, cfg)
+            try:
+                self.loop.call_soon_threadsafe(self._report, dones, result)
+            except (OSError, ValueError):  # the loop is closed: nobody is waiting any more
+                pass
+
+    @staticmethod
+    def _report(dones, result) -> None:
+        for done in dones:
+            if done is not None:
+                done(result)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Wait up to `timeout` seconds for the queued jobs; True when all are written."""
+        return self._idle.wait(timeout)
+
+
 # ---------------------------------------------------------------- loading
 
 def load(path: str) -> Config:
-    """`config.load`, with a file that is not UTF-8 text reported as a ConfigError too."""
-    try:
-        return config.load(path)
-    except UnicodeDecodeError as e:
-        raise ConfigError(["%s: not valid TOML: not UTF-8 text (%s)" % (path, e.reason)])
-
-
-def _blank(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return not f.read(65536).strip(b" \t\r\n\x00")
-    except OSError:
-        return False
+    """`config.load`: the one path from a file to a Config (check-config uses it too)."""
+    return config.load(path)
 
 
 def load_with_fallback(path: str) -> tuple:
     """`(Config, notes)` from `path`, or from `path.bak` when `path` is unusable.
 
-    An empty (or all-NUL) main file counts as unusable. The notes are empty when the main file
+    Whatever `config.load` refuses (an empty or all-NUL file too) counts as unusable. The notes are empty when the main file
     was good; otherwise they say loudly what was wrong
     and which file is running. The returned Config's `.path` is always `path`, so a later save
     repairs the main file. Both files bad: `ConfigError` listing the problems of both.
     """
     try:
-        if _blank(path):  # a zeroed file is valid TOML but no config anyone saved
-            raise ConfigError(["%s: the file is empty" % path])
         return load(path), []
     except ConfigError as e:
         main_problems = e.problems

@@ -9,9 +9,13 @@ Rules:
 3. Interactive mode echoes and redraws with VT100 sequences; plain mode (a line-buffered client
    such as `nc`) echoes nothing but still honours backspace. `interactive=None` decides on the
    first input: one chunk holding a whole line without escapes means a line-buffered client.
-4. Bad input never raises: bytes are kept as typed, grouped into UTF-8 characters; the caller
-   decodes the finished line. A line past `max_line` bytes is discarded with an error; telnet
-   IAC negotiation and unknown escape sequences are skipped.
+4. Bad input never raises and never holds the editor: bytes are kept as typed, grouped into
+   UTF-8 characters; the caller decodes the finished line. A line past `max_line` bytes is
+   discarded with an error; the history keeps at most `history_size` lines of at most
+   `max_line` bytes. Telnet commands go through `telnet.TelnetFilter` (bounded: an unfinished
+   subnegotiation is dropped after `SB_LIMIT` bytes). An escape sequence is at most 16 bytes;
+   one cut short by a control character (ESC then Enter, a new ESC) is dropped and that
+   character is read as typed.
 
 Keys: printable text; backspace (BS, DEL); ctrl-U (kill line); ctrl-A/ctrl-E and Home/End;
 left/right arrows; Delete; ctrl-W (kill word); up/down (history); tab (completion through
@@ -21,10 +25,13 @@ left/right arrows; Delete; ctrl-W (kill word); up/down (history); tab (completio
 CSI_KEYS = {b"A": "up", b"B": "down", b"C": "right", b"D": "left", b"H": "home", b"F": "end",
             b"1~": "home", b"7~": "home", b"4~": "end", b"8~": "end", b"3~": "delete"}
 SS3_KEYS = {b"A": "up", b"B": "down", b"C": "right", b"D": "left", b"H": "home", b"F": "end"}
+from firmware.console.telnet import TelnetFilter
+
 CTRL_KEYS = {0x01: "home", 0x02: "left", 0x03: "interrupt", 0x04: "eof", 0x05: "end",
              0x06: "right", 0x08: "backspace", 0x09: "tab", 0x0C: "redraw", 0x0E: "down",
              0x10: "up", 0x15: "kill", 0x17: "kill_word", 0x7F: "backspace"}
 IAC = 0xFF
+MAX_ESCAPE = 16       # bytes after ESC; longer is not a key we know
 
 
 def _utf8_len(lead: int) -> int:
@@ -75,7 +82,7 @@ class LineEditor:
         self._pending = b""       # an incomplete UTF-8 character
         self._need = 0
         self._esc = None          # None, or the escape sequence so far (bytes after ESC)
-        self._iac = None          # None, or telnet state: "cmd", "opt", "sb", "sb_iac"
+        self.telnet = TelnetFilter()
         self._last_cr = False
         self._overflow = False
         self._hist_pos = None     # index into history while browsing
@@ -137,15 +144,15 @@ class LineEditor:
 
     # ------------------------------------------------------------ byte level
     def _byte(self, b: int):
-        if self._iac == "cmd" and b < 0xF0:  # not telnet after all: a stray 0xFF, then b
-            self._iac = None
-            yield from self._insert(b"\xff")
-        if self._iac is not None:
-            self._telnet(b)
-            return
+        for c in self.telnet.feed(b):
+            yield from self._input(c)
+
+    def _input(self, b: int):
         if self._esc is not None:
-            yield from self._escape(b)
-            return
+            if not (b < 0x20 or b == 0x7F or (b >= 0x80 and self._esc)):
+                yield from self._escape(b)
+                return
+            self._esc = None       # cut short: drop the sequence, read this byte as typed
         if self._need:
             if 0x80 <= b <= 0xBF:
                 self._pending += bytes((b,))
@@ -161,8 +168,6 @@ class LineEditor:
             if b == 0x0A and last_cr:
                 return
             yield from self._enter()
-        elif b == IAC:
-            self._iac = "cmd"
         elif b == 0x1B:
             self._esc = b""
         elif b in CTRL_KEYS:
@@ -178,22 +183,14 @@ class LineEditor:
             else:
                 self._pending, self._need = bytes((b,)), n - 1
 
-    def _telnet(self, b: int) -> None:
-        st = self._iac
-        if st == "cmd":
-            self._iac = "opt" if 0xFB <= b <= 0xFE else "sb" if b == 0xFA else None
-        elif st == "opt":
-            self._iac = None
-        elif st == "sb":
-            self._iac = "sb_iac" if b == IAC else "sb"
-        elif st == "sb_iac":
-            self._iac = None if b == 0xF0 else "sb"
-
     def _escape(self, b: int):
         seq = self._esc + bytes((b,))
         if len(seq) == 1:
             if b in (0x5B, 0x4F):  # '[' or 'O'
                 self._esc = seq
+            elif b >= 0x80:        # ESC then text: the ESC alone is dropped
+                self._esc = None
+                yield from self._input(b)
             else:
                 self._esc = None   # ESC + key (alt-key): ignored
             return
@@ -209,7 +206,7 @@ class LineEditor:
             if key:
                 yield from self._key(key)
             return
-        if len(seq) > 16 or b < 0x20:
+        if len(seq) > MAX_ESCAPE:
             self._esc = None       # not a sequence we know: drop it
             return
         self._esc = seq

@@ -11,14 +11,15 @@ Rules:
    (SIP trace lines, the end of a login delay, a password hash computed off the loop) goes
    through `write`, which the transport sets. Output lines end in CRLF.
 4. With a `loop` (firmware.loop.EventLoop) the shell uses it for time, for the login delay
-   timer and to hash passwords in a worker thread (PBKDF2 is slow on a Pi and the loop carries
-   audio); without one, everything runs inline on `time.monotonic` (unit tests).
+   timer, to hash passwords in a worker thread (PBKDF2 is slow on a Pi and the loop carries
+   audio) and to save through the app's `config_store.Saver` (fsync is slow on an SD card);
+   without one, everything runs inline on `time.monotonic` (unit tests).
 
 Theory of operation: a `LineEditor` turns keystrokes into lines; each line goes to the current
 state: `login` (password prompt), `ask` (a question such as a confirmation, answered by a
 callback), `ready` (commands), `locked` (after 3 wrong passwords: input ignored until the delay
 ends; the count lives in a `LoginGuard` the server shares between sessions, so reconnecting
-does not reset it), `busy` (waiting for a hash; input is kept and replayed) or `closed`.
+does not reset it), `busy` (waiting for a hash or a save; input is kept and replayed) or `closed`.
 Commands are data in `COMMANDS` (name -> usage, help, handler method); a two-word name
 ("show status") wins over one, and unique abbreviations work ("sh st").
 """
@@ -69,6 +70,7 @@ for _k in COMMANDS:
         TOP_WORDS.append(_k.split()[0])
 
 _tracing = weakref.WeakKeyDictionary()   # app -> shells with trace on (app's trace stays on while any)
+_savers = weakref.WeakKeyDictionary()    # app -> Saver, for a facade without its own
 
 
 class LoginGuard:
@@ -228,8 +230,9 @@ class Shell:
         try:
             out = self.run(line)
         except Exception as e:  # the facade raised: report, keep the session
-            self._log_error("command %r failed: %s" % (line.split(" ", 1)[0], e))
-            out = self._text("error: %s failed: %s" % (line.split(" ", 1)[0], e))
+            why = e.args[0] if isinstance(e, KeyError) and e.args else e   # no KeyError repr quotes
+            self._log_error("command %r failed: %s" % (line.split(" ", 1)[0], why))
+            out = self._text("error: %s failed: %s" % (line.split(" ", 1)[0], why))
         return out + self._prompt()
 
     def _keep_in_history(self, line: str) -> bool:
@@ -248,23 +251,16 @@ class Shell:
         return b""
 
     # ------------------------------------------------------------ async work
-    def _run_blocking(self, fn, args: tuple, then) -> bytes:
-        """Run `fn(*args)` off the loop (inline without one) and `then(result) -> bytes` after."""
+    def _await(self, start, then) -> bytes:
+        """Work that ends later: `start(done)` begins it and `done(result)` must come back on
+        the loop thread (inline without a loop); then `then(result) -> bytes` is printed with
+        the next prompt. Meanwhile the session is `busy` and keeps what is typed."""
         if self.loop is None:
-            try:
-                result = fn(*args)
-            except Exception as e:
-                result = e
-            return then(result)
+            box = []
+            start(box.append)
+            return then(box[0] if box else None)
         prev_state = self.state
         self.state = "busy"
-
-        def work():
-            try:
-                result = fn(*args)
-            except Exception as e:
-                result = e
-            self.loop.call_soon_threadsafe(finish, result)
 
         def finish(result):
             if self.closed:
@@ -277,8 +273,36 @@ class Shell:
                 out += self.feed(backlog)
             self._emit(out)
 
-        threading.Thread(target=work, name="tipring-console-hash", daemon=True).start()
+        start(finish)
         return b""
+
+    def _run_blocking(self, fn, args: tuple, then) -> bytes:
+        """Run `fn(*args)` off the loop (inline without one) and `then(result) -> bytes` after;
+        an exception `fn` raises is the result."""
+        def call():
+            try:
+                return fn(*args)
+            except Exception as e:
+                return e
+
+        def start(done):
+            if self.loop is None:
+                done(call())
+                return
+            threading.Thread(target=lambda: self.loop.call_soon_threadsafe(done, call()),
+                             name="tipring-console-hash", daemon=True).start()
+
+        return self._await(start, then)
+
+    def _saver(self):
+        """The app's `Saver` (docs/console-app-api.md), so console saves queue behind the
+        firmware's own (feature codes); one per app when the facade has none."""
+        saver = getattr(self.app, "saver", None)
+        if saver is None:
+            saver = _savers.get(self.app)
+            if saver is None or saver.loop is not self.loop:
+                saver = _savers[self.app] = config_store.Saver(self.loop)
+        return saver
 
     def _later(self, delay: float, fn) -> None:
         if self.loop is not None:
@@ -465,14 +489,17 @@ class Shell:
         return self._text(lines)
 
     def _cmd_set(self, args) -> bytes:
-        if len(args) < 2:
+        if not args:
             return self._usage("set", "set needs a key and a value")
-        key, value = args[0], args[1]
+        key = args[0]
         if key in views.HIDDEN_KEYS:
             return self._text("set: %s is set with passwd" % key)
         cfg = self.app.config
         try:
-            new = config.set_value(cfg, key, value)
+            if len(args) < 2:
+                return self._text("set: %s needs a value; allowed: %s; usage: %s"
+                                  % (key, config.allowed(key, cfg), COMMANDS["set"][0]))
+            new = config.set_value(cfg, key, args[1])
         except KeyError as e:
             return self._text("set: " + (e.args[0] if e.args else str(e)))
         except config.ConfigError as e:
@@ -505,14 +532,20 @@ class Shell:
         if not path:
             return self._text("save: no config file (running the built-in default); start tipring "
                               "with --config FILE to be able to save")
-        try:
-            config_store.save_config(self.app.config, path)
-        except (OSError, config.ConfigError) as e:
-            self._log_error("save to %s failed: %s" % (path, e))
-            return self._text("save failed: %s; the file on disk is unchanged" % e)
-        self._event("config", action="save", path=path)
-        return self._text("saved to %s (previous good file kept as %s%s)"
-                          % (path, path, config_store.BACKUP_SUFFIX))
+
+        def saved(result) -> bytes:
+            if isinstance(result, Exception):
+                why = "; ".join(result.problems) if isinstance(result, config.ConfigError) else result
+                self._log_error("save to %s failed: %s" % (path, why))
+                return self._text("save failed: %s; the file on disk is unchanged" % why)
+            self._event("config", action="save", path=path)
+            return self._text("saved to %s (previous good file kept as %s%s)"
+                              % (path, path, config_store.BACKUP_SUFFIX))
+
+        # the disk may take a while (fsync on an SD card): the write runs off the loop and
+        # the session prints the result, then the prompt, when it is done
+        cfg = self.app.config
+        return self._await(lambda done: self._saver().save(cfg, path, done), saved)
 
     def _cmd_revert(self, args) -> bytes:
         path = getattr(self.app, "config_path", None)
