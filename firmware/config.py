@@ -265,6 +265,10 @@ SCHEMA = {
         "conference_uri": (_conference_uri, ""),
         "conference_hangup": (_choice("end", "transfer"), "end"),
         "feature_codes": (_feature_codes, ""),
+        # the line echo canceller (G.168; firmware/dsp/echo.py): on by default, off by itself
+        # for the rest of a call on a fax/modem answer tone
+        "echo_canceller": (_bool, True),
+        "echo_tail_ms": (_int(8, 64), 16),
     },
     "console": {
         "listen": (_console_listen, "off"),
