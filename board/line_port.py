@@ -6,7 +6,9 @@ way): the hook switch's posted edges go through a `HookDecoder`; capture frames 
 out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
 country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, caller ID on
 call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
-ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`).
+ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`), and, in calls,
+the echo canceller and fax/modem tone watch (`board/line_echo.py`: the mouthpiece frame handed
+to `app.media_frame` goes through it; the earpiece frame is its reference).
 
 It lives under board/ because it is not sans-IO (it arms loop timers; firmware/line stays
 sans-IO, DESIGN property 1), but it knows no pin and no sound device: a board hands
