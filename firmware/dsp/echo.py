@@ -44,11 +44,14 @@ constructor and the line runs without a canceller; board/line_echo.py says so on
 """
 
 import array
-import ctypes
-import ctypes.util
 import math
 import random
-import sys
+
+try:
+    import ctypes
+    import ctypes.util
+except ImportError:       # MicroPython: no canceller, the line runs without one
+    ctypes = None
 
 from firmware.dsp.pcm import AUDIOOP, FRAME, FRAME_BYTES, amplitude
 
@@ -71,6 +74,8 @@ class EchoUnavailable(Exception):
 def _speexdsp():
     """libspeexdsp through ctypes, set up once (opaque states: restype c_void_p)."""
     global _lib
+    if ctypes is None:
+        raise EchoUnavailable("no ctypes in this Python")
     if _lib is not None:
         if _lib is False:
             raise EchoUnavailable("libspeexdsp not found (Debian: apt-get install libspeexdsp1)")
@@ -238,7 +243,3 @@ class LineEchoCanceller:
         return "<LineEchoCanceller tail=%dms %s>" % (
             self.tail_ms, "on" if self.enabled else "off (%s)" % self.disabled_by)
 
-
-if sys.implementation.name == "micropython":  # pragma: no cover
-    def available() -> str:  # noqa: F811
-        return "no ctypes on MicroPython"

@@ -160,7 +160,7 @@ class _Run:
         w = 2 * math.pi * 15.0 / 100.0
         re = sum(v * math.cos(w * i) for i, v in enumerate(env))
         im = sum(v * math.sin(w * i) for i, v in enumerate(env))
-        return 2.0 * math.hypot(re, im) / len(env) / mean if mean > 0 else 0.0
+        return 2.0 * math.sqrt(re * re + im * im) / len(env) / mean if mean > 0 else 0.0
 
 
 class ModemToneDetector:
