@@ -6,7 +6,9 @@ way): the hook switch's posted edges go through a `HookDecoder`; capture frames 
 out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
 country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, caller ID on
 call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
-ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`).
+ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`), and, in calls,
+the echo canceller and fax/modem tone watch (`board/line_echo.py`: the mouthpiece frame handed
+to `app.media_frame` goes through it; the earpiece frame is its reference).
 
 It lives under board/ because it is not sans-IO (it arms loop timers; firmware/line stays
 sans-IO, DESIGN property 1), but it knows no pin and no sound device: a board hands
@@ -26,6 +28,7 @@ Rules:
 
 import time
 
+from board.line_echo import LineEcho
 from firmware.dsp import callerid as cidmod
 from firmware.dsp import tone_plans
 from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
@@ -117,6 +120,7 @@ class LinePort:
         self._dtmf_on = False
         self._timers = {}
         self._closed = False
+        self.echo = LineEcho(self, line_cfg)   # echo canceller + fax/modem tones (line_echo.py)
 
     def _line_options(self, line_cfg) -> dict:
         """The FxsLine settings that come from the line's config keys."""
@@ -132,6 +136,7 @@ class LinePort:
         (from the next timer they arm); the caller-ID method and dial plan at the next start."""
         for key, value in self._line_options(line_cfg).items():
             setattr(self.fxs, key, value)
+        self.echo.reconfigure(line_cfg)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -200,6 +205,16 @@ class LinePort:
 
     def media_tick(self, capture: bytes, now: float) -> bytes:
         """One 20 ms frame: `capture` from the mouthpiece in, the earpiece's frame out."""
+        heard = self._media_tick(capture, now)
+        self.echo.far_end(heard, now)     # the echo canceller's reference, the far end's tones
+        return heard
+
+    def fax_mode(self, reason: str = "fax") -> None:
+        """For the call layer: this call carries fax or modem audio; the echo canceller
+        steps out for the rest of it (board/line_echo.py)."""
+        self.echo.fax_mode(reason)
+
+    def _media_tick(self, capture: bytes, now: float) -> bytes:
         if len(capture) != FRAME_BYTES:
             capture = (capture + SILENT_FRAME)[:FRAME_BYTES]
         cidcw = self._cidcw
@@ -224,7 +239,8 @@ class LinePort:
         if mf is not None:
             try:
                 # while caller ID on call waiting runs, the far end hears silence (the ACK)
-                media = mf(self.port, capture if cidcw is None else SILENT_FRAME, now)
+                media = mf(self.port, self.echo.near_end(capture, now) if cidcw is None
+                           else SILENT_FRAME, now)
             except Exception as e:  # the call layer's trouble must not stop the line's audio
                 self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
         if self._cid_pcm:
@@ -370,6 +386,7 @@ class LinePort:
     def close(self) -> None:
         """Cancel every timer; the board closes the HAL devices. Safe to call twice."""
         self._closed = True
+        self.echo.close()
         for t in list(self._timers.values()) + [self._cid_timer, self._test_ring]:
             if t is not None:
                 t.cancel()

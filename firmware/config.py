@@ -332,6 +332,10 @@ SCHEMA = {
         "conference_uri": (_conference_uri, ""),
         "conference_hangup": (_choice("end", "transfer"), "end"),
         "feature_codes": (_feature_codes, ""),
+        # the line echo canceller (G.168; firmware/dsp/echo.py): on by default, off by itself
+        # for the rest of a call on a fax/modem answer tone
+        "echo_canceller": (_bool, True),
+        "echo_tail_ms": (_int(8, 64), 16),
     },
     "console": {
         "listen": (_console_listen, "off"),
@@ -430,7 +434,8 @@ def split_key(dotted: str, cfg: Config):
             raise KeyError("%s: no line with port %s; lines: %s" % (shown, _clip(parts[1], 8),
                                                                     ", ".join(str(l["port"]) for l in cfg.lines) or "none"))
         if parts[2] not in SCHEMA["line"]:
-            raise KeyError("%s: unknown key; allowed: %s" % (shown, ", ".join("line.N." + k for k in SCHEMA["line"])))
+            # one line: the prefix once, not per key (a line has ~50 keys)
+            raise KeyError("%s: unknown key; allowed: line.N.{%s}" % (shown, ", ".join(SCHEMA["line"])))
         return "line", item, parts[2]
     raise KeyError("%s: unknown key; keys look like board.country, sip.bind, line.1.password, console.listen" % shown)
 

@@ -26,7 +26,7 @@ ERRORS = [
     # unknown keys
     ("set sip.colour blue", ["sip.colour", "unknown key", "allowed: sip.bind, sip.transport"]),
     ("set colour blue", ["colour", "unknown key", "keys look like board.country"]),
-    ("set line.1.colour blue", ["line.1.colour", "unknown key", "line.N.user"]),
+    ("set line.1.colour blue", ["line.1.colour", "unknown key", "line.N.{port, user, "]),
     ("set line.one.user 1001", ["line.one.user", "unknown key", "keys look like"]),
     ("set line.1 x", ["line.1", "unknown key"]),
     ("set sip.bind.port 5", ["sip.bind.port", "unknown key"]),
@@ -133,4 +133,4 @@ def test_set_value_reports_the_same_messages_to_other_callers():
     with pytest.raises(KeyError) as k:
         config.set_value(cfg, "line.4.user", "x")
     assert k.value.args[0] == "line.4.user: no line with port 4; lines: 1"
-    assert config.allowed("sip.transport", cfg) == "udp, tcp"
+    assert config.allowed("sip.transport", cfg) == "udp, tcp, tls"

@@ -239,3 +239,89 @@ def spandsp_adsi_tx(message_without_checksum, standard):
         out += bytes(buf)[:2 * n]
     lib.adsi_tx_free(s)
     return bytes(out)
+
+
+# -- a 2-wire hybrid's echo path (G.168 §6.4.1 shape: bulk delay, then a dispersive decaying tail) --
+
+def hybrid_ir(erl_db=6.0, ms=16.0, delay_ms=1.5, seed=3):
+    """An echo path impulse response `ms` long (taps at 8 kHz): `delay_ms` of pure delay, then a
+    damped ringing plus a decaying random part, scaled so that white noise loses `erl_db`."""
+    rnd = random.Random(seed)
+    n = int(round(ms * FS / 1000.0))
+    d = int(round(delay_ms * FS / 1000.0))
+    h = [0.0] * n
+    for i in range(d, n):
+        k = i - d
+        h[i] = math.exp(-k / 18.0) * math.sin(2 * math.pi * 0.11 * k + 0.4) + 0.3 * math.exp(-k / 30.0) * rnd.gauss(0, 1)
+    g = math.sqrt(10 ** (-erl_db / 10.0) / sum(v * v for v in h))
+    return [v * g for v in h]
+
+
+def convolve(x, h):
+    """y[n] = Σ h[k]·x[n-k], as long as x (x before its start is silence)."""
+    import operator
+    hr = list(reversed(h))
+    m = len(h)
+    pad = [0.0] * (m - 1) + list(x)
+    return [sum(map(operator.mul, hr, pad[n:n + m])) for n in range(len(x))]
+
+
+def power(x):
+    return sum(v * v for v in x) / max(1, len(x))
+
+
+def dbm0_of(x):
+    """Level of a signal in dBm0 (mean power against a 0 dBm0 sine's)."""
+    p = power(x)
+    return 10 * math.log10(p / (DBM0_PEAK ** 2 / 2)) if p > 0 else -200.0
+
+
+# -- spandsp's modem connect tones (V.25 ANS / CED, V.8 ANSam, T.30 CNG) ---------------------------
+
+MODEM_TONE = {"cng": 1, "ans": 2, "ans_pr": 3, "ansam": 4, "ansam_pr": 5}
+TONE_REPORT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+
+
+def _modem_tones_lib():
+    lib = spandsp()
+    if lib is None:
+        return None
+    vp = ctypes.c_void_p
+    lib.modem_connect_tones_tx_init.restype = vp
+    lib.modem_connect_tones_tx_init.argtypes = [vp, ctypes.c_int]
+    lib.modem_connect_tones_tx.restype = ctypes.c_int
+    lib.modem_connect_tones_tx.argtypes = [vp, vp, ctypes.c_int]
+    lib.modem_connect_tones_tx_free.argtypes = [vp]
+    lib.modem_connect_tones_rx_init.restype = vp
+    lib.modem_connect_tones_rx_init.argtypes = [vp, ctypes.c_int, TONE_REPORT, vp]
+    lib.modem_connect_tones_rx.restype = ctypes.c_int
+    lib.modem_connect_tones_rx.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
+    lib.modem_connect_tones_rx_get.restype = ctypes.c_int
+    lib.modem_connect_tones_rx_get.argtypes = [vp]
+    lib.modem_connect_tones_rx_free.argtypes = [vp]
+    return lib
+
+
+def spandsp_modem_tone(name, seconds):
+    """`seconds` of spandsp's modem_connect_tones_tx for `name` (MODEM_TONE), as PCM."""
+    lib = _modem_tones_lib()
+    s = lib.modem_connect_tones_tx_init(None, MODEM_TONE[name])
+    out = bytearray()
+    buf = (ctypes.c_int16 * 160)()
+    for _ in range(int(round(seconds * 50))):
+        n = lib.modem_connect_tones_tx(s, buf, 160)
+        out += bytes(buf)[:2 * n] + bytes(2 * (160 - n))
+    lib.modem_connect_tones_tx_free(s)
+    return bytes(out)
+
+
+def spandsp_modem_tone_rx(pcm_bytes, name):
+    """The tone codes spandsp's modem_connect_tones_rx reports on PCM, watching for `name`."""
+    lib = _modem_tones_lib()
+    got = []
+    cb = TONE_REPORT(lambda ud, code, level, delay: got.append(code))
+    s = lib.modem_connect_tones_rx_init(None, MODEM_TONE[name], cb, None)
+    for f in frames(pcm_bytes):
+        lib.modem_connect_tones_rx(s, f, 160)
+    lib.modem_connect_tones_rx_free(s)
+    return [c for c in got if c]

@@ -100,6 +100,26 @@ def test_classifier_hears_busy():
     assert c.tone == "busy" and sorted(c.freqs) == [480, 620] and c.cadence[-2:] == [500, 500]
 
 
+def test_modem_tones_find_cng_and_ced_with_reversals():
+    import math
+    from firmware.dsp.modem_tones import ModemToneDetector
+    from firmware.dsp.pcm import amplitude, to_pcm
+    a = amplitude(-30.0)
+
+    def cng(i):
+        return a * math.sin(2 * math.pi * 1100 * i / 8000)
+
+    def ans_pr(i):      # 2100 Hz with a phase reversal every 450 ms
+        return a * math.sin(2 * math.pi * 2100 * i / 8000) * (-1 if (i // 3600) % 2 else 1)
+
+    for fn, n, want in ((cng, 30, ("cng", False)), (ans_pr, 50, ("ced", True))):
+        d = ModemToneDetector()
+        got = []
+        for k in range(n):      # frame by frame: MicroPython's heap is small
+            got += d.feed(to_pcm([fn(k * 160 + i) for i in range(160)]))
+        assert [(e["tone"], e["phase_reversals"]) for e in got] == [want], got
+
+
 if __name__ == "__main__":
     from runner import run as run_tests  # beside this file: the script's directory is on sys.path
     sys.exit(1 if run_tests(globals()) else 0)

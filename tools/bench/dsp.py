@@ -8,6 +8,11 @@ Cases: DTMF detector on a tone frame, a silent frame and speech frames (espeak-n
 installed, else a synthetic vowel-like signal), the pure-Python detector path, tone generator
 (steady and cadence frames), G.711 encode/decode (audioop and portable tables), the tone
 classifier, the caller-ID FSK burst and demodulator, and spandsp dtmf_rx through ctypes.
+Echo canceller section (issue 15): the line echo canceller (speexdsp MDF + Geigel DTD + NLP,
+firmware/dsp/echo.py) per frame at 16 and 64 ms tails, with its ERLE on a simulated hybrid
+(speech through a 16 ms echo path at -6 dB, -55 dBm0 near-end noise); the fax/modem connect
+tone detector per frame; and, for comparison, spandsp's modem_echo_can (a bare LMS, one ctypes
+call per sample). spandsp's G.168 echo_can is not timed: it prints two lines per sample.
 """
 
 import array
@@ -150,10 +155,75 @@ def main():
             rx.feed(fr)
     rows.append(("caller-ID demodulator, per frame", bench(demod, target_s=0.3) * 1e6 / len(bf)))
 
+    rows += echo_rows(speech, per_frame)
+
     w = max(len(r[0]) for r in rows)
     print("%-*s %10s" % (w, "case (160-sample frame unless noted)", "µs"))
     for label, us in rows:
         print("%-*s %10.2f" % (w, label, us))
+
+
+def echo_rows(speech, per_frame):
+    """The echo canceller and the connect-tone detector; rows of (label, µs)."""
+    from firmware.dsp import echo, modem_tones
+    from tests.dsp import dsp_ref as R
+    rows = []
+    why = echo.available()
+    if why is not None:
+        return [("line echo canceller: %s" % why, float("nan"))]
+    far = [v for f in speech for v in array.array("h", f)]
+    if len(far) < 8000 * 4:
+        far = (far * (8000 * 4 // max(1, len(far)) + 1))[:8000 * 4]
+    far = far[:8000 * 6]
+    h = R.hybrid_ir(ms=16.0)
+    k = math.sqrt(R.power(R.convolve(far, h)) / R.power(far) / 10 ** (-0.6))
+    ech = R.convolve(far, [v / k for v in h])
+    noise = R.pcm([0.0] * len(far), noise_dbm0=-55.0, seed=5)
+    cap = R.pcm(ech)
+    cap = bytes(array.array("h", [max(-32768, min(32767, a + b)) for a, b in
+                                  zip(array.array("h", cap), array.array("h", noise))]))
+    ref = R.pcm(far)
+    pairs = [(cap[i:i + 320], ref[i:i + 320]) for i in range(0, len(cap) - 319, 320)]
+    for tail in (16, 64):
+        for nlp in (False, True):
+            ec = echo.LineEchoCanceller(tail, nlp=nlp)
+            out = b"".join(ec.process(c, r) for c, r in pairs)
+            o = array.array("h", out)
+            nz = array.array("h", noise)
+            res = []
+            for s in range(len(o) // 8000):
+                a, b = s * 8000, (s + 1) * 8000
+                rest = o[a:b] if nlp else [o[i] - nz[i] for i in range(a, b)]
+                res.append("%.0f" % (10 * math.log10(R.power(ech[a:b]) / max(R.power(rest), 1e-9))))
+            rows.append(("echo canceller %d ms %s: ERLE per second, dB: %s" % (
+                tail, "with NLP" if nlp else "linear (NLP off)", " ".join(res)), float("nan")))
+        ec = echo.LineEchoCanceller(tail)
+        it = {"i": 0}
+
+        def one():
+            c, r = pairs[it["i"]]
+            ec.process(c, r)
+            it["i"] = (it["i"] + 1) % len(pairs)
+        rows.append(("line echo canceller, %d ms tail (speexdsp MDF + DTD + NLP)" % tail, bench(one) * 1e6))
+    det = modem_tones.ModemToneDetector()
+    per_frame("fax/modem tone detector, speech frame", det.feed, speech)
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("spandsp") or "libspandsp.so.2")
+        vp = ctypes.c_void_p
+        lib.modem_echo_can_init.restype = vp
+        lib.modem_echo_can_init.argtypes = [ctypes.c_int]
+        lib.modem_echo_can_update.restype = ctypes.c_int16
+        lib.modem_echo_can_update.argtypes = [vp, ctypes.c_int16, ctypes.c_int16]
+        lib.modem_echo_can_adaption_mode.argtypes = [vp, ctypes.c_int]
+        mec = lib.modem_echo_can_init(128)
+        lib.modem_echo_can_adaption_mode(mec, 1)
+        upd = lib.modem_echo_can_update
+        c0, r0 = (list(array.array("h", x)) for x in pairs[10])
+        rows.append(("spandsp modem_echo_can 16 ms via ctypes (160 calls, bare LMS)",
+                     bench(lambda: [upd(mec, t, r) for t, r in zip(r0, c0)]) * 1e6))
+    except OSError:
+        rows.append(("spandsp modem_echo_can: libspandsp not installed", float("nan")))
+    return rows
 
 
 if __name__ == "__main__":
