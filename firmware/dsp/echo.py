@@ -60,6 +60,8 @@ TAIL_RANGE = (8, 64)         # G.168 tail capacities an ATA offers
 GEIGEL = 0.5                 # near peak over far peak that means near-end speech (6 dB ERL)
 HANGOVER = 3                 # frames double talk holds after its last sign (60 ms)
 FAR_ACTIVE_DBM0 = -40.0      # a reference peak under this is a silent far end: no NLP
+NLP_MIN_CANCEL = 0.5         # the NLP acts only where the filter took >= 6 dB off this frame
+NEAR_QUIET_DBM0 = -45.0      # ... or where the mouthpiece brought next to nothing
 NOISE_MAX_DBM0 = -45.0       # comfort noise never louder than this
 NOISE_START_DBM0 = -65.0
 _SPEEX_SET_SAMPLING_RATE = 24
@@ -227,7 +229,13 @@ class LineEchoCanceller:
             else:
                 self.noise_rms += (r - self.noise_rms) * 0.02
             return out
-        if self.nlp and not self.double_talk:
+        # The NLP replaces residual echo, so only where the frame is echo: the filter took a
+        # good part of it off (it is correlated with the far end), or there was next to
+        # nothing. A near-end talker the level detector missed (quieter than the far end, no
+        # echo path at all) comes out of the filter unchanged, and must not be clipped.
+        cap = _rms(capture)
+        is_echo = cap < amplitude(NEAR_QUIET_DBM0) or _rms(out) <= NLP_MIN_CANCEL * cap
+        if self.nlp and not self.double_talk and is_echo:
             self.nlp_frames += 1
             level = min(self.noise_rms, amplitude(NOISE_MAX_DBM0) / math.sqrt(2))
             return self._cng.frame(level)

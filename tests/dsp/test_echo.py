@@ -106,3 +106,20 @@ def test_tail_out_of_range_is_refused():
     for bad in (4, 65, 128):
         with pytest.raises(ValueError, match="8..64"):
             echo.LineEchoCanceller(bad)
+
+
+def test_a_near_talker_quieter_than_the_far_end_on_a_line_with_no_echo_is_not_clipped():
+    """A tone each way, the near one 10 dB under the far one, no echo path (the sim board):
+    the level detector alone would call the near tone echo and let the NLP replace it with
+    comfort noise; what goes to the network must still carry it."""
+    n = 8000 * 3
+    far = [R.amp(-10.0) * math.sin(2 * math.pi * 700 * i / 8000) for i in range(n)]
+    near = [R.amp(-20.0) * math.sin(2 * math.pi * 1000 * i / 8000 + 0.4) for i in range(n)]
+    ec = echo.LineEchoCanceller(tail_ms=16)
+    try:
+        out = run(ec, near, far)
+    finally:
+        ec.close()
+    tail = out[8000:]
+    kept = R.power(tail) / R.power(near[8000:])
+    assert kept > 0.5, kept          # within 3 dB of what the mouthpiece sent
