@@ -35,6 +35,10 @@ congestion (reorder), call_waiting (the subscriber alerting signal, SAS), confir
 
 _HOWLER = {"freqs": (1400, 2060, 2450, 2600), "level": -10, "cadence": [100, 100]}
 _STUTTER6 = [100, 100] * 6
+# GR-506 message-waiting / special-condition dial tone: ten 100 ms bursts, then steady (as the
+# Panasonic KX-UT "Dial Tone 4" default 10 x 100/100 and Poly's STUTTER ".2(.1+.1)" play it;
+# Asterisk's [us] has six)
+_STUTTER10 = [100, 100] * 10
 _STUTTER3 = [100, 100] * 3
 
 PLANS = {
@@ -44,7 +48,7 @@ PLANS = {
         "callerid": {"method": "bell202", "when": "after_first_ring"},
         "tones": {
             "dial": {"freqs": (350, 440), "level": -13, "cadence": []},
-            "stutter_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER6, "cadence": []},
+            "stutter_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER10, "cadence": []},
             "recall_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER3, "cadence": []},
             "ringback": {"freqs": (440, 480), "level": -19, "cadence": [2000, 4000]},
             "busy": {"freqs": (480, 620), "level": -24, "cadence": [500, 500]},
