@@ -35,6 +35,7 @@ from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
 from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
+from firmware.line.pulse import MAX_PPS, MIN_PPS
 from firmware.line.ring_cadence import ring_plan
 
 # states in which capture audio goes through the DTMF detector
@@ -93,11 +94,8 @@ class LinePort:
         self.cid_method = line_cfg.get("caller_id") or "bell202"
         self.no_taker_s = options.pop("no_taker_s", NO_TAKER_S)
         self.ringer = ringer
-        self.decoder = HookDecoder(
-            flash_min=board_cfg.get("flash_min_ms", 100) / 1000.0,
-            flash_max=board_cfg.get("flash_max_ms", 900) / 1000.0,
-            pulse_map=PULSE_MAPS.get(board_cfg.get("pulse_variant", "standard"), "standard"),
-            now=loop.now())
+        self.board_cfg = board_cfg
+        self.decoder = self._new_decoder(line_cfg, loop.now())
         self.dtmf = DTMFDetector()
         opts = dict(self._line_options(line_cfg), features=LineFeatures.from_config(line_cfg),
                     feature_codes=line_cfg.get("feature_codes") or "")
@@ -114,9 +112,20 @@ class LinePort:
         self._cidcw = None              # a CidcwSender while CAS / ACK / FSK run
         self._cid_timer = None
         self._test_ring = None
+        self._pulse_cfg = None          # a new rotary window waiting for a settled decoder
         self._dtmf_on = False
         self._timers = {}
         self._closed = False
+
+    def _new_decoder(self, line_cfg, now, off_hook=False):
+        b = self.board_cfg
+        return HookDecoder(
+            off_hook=off_hook,
+            flash_min=b.get("flash_min_ms", 100) / 1000.0,
+            flash_max=b.get("flash_max_ms", 900) / 1000.0,
+            pulse_map=PULSE_MAPS.get(b.get("pulse_variant", "standard"), "standard"),
+            min_pps=float(line_cfg.get("pulse_pps_min") or MIN_PPS),
+            max_pps=float(line_cfg.get("pulse_pps_max") or MAX_PPS), now=now)
 
     def _line_options(self, line_cfg) -> dict:
         """The FxsLine settings that come from the line's config keys."""
@@ -125,13 +134,31 @@ class LinePort:
                 "cw_caller_id": line_cfg.get("cw_caller_id", True) is not False
                 and self.cid_method in CIDCW_METHODS,
                 "offhook_timeout": float(line_cfg.get("offhook_timeout_s") or OFFHOOK_TIMEOUT),
-                "reorder_timeout": float(line_cfg.get("reorder_timeout_s") or REORDER_TIMEOUT)}
+                "reorder_timeout": float(line_cfg.get("reorder_timeout_s") or REORDER_TIMEOUT),
+                "pulse_window": (float(line_cfg.get("pulse_pps_min") or MIN_PPS),
+                                 float(line_cfg.get("pulse_pps_max") or MAX_PPS))}
 
     def reconfigure(self, line_cfg: dict) -> None:
         """The console changed this line's keys: the line's own settings take effect at once
         (from the next timer they arm); the caller-ID method and dial plan at the next start."""
         for key, value in self._line_options(line_cfg).items():
             setattr(self.fxs, key, value)
+        lo, hi = self.fxs.pulse_window
+        if self.decoder.tolerance[:2] != (lo, hi):
+            # the rotary window: a new receiver from the next settled moment (nothing pending)
+            self._pulse_cfg = line_cfg
+            self._retune_decoder()
+
+    def _retune_decoder(self):
+        d = self.decoder
+        if self._pulse_cfg is None or self._closed:
+            return
+        if d.state not in ("on_hook", "off_hook") or d.deadline() is not None:
+            self.loop.call_later(0.5, self._retune_decoder)     # mid-digit or mid-edge: later
+            return
+        self.decoder = self._new_decoder(self._pulse_cfg, self.loop.now(), off_hook=d.is_off_hook)
+        self.decoder.set_ringing(d.ringing)
+        self._pulse_cfg = None
 
     # -- plumbing --------------------------------------------------------------------------
 
