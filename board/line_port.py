@@ -43,7 +43,35 @@ PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zea
               "new_zealand": "new_zealand"}
 CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
 CIDCW_METHODS = ("bell202", "etsi-fsk")   # Type II needs FSK: no DTMF caller ID off-hook
+# ETSI / BT SIN 227 sequences before ringing (or without it): line reversal, >= 100 ms, DT-AS,
+# >= 45 ms, FSK with 55-90 mark bits, >= 200 ms, then ringing (or the polarity restored)
+DTAS_LEAD_MS = 120
+DTAS_GAP_MS = 55
+DTAS_TAIL_MS = 250
+ETSI_PRERING_MARKS = 80
 NO_TAKER_S = 2.0
+VMWI_SETTLE_S = 0.5  # a new lamp state goes to the phone this long after it came (on-hook)
+VMWI_RETRY_S = 2.0   # ... or, the line busy, when it has been quiet again
+
+
+def vmwi_pcm(waiting: bool, count, method: str) -> bytes:
+    """The on-hook message-waiting burst (no ringing) for a line's caller-ID method.
+
+    Bell 202 (GR-30-CORE): channel seizure (300 bits) and 180 marks, then MDMF 0x82 with the
+    visual indicator and the message count, as the caller-ID burst is sent; a phone on a SLIC
+    sees no line-reversal / ring-pulse alert, which GR-30 leaves optional, so the seizure alone
+    wakes its FSK receiver. ETSI (EN 300 659-1 §6.1, BT SIN 227): >= 100 ms after the line
+    reversal the DT-AS (100 ms), 55 ms, 300 seizure bits and 80 marks, the message, then
+    200 ms before the polarity is restored. b"" for other methods."""
+    from firmware.dsp.pcm import RATE
+    msg = cidmod.vmwi(waiting, count if (waiting and count is not None) else (0 if not waiting else None))
+    if method == "bell202":
+        return cidmod.fsk_burst(msg, "bell202")
+    if method == "etsi-fsk":
+        gap = lambda ms: bytes(2 * (RATE * ms // 1000))
+        return (gap(DTAS_LEAD_MS) + cidmod.alert_tone(DTAS_MS) + gap(DTAS_GAP_MS)
+                + cidmod.fsk_burst(msg, "etsi-fsk", seizure=300, marks=ETSI_PRERING_MARKS) + gap(DTAS_TAIL_MS))
+    return b""
 
 
 def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) -> bytes:
@@ -113,6 +141,11 @@ class LinePort:
         self._cid_timer = None
         self._test_ring = None
         self._pulse_cfg = None          # a new rotary window waiting for a settled decoder
+        self.mwi = None                 # (waiting, new, old) as the network last said
+        self._vmwi_due = None           # (waiting, count) still to send to the phone
+        self._vmwi_pcm = b""
+        self._vmwi_timer = None
+        self._polarity_timer = None
         self._dtmf_on = False
         self._timers = {}
         self._closed = False
@@ -215,7 +248,12 @@ class LinePort:
         self.run(self.fxs.decoder_events(events))
 
     def command(self, verb: str, args=()) -> None:
-        """A call-layer command for this line (`remote_ringing`, `incoming`, ...)."""
+        """A call-layer command for this line (`remote_ringing`, `incoming`, ...; `mwi`
+        waiting, new, old from firmware/calls/mwi.py)."""
+        if verb == "mwi":
+            self.message_waiting(bool(args[0]) if args else False,
+                                 args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None)
+            return
         if verb == "remote_digit":
             # an RFC 4733 digit from the far end: the handset hears it as the tone pair
             if args and self.fxs.state in ("talking", "early_media"):
@@ -254,6 +292,13 @@ class LinePort:
                 media = mf(self.port, capture if cidcw is None else SILENT_FRAME, now)
             except Exception as e:  # the call layer's trouble must not stop the line's audio
                 self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
+        if self._vmwi_pcm:
+            if not self._vmwi_quiet():
+                self._vmwi_cut()
+            else:
+                frame = self._vmwi_pcm[:FRAME_BYTES]
+                self._vmwi_pcm = self._vmwi_pcm[FRAME_BYTES:]
+                return (frame + SILENT_FRAME)[:FRAME_BYTES]
         if self._cid_pcm:
             frame = self._cid_pcm[:FRAME_BYTES]
             self._cid_pcm = self._cid_pcm[FRAME_BYTES:]
@@ -364,6 +409,68 @@ class LinePort:
         if self.fxs.state == "dialing":
             self.run(self.fxs.remote_failed("no call layer", self.loop.now()))
 
+    # -- message waiting (RFC 3842 in, GR-30-CORE / EN 300 659 VMWI out) -------------------------
+
+    def message_waiting(self, waiting: bool, new=None, old=None) -> None:
+        """Messages wait (or no longer do): stutter dial tone from the next dial tone (now, if
+        it plays), and, when the lamp changes, a VMWI burst to the phone the next time the line
+        is on-hook and quiet (FSK methods; DTMF caller ID has no message-waiting signal)."""
+        changed = self.mwi is None or self.mwi[0] != waiting
+        self.mwi = (waiting, new, old)
+        self.run(self.fxs.set_indications(waiting, self.loop.now()))
+        if changed and self.cid_method in CIDCW_METHODS:
+            self._vmwi_due = (waiting, new)
+            self._vmwi_later(VMWI_SETTLE_S)
+
+    def _vmwi_later(self, delay):
+        if self._vmwi_timer is not None:
+            self._vmwi_timer.cancel()
+        self._vmwi_timer = None if self._closed else self.loop.call_later(delay, self._vmwi_try)
+
+    def _vmwi_quiet(self) -> bool:
+        """On-hook, settled, not ringing, nothing else on the line's audio."""
+        ringing = self.ringer is not None and (self.ringer.is_ringing or self.ringer.deadline() is not None)
+        return (self.fxs.state == "on_hook" and not self.decoder.is_off_hook and not ringing
+                and self._test_ring is None and not self._cid_pcm and self._cid_pending is None
+                and self._cid_timer is None and self._gen is None)
+
+    def _vmwi_try(self):
+        self._vmwi_timer = None
+        if self._vmwi_due is None or self._closed:
+            return
+        if not self._vmwi_quiet():
+            self._vmwi_later(VMWI_RETRY_S)          # off-hook or ringing: when it is quiet again
+            return
+        waiting, new = self._vmwi_due
+        self._vmwi_due = None
+        wake = getattr(self.app, "board", None)
+        wake = getattr(wake, "wake", None)
+        if wake is not None:
+            wake(self.port)                      # the media clock may sleep: the burst needs it
+        self._vmwi_pcm = vmwi_pcm(waiting, new, self.cid_method)
+        self.emit("line_signal", {"line": self.port, "signal": "vmwi", "waiting": waiting,
+                                  "method": self.cid_method, "ms": int(len(self._vmwi_pcm) / 16)})
+        if self.cid_method == "etsi-fsk" and self.ringer is not None:
+            # EN 300 659-1 §6.1 data without ringing: line reversal, DT-AS, FSK, restored after
+            self.ringer.set_polarity(False)
+            self._polarity_timer = self.loop.call_later(len(self._vmwi_pcm) / 16000.0, self._restore_polarity)
+
+    def _restore_polarity(self):
+        self._polarity_timer = None
+        if self.ringer is not None and not self._closed:
+            self.ringer.set_polarity(True)
+
+    def _vmwi_cut(self):
+        """The line was lifted or rang during the burst: stop it and send it again later."""
+        if self._vmwi_pcm:
+            self._vmwi_pcm = b""
+            if self._vmwi_due is None and self.mwi is not None:
+                self._vmwi_due = (self.mwi[0], self.mwi[1])
+            self._vmwi_later(VMWI_RETRY_S)
+        if self._polarity_timer is not None:
+            self._polarity_timer.cancel()
+            self._restore_polarity()
+
     # -- services for the board ------------------------------------------------------------------
 
     @property
@@ -397,7 +504,8 @@ class LinePort:
     def close(self) -> None:
         """Cancel every timer; the board closes the HAL devices. Safe to call twice."""
         self._closed = True
-        for t in list(self._timers.values()) + [self._cid_timer, self._test_ring]:
+        for t in list(self._timers.values()) + [self._cid_timer, self._test_ring, self._vmwi_timer,
+                                                self._polarity_timer]:
             if t is not None:
                 t.cancel()
         self._timers = {}
@@ -420,7 +528,8 @@ class LinePort:
             return False
         if (self._gen is not None or self._cid_pcm or self._cid_pending is not None
                 or self._cid_timer is not None or self._digit_pcm or self._test_ring is not None
-                or getattr(self, "_cidcw", None) is not None):
+                or getattr(self, "_cidcw", None) is not None or self._vmwi_pcm
+                or self._polarity_timer is not None):
             return False
         if any(t is not None and not t.cancelled for t in self._timers.values()):
             return False

@@ -19,6 +19,7 @@ from firmware.eventlog import EventLog
 from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
 from firmware.calls.manager import CallManager
+from firmware.calls.mwi import MwiService
 from firmware.media.stream import MediaStream
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
@@ -74,6 +75,7 @@ class Firmware:
         self.console = None
         self._ua_timer = None
         self.calls_mgr = None
+        self.mwi = None        # message waiting (firmware/calls/mwi.py), in front of the calls' NOTIFY
         self.rtp = {}          # local RTP port -> UdpEndpoint
         self.rtcp = {}
         self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
@@ -100,7 +102,10 @@ class Firmware:
     # ------------------------------------------------------------------ SIP plumbing
     def do(self, outputs) -> None:
         """Carry out what the UA (or a TU through it) returned, then re-arm its timer."""
+        registered = []
         for o in outputs:
+            if o[0] == "event" and o[1] == "registered":
+                registered.append(o[2].get("line"))
             if o[0] == "send":
                 try:
                     self.sip.send(o[1], o[2])
@@ -112,6 +117,10 @@ class Firmware:
                 self._line_command(o[1], o[2], o[3:])
             elif o[0] == "media":
                 self._media(o[1], o[2])
+        if registered and self.mwi is not None and not self._stopping:
+            now = self.loop.now()       # MWI: subscribe once the line is registered
+            for port in registered:
+                self.do(self.mwi.line_registered(port, now))
         self._arm_ua_timer()
 
     def _arm_ua_timer(self):
@@ -158,6 +167,9 @@ class Firmware:
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
                                      features_for=self._features_for)
+        self.mwi = MwiService(self.ua, self.cfg.lines, self._next_hop_for, self._contact_for,
+                              user_agent=s["user_agent"])
+        self.do(self.mwi.start(self.loop.now()))
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -198,6 +210,18 @@ class Firmware:
             return tuple(resolve(host, p))
         except OSError:
             return (host, p)
+
+    def _contact_for(self, port):
+        """Our Contact URI for a line (the one it registered, else built the same way)."""
+        reg = self.registrations.get(port)
+        if reg is not None:
+            return reg.contact
+        ln = self.cfg.line(port)
+        host = self.ua.host
+        if host in ("0.0.0.0", "::"):
+            host = local_address_towards(*self._next_hop_for(port), "127.0.0.1")
+        return "sip:%s@%s:%d" % (ln["user"] if ln else "tipring", "[%s]" % host if ":" in host else host,
+                                 self.ua.port)
 
     def _trusted_peer(self, host, port) -> bool:
         """True for a line's registrar or proxy: it carries every call, so the SIP rate
@@ -488,13 +512,16 @@ class Firmware:
         if self.calls_mgr is not None:
             for port in set(self.calls_mgr.by_line) | set(self.calls_mgr.held) | set(self.calls_mgr.waiting):
                 self.do(self.calls_mgr.hangup_all(port, now))
+        if self.mwi is not None:
+            self.do(self.mwi.stop(now))          # unsubscribe before de-registering
         for reg in self.registrations.values():
             self.do(self.ua.run_tu(reg, reg.stop(now), now))
         self.loop.call_later(SHUTDOWN_WAIT, self.loop.stop)
         self._check_done()
 
     def _check_done(self):
-        if all(r.state in ("stopped", "idle", "failed", "backoff") for r in self.registrations.values()):
+        if all(r.state in ("stopped", "idle", "failed", "backoff") for r in self.registrations.values()) \
+                and (self.mwi is None or self.mwi.settled):
             self.loop.stop()
         else:
             self.loop.call_later(0.02, self._check_done)
@@ -551,6 +578,8 @@ class Firmware:
                      "expires_in": int(reg.bound_until - now) if reg and reg.bound_until else None}
             if self.board is not None and hasattr(self.board, "line_status"):
                 entry.update(self.board.line_status(ln["port"]))
+            if self.mwi is not None:
+                entry["mwi"] = self.mwi.status(ln["port"])
             lines.append(entry)
         st = {"version": __version__, "uptime_s": round(now - self.started_at, 1),
               "sip": "%s:%d" % self.sip.address if self.sip else None, "lines": lines, "calls": self.calls()}
@@ -595,6 +624,8 @@ class Firmware:
         now = self.loop.now()
         old_ports = {l["port"]: l for l in old.lines}
         changed = [ln for ln in new_cfg.lines if rebind or _account(old_ports.get(ln["port"])) != _account(ln)]
+        if self.mwi is not None:  # MWI: unsubscribe a changed account first, subscribe per new keys
+            self.do(self.mwi.reconfigure(new_cfg.lines, now, [ln["port"] for ln in changed]))
         for ln in changed:     # de-register from where we were, with the old account
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:

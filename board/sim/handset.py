@@ -11,6 +11,8 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
   measured cadence; and it tells the line's ring trip by going off-hook;
 - the caller-ID display: its own FSK demodulator (`CallerIDReceiver`), or a DTMF receiver for
   ETSI DTMF caller ID, on the on-hook line audio: never a Python object from the firmware;
+  the same receiver reads message-waiting messages (VMWI, MDMF 0x82 / SDMF 0x06) sent on-hook
+  without ringing and keeps the lamp (`mwi`: None until one came, then True/False);
 - caller ID on call waiting (GR-30-CORE Type II, `cidcw=True`): off-hook, a CAS (2130+2750 Hz,
   40-140 ms in whole frames) in the earpiece makes it mute its handset both ways, answer DTMF 'D'
   for 60 ms from the frame after the CAS ends, and read the FSK that follows with the same
@@ -158,6 +160,8 @@ class VirtualHandset:
         self._ear_stale = False         # the backlog overflowed: judge from what is left
         self.samples = 0
         self.caller_id = None
+        self.mwi = None                 # the message-waiting lamp: None until a VMWI message came
+        self.mwi_messages = None
         self.rings = 0
         self.ring_cadence = []
         self._ring_on = False
@@ -512,6 +516,11 @@ class VirtualHandset:
             self._show(msg)
 
     def _show(self, msg: dict) -> None:
+        if msg.get("type") in (cidmod.MWI_MDMF, cidmod.MWI_SDMF):
+            # the message-waiting lamp (VMWI): on or off until the next such message
+            self.mwi = bool(msg.get("waiting"))
+            self.mwi_messages = msg.get("messages")
+            return
         dt = msg.get("datetime")
         when = None
         if dt and len(dt) == 8:
@@ -584,6 +593,7 @@ class VirtualHandset:
         on = self.off_hook
         return {"hook": "off" if on else "on", "ringing": self.ringing, "rings": self.rings,
                 "ring_cadence": list(self.ring_cadence), "caller_id": self.caller_id,
+                "mwi": self.mwi, "mwi_messages": self.mwi_messages,
                 "tone": self.tone() if on else "silence",
                 "freqs": list(self.ear.freqs) if on else [], "level_dbm0": self.level_dbm0()}
 
