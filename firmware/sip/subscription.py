@@ -27,7 +27,7 @@ Theory of operation (states are what the console prints):
 
 The dialog (RFC 6665 §4.1.2.4, RFC 3261 §12) is built from the first 2xx or NOTIFY that
 carries the notifier's tag; refreshes and the unsubscribe go in it. Events for the log:
-``subscription`` with `line`, `event` (the package), `state` (active, pending, failed,
+``subscription`` with `line`, `package` (the event package), `state` (active, pending, failed,
 terminated), `expires` / `status` / `reason`.
 """
 
@@ -290,7 +290,7 @@ class Subscription:
     # ------------------------------------------------------------------ internals
     def _event(self, state, **fields):
         self._reported = state
-        f = {"line": self.line, "event": self.event, "state": state, "uri": self.target}
+        f = {"line": self.line, "package": self.event, "state": state, "uri": self.target}
         f.update({k: v for k, v in fields.items() if v is not None or k == "status"})
         return ("event", "subscription", f)
 
