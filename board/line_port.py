@@ -4,7 +4,10 @@ Owns the per-line plumbing every board shares (the sim board today, the AG1171 b
 way): the hook switch's posted edges go through a `HookDecoder`; capture frames go through a
 `DTMFDetector`; both feed the `FxsLine` (firmware/line/fxs.py), whose outputs this module carries
 out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
-country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, caller ID on
+country's cadence, the caller-ID burst (FSK or DTMF) when the plan's `callerid.when` says:
+between the first two rings (US, DE...), or before the first ring after a line reversal and
+the DT-AS (UK, BT SIN 227; DTMF caller ID everywhere); message waiting (VMWI FSK on-hook
+without ringing, stutter dial tone, `message_waiting`), caller ID on
 call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
 ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`).
 
@@ -74,7 +77,8 @@ def vmwi_pcm(waiting: bool, count, method: str) -> bytes:
     return b""
 
 
-def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) -> bytes:
+def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False,
+                  prering: bool = False) -> bytes:
     """The caller-ID burst for `caller_id` ({"number", "name", "reason"}) as PCM: MDMF over
     Bell 202 or V.23 FSK, or ETSI DTMF ("A<number>C"). b"" for method "off".
 
@@ -99,7 +103,25 @@ def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) 
                       name_reason=("P" if private else None) if not name else None)
     if cidcw:
         return cidmod.fsk_burst(msg, method, seizure=0, marks=80)
+    if prering:      # BT SIN 227 / EN 300 659-1 before the ring: 55-90 mark bits
+        return cidmod.fsk_burst(msg, method, seizure=300, marks=ETSI_PRERING_MARKS)
     return cidmod.fsk_burst(msg, method)
+
+
+def prering_pcm(caller_id: dict, method: str, alert=None, when=None) -> bytes:
+    """The whole caller-ID sequence that goes before the first ring, as PCM from the line
+    reversal on (EN 300 659-1 variant (a), BT SIN 227; ETSI DTMF caller ID): >= 100 ms of
+    quiet, the DT-AS (`alert` "dt-as", 100 ms) and >= 45 ms when alerting, the burst, then
+    >= 200 ms before the ring. b"" when there is nothing to send."""
+    from firmware.dsp.pcm import RATE
+    burst = caller_id_pcm(caller_id, method, when, prering=True)
+    if not burst:
+        return b""
+    gap = lambda ms: bytes(2 * (RATE * ms // 1000))
+    head = gap(DTAS_LEAD_MS)
+    if alert == "dt-as":
+        head += cidmod.alert_tone(DTAS_MS) + gap(DTAS_GAP_MS)
+    return head + burst + gap(DTAS_TAIL_MS)
 
 
 class LinePort:
@@ -132,6 +154,8 @@ class LinePort:
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
                            caller_id=self.cid_method != "off", **opts)
         self.tones = tone_plans.plan(self.country)["tones"]
+        # when the caller ID goes: the country plan's `callerid` (UK before the ring, ...)
+        self.cid_timing = tone_plans.callerid_timing(self.country, self.cid_method)
         self.cadence, self.ring_hz = ring_plan(self.country)
         self._gen = None
         self._cid_pending = None
@@ -325,6 +349,9 @@ class LinePort:
 
     def run(self, outputs) -> None:
         """Carry out what the `FxsLine` returned, then re-arm every timer."""
+        for o in outputs:     # caller ID first: a pre-ring burst decides how the ring starts
+            if o[0] == "cid":
+                self._cid_pending = o[1]
         for o in outputs:
             kind = o[0]
             if kind == "event":
@@ -334,7 +361,7 @@ class LinePort:
             elif kind == "ring":
                 self._ring(o[1])
             elif kind == "cid":
-                self._cid_pending = o[1]
+                pass
             elif kind == "cidcw":
                 pcm = caller_id_pcm(o[1], self.cid_method, cidcw=True)
                 # ETSI (V.23) lines alert with the DT-AS, the same pair a little longer
@@ -360,7 +387,23 @@ class LinePort:
         if self.ringer is None:
             return
         if on:
-            self._ring_events(self.ringer.start(self.cadence, self.ring_hz, self.loop.now()))
+            now = self.loop.now()
+            pre = b""
+            if self._cid_pending is not None and self.cid_timing["when"] == "before_ring":
+                pre = prering_pcm(self._cid_pending, self.cid_method, self.cid_timing["alert"])
+                self._cid_pending = None
+            if pre:
+                self._vmwi_cut()
+                seconds = len(pre) / 16000.0
+                if self.cid_timing["line_reversal"]:
+                    self.ringer.set_polarity(False)
+                    # >= 200 ms after the data the polarity comes back, then the first ring
+                    back = seconds - (DTAS_TAIL_MS - 200) / 1000.0
+                    self._polarity_timer = self.loop.call_at(now + back, self._restore_polarity)
+                self._cid_timer = self.loop.call_at(now, self._cid_start, pre)
+                self._ring_events(self.ringer.start(self.cadence, self.ring_hz, now, pre_ring=seconds))
+            else:
+                self._ring_events(self.ringer.start(self.cadence, self.ring_hz, now))
             self.decoder.set_ringing(True)
         else:
             self.ringer.stop()
@@ -370,9 +413,13 @@ class LinePort:
             if self._cid_timer is not None:
                 self._cid_timer.cancel()
                 self._cid_timer = None
+            if self._polarity_timer is not None:
+                self._polarity_timer.cancel()
+                self._restore_polarity()
 
     def _ring_events(self, events):
         for e in events:
+            # after the first ring (GR-30-CORE, ETSI variant (c)): the first long pause
             if e[0] == "cid_slot" and self._cid_pending is not None:
                 pcm = caller_id_pcm(self._cid_pending, self.cid_method)
                 self._cid_pending = None
