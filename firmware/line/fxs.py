@@ -26,6 +26,11 @@ An incoming call rings (`("ring", True)` and, when there is one, `("cid", caller
 burst between the rings); off-hook answers it (ring trip). In talking, digits go to the
 call layer as intents.
 
+A rotary digit the hook decoder refused (out of the line's pulse-rate window, bad break
+ratio, interrupted) is ``bad_pulse``: an `error` event naming why and the measured rate, then
+reorder while dialling (the digits before it are never dialled: one is missing), and only the
+event in a call.
+
 Feature codes (FLOWS §11, `firmware/line/features.py`): every key is first judged by the
 line's `FeatureCodes`, then (when it is no code of ours) by the dial plan. A complete code
 (``*78``; ``*72`` + a number the dial plan accepts) is applied to `self.features` at once,
