@@ -68,3 +68,15 @@ def test_the_window_is_the_lines_config(running):
     err = r.wait_event(lambda n, f: n == "error" and "rotary" in f["message"], 2)
     assert err and "too fast" in err["message"] and "6-12 pps" in err["message"], err
     assert [f["digit"] for f in r.named("digit")] == ["3", "7"]
+
+
+def test_the_window_changes_live_from_the_console(running):
+    from firmware import config
+    r = running()
+    c = r.client()
+    notes = r.call(lambda: r.fw.apply_config(config.set_value(r.fw.cfg, "line.1.pulse_pps_min", "6")))
+    assert not [n for n in notes if "re-registering" in n], notes      # no account change
+    _dial(c, "47", 7)                                # 7 pps: now inside 6-22
+    assert c.ask("wait fxs=collecting 3")["ok"]
+    assert [f["digit"] for f in r.named("digit")] == ["4", "7"]
+    assert not [f for f in r.named("error") if "rotary" in f["message"]]
