@@ -57,23 +57,35 @@ VMWI_SETTLE_S = 0.5  # a new lamp state goes to the phone this long after it cam
 VMWI_RETRY_S = 2.0   # ... or, the line busy, when it has been quiet again
 
 
-def vmwi_pcm(waiting: bool, count, method: str) -> bytes:
-    """The on-hook message-waiting burst (no ringing) for a line's caller-ID method.
+def _gap(ms: int) -> bytes:
+    return bytes(2 * (8 * ms))           # 8 samples per ms at 8 kHz, 16-bit
 
-    Bell 202 (GR-30-CORE): channel seizure (300 bits) and 180 marks, then MDMF 0x82 with the
-    visual indicator and the message count, as the caller-ID burst is sent; a phone on a SLIC
-    sees no line-reversal / ring-pulse alert, which GR-30 leaves optional, so the seizure alone
-    wakes its FSK receiver. ETSI (EN 300 659-1 §6.1, BT SIN 227): >= 100 ms after the line
-    reversal the DT-AS (100 ms), 55 ms, 300 seizure bits and 80 marks, the message, then
-    200 ms before the polarity is restored. b"" for other methods."""
-    from firmware.dsp.pcm import RATE
-    msg = cidmod.vmwi(waiting, count if (waiting and count is not None) else (0 if not waiting else None))
+
+def _alerted(burst: bytes, alert) -> bytes:
+    """An ETSI / BT sequence around `burst`, from the line reversal on: >= 100 ms of quiet, the
+    DT-AS (`alert` "dt-as", 100 ms) and >= 45 ms when alerting, the burst, >= 200 ms."""
+    head = _gap(DTAS_LEAD_MS)
+    if alert == "dt-as":
+        head += cidmod.alert_tone(DTAS_MS) + _gap(DTAS_GAP_MS)
+    return head + burst + _gap(DTAS_TAIL_MS)
+
+
+def vmwi_pcm(waiting: bool, count, method: str) -> bytes:
+    """The on-hook message-waiting burst (no ringing) for a line's caller-ID method: MDMF 0x82
+    with the visual indicator and, when known, the count of new messages.
+
+    Bell 202 (GR-30-CORE framing): channel seizure (300 bits), 180 marks, the message, exactly
+    as the caller-ID burst is framed. No alert goes before it (no open switching interval or
+    line reversal, which a SLIC line without a reversal-detecting phone cannot use): the
+    seizure and marks wake a receiver that listens on-hook, as they do for caller ID. ETSI
+    (EN 300 659-1 data without ringing, BT SIN 227 timing): line reversal (the glue's), the
+    DT-AS, 300 seizure bits and 80 marks, the message, then the polarity restored.
+    b"" for other methods (DTMF caller ID has no message-waiting signal)."""
+    msg = cidmod.vmwi(waiting, count if waiting else 0)
     if method == "bell202":
         return cidmod.fsk_burst(msg, "bell202")
     if method == "etsi-fsk":
-        gap = lambda ms: bytes(2 * (RATE * ms // 1000))
-        return (gap(DTAS_LEAD_MS) + cidmod.alert_tone(DTAS_MS) + gap(DTAS_GAP_MS)
-                + cidmod.fsk_burst(msg, "etsi-fsk", seizure=300, marks=ETSI_PRERING_MARKS) + gap(DTAS_TAIL_MS))
+        return _alerted(cidmod.fsk_burst(msg, "etsi-fsk", seizure=300, marks=ETSI_PRERING_MARKS), "dt-as")
     return b""
 
 
@@ -113,15 +125,8 @@ def prering_pcm(caller_id: dict, method: str, alert=None, when=None) -> bytes:
     reversal on (EN 300 659-1 variant (a), BT SIN 227; ETSI DTMF caller ID): >= 100 ms of
     quiet, the DT-AS (`alert` "dt-as", 100 ms) and >= 45 ms when alerting, the burst, then
     >= 200 ms before the ring. b"" when there is nothing to send."""
-    from firmware.dsp.pcm import RATE
     burst = caller_id_pcm(caller_id, method, when, prering=True)
-    if not burst:
-        return b""
-    gap = lambda ms: bytes(2 * (RATE * ms // 1000))
-    head = gap(DTAS_LEAD_MS)
-    if alert == "dt-as":
-        head += cidmod.alert_tone(DTAS_MS) + gap(DTAS_GAP_MS)
-    return head + burst + gap(DTAS_TAIL_MS)
+    return _alerted(burst, alert) if burst else b""
 
 
 class LinePort:
