@@ -4,7 +4,10 @@ Owns the per-line plumbing every board shares (the sim board today, the AG1171 b
 way): the hook switch's posted edges go through a `HookDecoder`; capture frames go through a
 `DTMFDetector`; both feed the `FxsLine` (firmware/line/fxs.py), whose outputs this module carries
 out: tones from the country's tone plan (`ToneGenerator`), ringing on the HAL `Ringer` with the
-country's cadence, the caller-ID burst (FSK or DTMF) between the first two rings, caller ID on
+country's cadence, the caller-ID burst (FSK or DTMF) when the plan's `callerid.when` says:
+between the first two rings (US, DE...), or before the first ring after a line reversal and
+the DT-AS (UK, BT SIN 227; DTMF caller ID everywhere); message waiting (VMWI FSK on-hook
+without ringing, stutter dial tone, `message_waiting`), caller ID on
 call waiting (`firmware/line/cidcw.py`: CAS, the phone's ACK, FSK, with the far end muted both
 ways), intents to the call layer (`app.line_intent`) and events to the event log (`app.emit`), and, in calls,
 the echo canceller and fax/modem tone watch (`board/line_echo.py`: the mouthpiece frame handed
@@ -38,6 +41,7 @@ from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
 from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
+from firmware.line.pulse import MAX_PPS, MIN_PPS
 from firmware.line.ring_cadence import ring_plan
 
 # states in which capture audio goes through the DTMF detector
@@ -45,10 +49,51 @@ PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zea
               "new_zealand": "new_zealand"}
 CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
 CIDCW_METHODS = ("bell202", "etsi-fsk")   # Type II needs FSK: no DTMF caller ID off-hook
+# ETSI / BT SIN 227 sequences before ringing (or without it): line reversal, >= 100 ms, DT-AS,
+# >= 45 ms, FSK with 55-90 mark bits, >= 200 ms, then ringing (or the polarity restored)
+DTAS_LEAD_MS = 120
+DTAS_GAP_MS = 55
+DTAS_TAIL_MS = 250
+ETSI_PRERING_MARKS = 80
 NO_TAKER_S = 2.0
+VMWI_SETTLE_S = 0.5  # a new lamp state goes to the phone this long after it came (on-hook)
+VMWI_RETRY_S = 2.0   # ... or, the line busy, when it has been quiet again
 
 
-def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) -> bytes:
+def _gap(ms: int) -> bytes:
+    return bytes(2 * (8 * ms))           # 8 samples per ms at 8 kHz, 16-bit
+
+
+def _alerted(burst: bytes, alert) -> bytes:
+    """An ETSI / BT sequence around `burst`, from the line reversal on: >= 100 ms of quiet, the
+    DT-AS (`alert` "dt-as", 100 ms) and >= 45 ms when alerting, the burst, >= 200 ms."""
+    head = _gap(DTAS_LEAD_MS)
+    if alert == "dt-as":
+        head += cidmod.alert_tone(DTAS_MS) + _gap(DTAS_GAP_MS)
+    return head + burst + _gap(DTAS_TAIL_MS)
+
+
+def vmwi_pcm(waiting: bool, count, method: str) -> bytes:
+    """The on-hook message-waiting burst (no ringing) for a line's caller-ID method: MDMF 0x82
+    with the visual indicator and, when known, the count of new messages.
+
+    Bell 202 (GR-30-CORE framing): channel seizure (300 bits), 180 marks, the message, exactly
+    as the caller-ID burst is framed. No alert goes before it (no open switching interval or
+    line reversal, which a SLIC line without a reversal-detecting phone cannot use): the
+    seizure and marks wake a receiver that listens on-hook, as they do for caller ID. ETSI
+    (EN 300 659-1 data without ringing, BT SIN 227 timing): line reversal (the glue's), the
+    DT-AS, 300 seizure bits and 80 marks, the message, then the polarity restored.
+    b"" for other methods (DTMF caller ID has no message-waiting signal)."""
+    msg = cidmod.vmwi(waiting, count if waiting else 0)
+    if method == "bell202":
+        return cidmod.fsk_burst(msg, "bell202")
+    if method == "etsi-fsk":
+        return _alerted(cidmod.fsk_burst(msg, "etsi-fsk", seizure=300, marks=ETSI_PRERING_MARKS), "dt-as")
+    return b""
+
+
+def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False,
+                  prering: bool = False) -> bytes:
     """The caller-ID burst for `caller_id` ({"number", "name", "reason"}) as PCM: MDMF over
     Bell 202 or V.23 FSK, or ETSI DTMF ("A<number>C"). b"" for method "off".
 
@@ -73,7 +118,18 @@ def caller_id_pcm(caller_id: dict, method: str, when=None, cidcw: bool = False) 
                       name_reason=("P" if private else None) if not name else None)
     if cidcw:
         return cidmod.fsk_burst(msg, method, seizure=0, marks=80)
+    if prering:      # BT SIN 227 / EN 300 659-1 before the ring: 55-90 mark bits
+        return cidmod.fsk_burst(msg, method, seizure=300, marks=ETSI_PRERING_MARKS)
     return cidmod.fsk_burst(msg, method)
+
+
+def prering_pcm(caller_id: dict, method: str, alert=None, when=None) -> bytes:
+    """The whole caller-ID sequence that goes before the first ring, as PCM from the line
+    reversal on (EN 300 659-1 variant (a), BT SIN 227; ETSI DTMF caller ID): >= 100 ms of
+    quiet, the DT-AS (`alert` "dt-as", 100 ms) and >= 45 ms when alerting, the burst, then
+    >= 200 ms before the ring. b"" when there is nothing to send."""
+    burst = caller_id_pcm(caller_id, method, when, prering=True)
+    return _alerted(burst, alert) if burst else b""
 
 
 class LinePort:
@@ -96,11 +152,8 @@ class LinePort:
         self.cid_method = line_cfg.get("caller_id") or "bell202"
         self.no_taker_s = options.pop("no_taker_s", NO_TAKER_S)
         self.ringer = ringer
-        self.decoder = HookDecoder(
-            flash_min=board_cfg.get("flash_min_ms", 100) / 1000.0,
-            flash_max=board_cfg.get("flash_max_ms", 900) / 1000.0,
-            pulse_map=PULSE_MAPS.get(board_cfg.get("pulse_variant", "standard"), "standard"),
-            now=loop.now())
+        self.board_cfg = board_cfg
+        self.decoder = self._new_decoder(line_cfg, loop.now())
         self.dtmf = DTMFDetector()
         opts = dict(self._line_options(line_cfg), features=LineFeatures.from_config(line_cfg),
                     feature_codes=line_cfg.get("feature_codes") or "")
@@ -109,6 +162,8 @@ class LinePort:
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
                            caller_id=self.cid_method != "off", **opts)
         self.tones = tone_plans.plan(self.country)["tones"]
+        # when the caller ID goes: the country plan's `callerid` (UK before the ring, ...)
+        self.cid_timing = tone_plans.callerid_timing(self.country, self.cid_method)
         self.cadence, self.ring_hz = ring_plan(self.country)
         self._gen = None
         self._cid_pending = None
@@ -117,10 +172,26 @@ class LinePort:
         self._cidcw = None              # a CidcwSender while CAS / ACK / FSK run
         self._cid_timer = None
         self._test_ring = None
+        self._pulse_cfg = None          # a new rotary window waiting for a settled decoder
+        self.mwi = None                 # (waiting, new, old) as the network last said
+        self._vmwi_due = None           # (waiting, count) still to send to the phone
+        self._vmwi_pcm = b""
+        self._vmwi_timer = None
+        self._polarity_timer = None
         self._dtmf_on = False
         self._timers = {}
         self._closed = False
         self.echo = LineEcho(self, line_cfg)   # echo canceller + fax/modem tones (line_echo.py)
+
+    def _new_decoder(self, line_cfg, now, off_hook=False):
+        b = self.board_cfg
+        return HookDecoder(
+            off_hook=off_hook,
+            flash_min=b.get("flash_min_ms", 100) / 1000.0,
+            flash_max=b.get("flash_max_ms", 900) / 1000.0,
+            pulse_map=PULSE_MAPS.get(b.get("pulse_variant", "standard"), "standard"),
+            min_pps=float(line_cfg.get("pulse_pps_min") or MIN_PPS),
+            max_pps=float(line_cfg.get("pulse_pps_max") or MAX_PPS), now=now)
 
     def _line_options(self, line_cfg) -> dict:
         """The FxsLine settings that come from the line's config keys."""
@@ -129,7 +200,9 @@ class LinePort:
                 "cw_caller_id": line_cfg.get("cw_caller_id", True) is not False
                 and self.cid_method in CIDCW_METHODS,
                 "offhook_timeout": float(line_cfg.get("offhook_timeout_s") or OFFHOOK_TIMEOUT),
-                "reorder_timeout": float(line_cfg.get("reorder_timeout_s") or REORDER_TIMEOUT)}
+                "reorder_timeout": float(line_cfg.get("reorder_timeout_s") or REORDER_TIMEOUT),
+                "pulse_window": (float(line_cfg.get("pulse_pps_min") or MIN_PPS),
+                                 float(line_cfg.get("pulse_pps_max") or MAX_PPS))}
 
     def reconfigure(self, line_cfg: dict) -> None:
         """The console changed this line's keys: the line's own settings take effect at once
@@ -137,6 +210,22 @@ class LinePort:
         for key, value in self._line_options(line_cfg).items():
             setattr(self.fxs, key, value)
         self.echo.reconfigure(line_cfg)
+        lo, hi = self.fxs.pulse_window
+        if self.decoder.tolerance[:2] != (lo, hi):
+            # the rotary window: a new receiver from the next settled moment (nothing pending)
+            self._pulse_cfg = line_cfg
+            self._retune_decoder()
+
+    def _retune_decoder(self):
+        d = self.decoder
+        if self._pulse_cfg is None or self._closed:
+            return
+        if d.state not in ("on_hook", "off_hook") or d.deadline() is not None:
+            self.loop.call_later(0.5, self._retune_decoder)     # mid-digit or mid-edge: later
+            return
+        self.decoder = self._new_decoder(self._pulse_cfg, self.loop.now(), off_hook=d.is_off_hook)
+        self.decoder.set_ringing(d.ringing)
+        self._pulse_cfg = None
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -193,7 +282,12 @@ class LinePort:
         self.run(self.fxs.decoder_events(events))
 
     def command(self, verb: str, args=()) -> None:
-        """A call-layer command for this line (`remote_ringing`, `incoming`, ...)."""
+        """A call-layer command for this line (`remote_ringing`, `incoming`, ...; `mwi`
+        waiting, new, old from firmware/calls/mwi.py)."""
+        if verb == "mwi":
+            self.message_waiting(bool(args[0]) if args else False,
+                                 args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None)
+            return
         if verb == "remote_digit":
             # an RFC 4733 digit from the far end: the handset hears it as the tone pair
             if args and self.fxs.state in ("talking", "early_media"):
@@ -243,6 +337,13 @@ class LinePort:
                            else SILENT_FRAME, now)
             except Exception as e:  # the call layer's trouble must not stop the line's audio
                 self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
+        if self._vmwi_pcm:
+            if not self._vmwi_quiet():
+                self._vmwi_cut()
+            else:
+                frame = self._vmwi_pcm[:FRAME_BYTES]
+                self._vmwi_pcm = self._vmwi_pcm[FRAME_BYTES:]
+                return (frame + SILENT_FRAME)[:FRAME_BYTES]
         if self._cid_pcm:
             frame = self._cid_pcm[:FRAME_BYTES]
             self._cid_pcm = self._cid_pcm[FRAME_BYTES:]
@@ -269,6 +370,9 @@ class LinePort:
 
     def run(self, outputs) -> None:
         """Carry out what the `FxsLine` returned, then re-arm every timer."""
+        for o in outputs:     # caller ID first: a pre-ring burst decides how the ring starts
+            if o[0] == "cid":
+                self._cid_pending = o[1]
         for o in outputs:
             kind = o[0]
             if kind == "event":
@@ -278,7 +382,7 @@ class LinePort:
             elif kind == "ring":
                 self._ring(o[1])
             elif kind == "cid":
-                self._cid_pending = o[1]
+                pass
             elif kind == "cidcw":
                 pcm = caller_id_pcm(o[1], self.cid_method, cidcw=True)
                 # ETSI (V.23) lines alert with the DT-AS, the same pair a little longer
@@ -304,7 +408,23 @@ class LinePort:
         if self.ringer is None:
             return
         if on:
-            self._ring_events(self.ringer.start(self.cadence, self.ring_hz, self.loop.now()))
+            now = self.loop.now()
+            pre = b""
+            if self._cid_pending is not None and self.cid_timing["when"] == "before_ring":
+                pre = prering_pcm(self._cid_pending, self.cid_method, self.cid_timing["alert"])
+                self._cid_pending = None
+            if pre:
+                self._vmwi_cut()
+                seconds = len(pre) / 16000.0
+                if self.cid_timing["line_reversal"]:
+                    self.ringer.set_polarity(False)
+                    # >= 200 ms after the data the polarity comes back, then the first ring
+                    back = seconds - (DTAS_TAIL_MS - 200) / 1000.0
+                    self._polarity_timer = self.loop.call_at(now + back, self._restore_polarity)
+                self._cid_timer = self.loop.call_at(now, self._cid_start, pre)
+                self._ring_events(self.ringer.start(self.cadence, self.ring_hz, now, pre_ring=seconds))
+            else:
+                self._ring_events(self.ringer.start(self.cadence, self.ring_hz, now))
             self.decoder.set_ringing(True)
         else:
             self.ringer.stop()
@@ -314,9 +434,13 @@ class LinePort:
             if self._cid_timer is not None:
                 self._cid_timer.cancel()
                 self._cid_timer = None
+            if self._polarity_timer is not None:
+                self._polarity_timer.cancel()
+                self._restore_polarity()
 
     def _ring_events(self, events):
         for e in events:
+            # after the first ring (GR-30-CORE, ETSI variant (c)): the first long pause
             if e[0] == "cid_slot" and self._cid_pending is not None:
                 pcm = caller_id_pcm(self._cid_pending, self.cid_method)
                 self._cid_pending = None
@@ -353,6 +477,68 @@ class LinePort:
         if self.fxs.state == "dialing":
             self.run(self.fxs.remote_failed("no call layer", self.loop.now()))
 
+    # -- message waiting (RFC 3842 in, GR-30-CORE / EN 300 659 VMWI out) -------------------------
+
+    def message_waiting(self, waiting: bool, new=None, old=None) -> None:
+        """Messages wait (or no longer do): stutter dial tone from the next dial tone (now, if
+        it plays), and, when the lamp changes, a VMWI burst to the phone the next time the line
+        is on-hook and quiet (FSK methods; DTMF caller ID has no message-waiting signal)."""
+        changed = self.mwi is None or self.mwi[0] != waiting
+        self.mwi = (waiting, new, old)
+        self.run(self.fxs.set_indications(waiting, self.loop.now()))
+        if changed and self.cid_method in CIDCW_METHODS:
+            self._vmwi_due = (waiting, new)
+            self._vmwi_later(VMWI_SETTLE_S)
+
+    def _vmwi_later(self, delay):
+        if self._vmwi_timer is not None:
+            self._vmwi_timer.cancel()
+        self._vmwi_timer = None if self._closed else self.loop.call_later(delay, self._vmwi_try)
+
+    def _vmwi_quiet(self) -> bool:
+        """On-hook, settled, not ringing, nothing else on the line's audio."""
+        ringing = self.ringer is not None and (self.ringer.is_ringing or self.ringer.deadline() is not None)
+        return (self.fxs.state == "on_hook" and not self.decoder.is_off_hook and not ringing
+                and self._test_ring is None and not self._cid_pcm and self._cid_pending is None
+                and self._cid_timer is None and self._gen is None)
+
+    def _vmwi_try(self):
+        self._vmwi_timer = None
+        if self._vmwi_due is None or self._closed:
+            return
+        if not self._vmwi_quiet():
+            self._vmwi_later(VMWI_RETRY_S)          # off-hook or ringing: when it is quiet again
+            return
+        waiting, new = self._vmwi_due
+        self._vmwi_due = None
+        wake = getattr(self.app, "board", None)
+        wake = getattr(wake, "wake", None)
+        if wake is not None:
+            wake(self.port)                      # the media clock may sleep: the burst needs it
+        self._vmwi_pcm = vmwi_pcm(waiting, new, self.cid_method)
+        self.emit("line_signal", {"line": self.port, "signal": "vmwi", "waiting": waiting,
+                                  "method": self.cid_method, "ms": int(len(self._vmwi_pcm) / 16)})
+        if self.cid_method == "etsi-fsk" and self.ringer is not None:
+            # EN 300 659-1 §6.1 data without ringing: line reversal, DT-AS, FSK, restored after
+            self.ringer.set_polarity(False)
+            self._polarity_timer = self.loop.call_later(len(self._vmwi_pcm) / 16000.0, self._restore_polarity)
+
+    def _restore_polarity(self):
+        self._polarity_timer = None
+        if self.ringer is not None and not self._closed:
+            self.ringer.set_polarity(True)
+
+    def _vmwi_cut(self):
+        """The line was lifted or rang during the burst: stop it and send it again later."""
+        if self._vmwi_pcm:
+            self._vmwi_pcm = b""
+            if self._vmwi_due is None and self.mwi is not None:
+                self._vmwi_due = (self.mwi[0], self.mwi[1])
+            self._vmwi_later(VMWI_RETRY_S)
+        if self._polarity_timer is not None:
+            self._polarity_timer.cancel()
+            self._restore_polarity()
+
     # -- services for the board ------------------------------------------------------------------
 
     @property
@@ -387,7 +573,8 @@ class LinePort:
         """Cancel every timer; the board closes the HAL devices. Safe to call twice."""
         self._closed = True
         self.echo.close()
-        for t in list(self._timers.values()) + [self._cid_timer, self._test_ring]:
+        for t in list(self._timers.values()) + [self._cid_timer, self._test_ring, self._vmwi_timer,
+                                                self._polarity_timer]:
             if t is not None:
                 t.cancel()
         self._timers = {}
@@ -410,7 +597,8 @@ class LinePort:
             return False
         if (self._gen is not None or self._cid_pcm or self._cid_pending is not None
                 or self._cid_timer is not None or self._digit_pcm or self._test_ring is not None
-                or getattr(self, "_cidcw", None) is not None):
+                or getattr(self, "_cidcw", None) is not None or self._vmwi_pcm
+                or self._polarity_timer is not None):
             return False
         if any(t is not None and not t.cancelled for t in self._timers.values()):
             return False

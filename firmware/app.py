@@ -22,6 +22,7 @@ from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
 from firmware.loop.tcp import StreamTransport, tls_client_context
 from firmware.calls.manager import CallManager
+from firmware.calls.mwi import MwiService
 from firmware.media.stream import MediaStream
 from firmware.sip.locate import DEFAULT_PORT, Locator
 from firmware.sip.registration import Registration
@@ -72,6 +73,7 @@ class Firmware:
         self.console = None
         self._ua_timer = None
         self.calls_mgr = None
+        self.mwi = None        # message waiting (firmware/calls/mwi.py), in front of the calls' NOTIFY
         self.rtp = {}          # local RTP port -> UdpEndpoint
         self.rtcp = {}
         self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
@@ -101,7 +103,10 @@ class Firmware:
     # ------------------------------------------------------------------ SIP plumbing
     def do(self, outputs) -> None:
         """Carry out what the UA (or a TU through it) returned, then re-arm its timer."""
+        registered = []
         for o in outputs:
+            if o[0] == "event" and o[1] == "registered":
+                registered.append(o[2].get("line"))
             if o[0] == "send":
                 self._sip_send(o)
             elif o[0] == "event":
@@ -112,6 +117,10 @@ class Firmware:
                 self._media(o[1], o[2])
             elif o[0] == "locate":
                 self._locate_registrar(o[1])
+        if registered and self.mwi is not None and not self._stopping:
+            now = self.loop.now()       # MWI: subscribe once the line is registered
+            for port in registered:
+                self.do(self.mwi.line_registered(port, now))
         self._arm_ua_timer()
 
     def _arm_ua_timer(self):
@@ -244,6 +253,9 @@ class Firmware:
                                      line_busy=self._line_busy,
                                      features_for=self._features_for,
                                      fallbacks_for=self._fallbacks_for, contact_for=self._contact_for)
+        self.mwi = MwiService(self.ua, self.cfg.lines, self._next_hop_for, self._mwi_contact,
+                              user_agent=s["user_agent"])
+        self.do(self.mwi.start(self.loop.now()))
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)
@@ -353,6 +365,15 @@ class Firmware:
         return [tuple(t) for t in self._targets_for(port)[1:]]
 
     # ------------------------------------------------------------------ calls and media
+
+    def _mwi_contact(self, port):
+        """Our Contact URI for a line's subscription: the one it registered (a NAT mapping
+        included), else built as a registration would build it."""
+        reg = self.registrations.get(port)
+        if reg is not None:
+            return reg.contact
+        ln = self.cfg.line(port)
+        return self._contact(ln["user"] if ln else "tipring", self._next_hop_for(port))
 
     def _trusted_peer(self, host, port) -> bool:
         """True for a line's registrar or proxy: it carries every call, so the SIP rate
@@ -720,13 +741,16 @@ class Firmware:
         if self.calls_mgr is not None:
             for port in set(self.calls_mgr.by_line) | set(self.calls_mgr.held) | set(self.calls_mgr.waiting):
                 self.do(self.calls_mgr.hangup_all(port, now))
+        if self.mwi is not None:
+            self.do(self.mwi.stop(now))          # unsubscribe before de-registering
         for reg in self.registrations.values():
             self.do(self.ua.run_tu(reg, reg.stop(now), now))
         self.loop.call_later(SHUTDOWN_WAIT, self.loop.stop)
         self._check_done()
 
     def _check_done(self):
-        if all(r.state in ("stopped", "idle", "failed", "backoff") for r in self.registrations.values()):
+        if all(r.state in ("stopped", "idle", "failed", "backoff") for r in self.registrations.values()) \
+                and (self.mwi is None or self.mwi.settled):
             self.loop.stop()
         else:
             self.loop.call_later(0.02, self._check_done)
@@ -788,6 +812,8 @@ class Firmware:
                      "expires_in": int(reg.bound_until - now) if reg and reg.bound_until else None}
             if self.board is not None and hasattr(self.board, "line_status"):
                 entry.update(self.board.line_status(ln["port"]))
+            if self.mwi is not None:
+                entry["mwi"] = self.mwi.status(ln["port"])
             lines.append(entry)
         st = {"version": __version__, "uptime_s": round(now - self.started_at, 1),
               "sip": "%s:%d" % self.sip.address if self.sip else None, "lines": lines, "calls": self.calls()}
@@ -831,6 +857,8 @@ class Firmware:
         now = self.loop.now()
         old_ports = {l["port"]: l for l in old.lines}
         changed = [ln for ln in new_cfg.lines if rebind or _account(old_ports.get(ln["port"])) != _account(ln)]
+        if self.mwi is not None:  # MWI: unsubscribe a changed account first, subscribe per new keys
+            self.do(self.mwi.reconfigure(new_cfg.lines, now, [ln["port"] for ln in changed]))
         for ln in changed:     # de-register from where we were, with the old account
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:

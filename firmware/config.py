@@ -270,6 +270,13 @@ def _feature_codes(v):
     return v
 
 
+def _mwi_uri(v):
+    if not isinstance(v, str) or len(v) > 256 or (v and (not v.startswith(("sip:", "sips:"))
+                                                          or any(c in v for c in " <>\"\r\n"))):
+        raise _Bad('a SIP URI such as "sip:*97@pbx.example.net", or "" for the line\'s own AoR')
+    return v
+
+
 # section -> key -> (checker, default); a default of REQUIRED must be given
 REQUIRED = object()
 
@@ -336,6 +343,13 @@ SCHEMA = {
         # for the rest of a call on a fax/modem answer tone
         "echo_canceller": (_bool, True),
         "echo_tail_ms": (_int(8, 64), 16),
+        # rotary dial receiver window (firmware/line/pulse.py); old exchanges' phones dial 8 pps
+        "pulse_pps_min": (_int(5, 30), 8),
+        "pulse_pps_max": (_int(5, 30), 22),
+        # message waiting (RFC 3842): SUBSCRIBE message-summary to mwi_uri ("" = the line's AoR)
+        "mwi_subscribe": (_bool, False),
+        "mwi_uri": (_mwi_uri, ""),
+        "mwi_expires": (_int(60, 86400), 3600),
     },
     "console": {
         "listen": (_console_listen, "off"),
@@ -496,6 +510,9 @@ def validate(raw: dict, path=None) -> Config:
                 pass
         if ln.get("caller_id") is None:
             ln["caller_id"] = default_caller_id(data["board"].get("country", "us"))
+        if ln.get("pulse_pps_min", 0) >= ln.get("pulse_pps_max", 1):
+            problems.append("%s.pulse_pps_min: %r is not allowed; allowed: less than %s.pulse_pps_max (%r)"
+                            % (prefix, ln.get("pulse_pps_min"), prefix, ln.get("pulse_pps_max")))
         lines.append(ln)
     data["line"] = lines
     _check_board(data, problems)

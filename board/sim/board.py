@@ -68,7 +68,9 @@ class SimBoard(LinePortsBoard):
                     rm_active_high=pins["rm"]["active"] == "high",
                     country=b.get("country", "us"), cid_method=ln.get("caller_id") or "bell202",
                     ring_session=lambda r=hw.ringer: r.is_ringing,
-                    pulse_map=PULSE_MAPS.get(b.get("pulse_variant", "standard"), "standard"))
+                    pulse_map=PULSE_MAPS.get(b.get("pulse_variant", "standard"), "standard"),
+                    fr=self.factory.pin(pins["fr"]["gpio"]) if pins.get("fr") else None,
+                    fr_idle_high=(pins.get("fr") or {}).get("idle", "high") == "high")
         except Exception:
             self.close()
             raise

@@ -38,13 +38,13 @@ HELP = {
     "onhook": "onhook: replace the receiver",
     "flash": "flash [MS]: on-hook for MS ms (default 500), then off-hook",
     "dial": "dial DIGITS [mode=dtmf|pulse] [pps=10] [break=60] [on=80] [off=80] [gap=700]",
-    "state": "state: hook, ringing, rings, caller_id, tone, freqs, level_dbm0",
+    "state": "state: hook, ringing, rings, caller_id, mwi, tone, freqs, level_dbm0",
     "listen": "listen MS: what the earpiece plays over the next MS ms",
     "say": "say FREQ|off: a steady sine into the mouthpiece",
     "play": "play FILE: a WAV (8 kHz mono 16-bit) into the mouthpiece",
     "record": "record FILE [MS] | record off: the earpiece into a WAV",
     "wait": "wait WHAT [TIMEOUT_S]: ringing, not-ringing, idle, caller_id, tone=X, hook=off|on, "
-            "rings=N, fxs=STATE",
+            "rings=N, fxs=STATE, mwi=on|off",
     "help": "help [VERB]",
     "quit": "quit: close this connection",
 }
@@ -446,8 +446,10 @@ class ControlServer:
                 return lambda: hs.rings >= count
             if k == "fxs":
                 return lambda: port.fxs.state == v
+            if k == "mwi" and v in ("on", "off"):
+                return lambda: hs.mwi is (v == "on")
         raise BadRequest("wait %s: allowed: ringing, not-ringing, idle, caller_id, tone=TONE, "
-                         "hook=off|on, rings=N, fxs=STATE" % what[:40])
+                         "hook=off|on, rings=N, fxs=STATE, mwi=on|off" % what[:40])
 
     def _wait_timeout(self, entry):
         if entry in self.waits:

@@ -8,9 +8,15 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
   mechanical clock: each edge is stamped with the instant it was scheduled for, even when the
   loop runs that timer a few ms late (`SimPin.stamp`);
 - the bell: it watches the RM pin of the SLIC (`SimPin.listeners`): ring bursts, ring count,
-  measured cadence; and it tells the line's ring trip by going off-hook;
+  measured cadence; and it tells the line's ring trip by going off-hook; the F/R pin between
+  bursts is the line's polarity (`polarity`, line reversal before ETSI / BT caller ID);
+- where the caller ID sat: `caller_id_ring` is the number of rings heard when it was decoded
+  (0: before the first ring, BT SIN 227; 1: in the first pause, GR-30-CORE), and
+  `caller_id_reversed` whether the line was reversed then;
 - the caller-ID display: its own FSK demodulator (`CallerIDReceiver`), or a DTMF receiver for
   ETSI DTMF caller ID, on the on-hook line audio: never a Python object from the firmware;
+  the same receiver reads message-waiting messages (VMWI, MDMF 0x82 / SDMF 0x06) sent on-hook
+  without ringing and keeps the lamp (`mwi`: None until one came, then True/False);
 - caller ID on call waiting (GR-30-CORE Type II, `cidcw=True`): off-hook, a CAS (2130+2750 Hz,
   40-140 ms in whole frames) in the earpiece makes it mute its handset both ways, answer DTMF 'D'
   for 60 ms from the frame after the CAS ends, and read the FSK that follows with the same
@@ -37,6 +43,7 @@ from firmware.dsp.tones import ToneGenerator
 from firmware.line.pulse import digit_to_pulses
 
 RING_GAP_S = 1.0          # a burst after this much quiet starts a new ring (UK double ring = 1)
+PRE_RING_CID_S = 3.0      # caller ID this close before the first ring is that call's (SIN 227)
 INTERDIGIT_MS = 700       # rotary dial: the pause while the dial returns / the next digit is wound
 SAY_LEVEL = -13.0
 GENERIC = ("silence", "speech", "other")
@@ -140,7 +147,8 @@ class VirtualHandset:
 
     def __init__(self, loop, port: int, shk, rm=None, *, shk_active_high: bool = True,
                  rm_active_high: bool = True, country: str = "us", cid_method: str = "bell202",
-                 ring_session=None, pulse_map: str = "standard", cidcw: bool = True):
+                 ring_session=None, pulse_map: str = "standard", cidcw: bool = True,
+                 fr=None, fr_idle_high: bool = True):
         self.loop = loop
         self.port = port
         self.shk = shk
@@ -158,6 +166,8 @@ class VirtualHandset:
         self._ear_stale = False         # the backlog overflowed: judge from what is left
         self.samples = 0
         self.caller_id = None
+        self.mwi = None                 # the message-waiting lamp: None until a VMWI message came
+        self.mwi_messages = None
         self.rings = 0
         self.ring_cadence = []
         self._ring_on = False
@@ -182,8 +192,16 @@ class VirtualHandset:
         self._record = None             # [pcm list, frames left or None, path, callback]
         self._op = None                 # (kind, [timers], callback) of a dial/flash under way
         self._closed = False
+        self.fr = fr
+        self.fr_idle_high = fr_idle_high
+        self.polarity = "forward"       # tip/ring polarity between ring bursts (F/R at rest)
+        self.caller_id_ring = None      # rings heard when the caller ID came (0: before the first)
+        self.caller_id_reversed = None  # whether the line was reversed when it came
+        self._cid_at = None             # loop time the caller ID was decoded
         if rm is not None:
             rm.listeners.append(self._rm_changed)
+        if fr is not None:
+            fr.listeners.append(self._fr_changed)
 
     # -- hook ----------------------------------------------------------------------------------
 
@@ -338,7 +356,10 @@ class VirtualHandset:
             if not self._in_session:
                 self._in_session = True
                 self.rings = 0
-                self.caller_id = None
+                # caller ID sent ahead of the first ring (UK, DTMF) belongs to this call
+                if self._cid_at is None or self.loop.now() - self._cid_at > PRE_RING_CID_S:
+                    self.caller_id = None
+                    self.caller_id_ring = self.caller_id_reversed = None
                 self._ring_parts = []
                 self._cid_rx = None
                 self._cid_digits = ""
@@ -347,6 +368,13 @@ class VirtualHandset:
         self._ring_on = on
         self._ring_edge = t
         self.ring_cadence = list(self._ring_parts)
+
+    def _fr_changed(self, t, state):
+        """F/R between bursts is the line's polarity (it toggles at the ring frequency only
+        while RM is active): a change then is a line reversal (ETSI / BT pre-ring signals)."""
+        if self._ring_on or (self.rm is not None and (bool(self.rm.state) == self.rm_active_high)):
+            return
+        self.polarity = "forward" if bool(state) == self.fr_idle_high else "reversed"
 
     @property
     def ringing(self) -> bool:
@@ -512,6 +540,11 @@ class VirtualHandset:
             self._show(msg)
 
     def _show(self, msg: dict) -> None:
+        if msg.get("type") in (cidmod.MWI_MDMF, cidmod.MWI_SDMF):
+            # the message-waiting lamp (VMWI): on or off until the next such message
+            self.mwi = bool(msg.get("waiting"))
+            self.mwi_messages = msg.get("messages")
+            return
         dt = msg.get("datetime")
         when = None
         if dt and len(dt) == 8:
@@ -521,6 +554,9 @@ class VirtualHandset:
         if absent:
             cid["reason"] = "private" if absent == "P" else "unavailable"
         self.caller_id = cid
+        self._cid_at = self.loop.now()
+        self.caller_id_ring = self.rings if self._in_session else 0
+        self.caller_id_reversed = self.polarity == "reversed"
 
     @property
     def ear(self) -> ToneClassifier:
@@ -584,6 +620,8 @@ class VirtualHandset:
         on = self.off_hook
         return {"hook": "off" if on else "on", "ringing": self.ringing, "rings": self.rings,
                 "ring_cadence": list(self.ring_cadence), "caller_id": self.caller_id,
+                "caller_id_ring": self.caller_id_ring, "caller_id_reversed": self.caller_id_reversed,
+                "polarity": self.polarity, "mwi": self.mwi, "mwi_messages": self.mwi_messages,
                 "tone": self.tone() if on else "silence",
                 "freqs": list(self.ear.freqs) if on else [], "level_dbm0": self.level_dbm0()}
 
@@ -597,6 +635,8 @@ class VirtualHandset:
         self._listens = []
         if self.rm is not None and self._rm_changed in self.rm.listeners:
             self.rm.listeners.remove(self._rm_changed)
+        if self.fr is not None and self._fr_changed in self.fr.listeners:
+            self.fr.listeners.remove(self._fr_changed)
 
     def __repr__(self):
         return "<VirtualHandset line %d hook=%s ringing=%s tone=%s>" % (

@@ -100,6 +100,9 @@ def status_lines(st: dict, version: str = "?") -> list:
         if ln.get("state"):
             text += "  %s" % ln["state"]
         lines.append(text)
+        mwi = ln.get("mwi")
+        if mwi and (mwi.get("waiting") is not None or mwi.get("subscription") not in (None, "off")):
+            lines.append(mwi_line(ln.get("port"), mwi))
     sip = st.get("sip_stats")
     if sip:
         lines.append("sip in   %d messages, %d malformed, %d rate-limited, %d refused (overload); "
@@ -109,6 +112,18 @@ def status_lines(st: dict, version: str = "?") -> list:
     lines.append("calls    %s" % (len(calls) if calls else "none"))
     lines += ["  " + call_line(c) for c in calls]
     return lines
+
+
+def mwi_line(port, mwi: dict) -> str:
+    """A line's message waiting (RFC 3842): lamp, counts, and the subscription's state."""
+    w = mwi.get("waiting")
+    lamp = "unknown" if w is None else ("messages waiting" if w else "no messages")
+    text = "mwi      line %s: %s" % (port, lamp)
+    if w is not None:
+        text += " (%d new, %d old)" % (mwi.get("new") or 0, mwi.get("old") or 0)
+    sub = mwi.get("subscription")
+    text += "; subscription %s" % (sub if sub and sub != "off" else "off (unsolicited NOTIFY only)")
+    return text
 
 
 def event_line(ev: dict) -> str:

@@ -23,6 +23,9 @@ Theory of operation.
   in notes/hardware.md §2.5).
 * ETSI pre-ring with DT-AS (EN 300 659-1; BT SIN 227 as summarised in notes/hardware.md):
   line reversal, ≥ 100 ms, DT-AS 100 ms, ≥ 45 ms, FSK, ≥ 200 ms, ringing.
+* Message waiting (VMWI, on-hook without ringing): MDMF type 0x82 with 0x0B visual indicator
+  (0xFF on, 0x00 off) and 0x13 number of messages; or SDMF type 0x06 with three 0x42 (on) or
+  0x6F (off) bytes (GR-30-CORE, EN 300 659-3; spandsp adsi.h).
 * ETSI DTMF caller ID (the variants spandsp adsi.h lists; notes/hardware.md §2.5):
   "A" number "C"; restricted / unavailable as "D1C" / "D3C"; digits 70 ms with 70 ms gaps.
 Hand-written: caller ID is a product feature; the burst must decode in real phones, which the
@@ -45,6 +48,11 @@ P_NUMBER = 0x02
 P_NUMBER_ABSENT = 0x04
 P_NAME = 0x07
 P_NAME_ABSENT = 0x08
+P_VISUAL_INDICATOR = 0x0B    # message waiting: 0xFF on, 0x00 off (GR-30-CORE, EN 300 659-3)
+P_MESSAGES = 0x13            # number of messages waiting (EN 300 659-3)
+
+VMWI_ON = 0x42               # SDMF 0x06: three of these switch the lamp on ...
+VMWI_OFF = 0x6F              # ... three of these off (GR-30-CORE; spandsp adsi.c)
 
 PRIVATE = "P"
 UNAVAILABLE = "O"
@@ -131,10 +139,28 @@ def mdmf(number: str = None, name: str = None, when=None, number_reason: str = N
     return _frame(MDMF, body)
 
 
+def vmwi(waiting: bool, messages=None, when=None) -> bytes:
+    """A message-waiting message (MDMF type 0x82): the visual indicator on or off, the number of
+    messages (0-255) when known, the date/time when given."""
+    body = b""
+    dt = _datetime(when)
+    if dt:
+        body += bytes([P_DATETIME, 8]) + dt
+    body += bytes([P_VISUAL_INDICATOR, 1, 0xFF if waiting else 0x00])
+    if messages is not None:
+        body += bytes([P_MESSAGES, 1, max(0, min(255, int(messages)))])
+    return _frame(MWI_MDMF, body)
+
+
+def vmwi_sdmf(waiting: bool) -> bytes:
+    """A message-waiting message in SDMF (type 0x06): three 0x42 (on) or 0x6F (off) bytes."""
+    return _frame(MWI_SDMF, bytes([VMWI_ON if waiting else VMWI_OFF]) * 3)
+
+
 def parse(msg: bytes, has_checksum: bool = True) -> dict:
     """Read an SDMF or MDMF message into a dict: ``type``, ``datetime`` ("MMDDHHMM"),
     ``number``, ``number_absent``, ``name``, ``name_absent``, ``params`` (MDMF: list of
-    (type, bytes)). Raises ValueError on a short message, bad length or bad checksum."""
+    (type, bytes)); message waiting (0x82, 0x06): ``waiting`` (bool), ``messages`` (count). Raises ValueError on a short message, bad length or bad checksum."""
     if len(msg) < 2:
         raise ValueError("truncated caller-ID message header")
     kind, n = msg[0], msg[1]
@@ -145,6 +171,11 @@ def parse(msg: bytes, has_checksum: bool = True) -> dict:
         raise ValueError("bad caller-ID checksum")
     body = msg[2:end]
     out = {"type": kind}
+    if kind == MWI_SDMF:
+        if n != 3 or body[0] != body[1] or body[1] != body[2] or body[0] not in (VMWI_ON, VMWI_OFF):
+            raise ValueError("SDMF message-waiting body must be 3 x 0x42 or 3 x 0x6f")
+        out["waiting"] = body[0] == VMWI_ON
+        return out
     if kind == SDMF:
         if n < 9:
             raise ValueError("SDMF body too short")
@@ -167,8 +198,15 @@ def parse(msg: bytes, has_checksum: bool = True) -> dict:
             v = bytes(body[i + 2:i + 2 + ln])
             params.append((t, v))
             name = PARAM_NAMES.get(t)
-            if name:
-                out[name] = v.decode()
+            if t == P_VISUAL_INDICATOR and ln == 1:
+                out["waiting"] = v[0] != 0
+            elif t == P_MESSAGES and ln == 1:
+                out["messages"] = v[0]
+            elif name:
+                try:
+                    out[name] = v.decode()
+                except UnicodeError:
+                    raise ValueError("MDMF parameter 0x%02x is not text" % t)
             i += 2 + ln
         out["params"] = params
         return out

@@ -22,6 +22,8 @@ Theory of operation.
   max(20 ms, 6 %); the part still in progress must not overrun. A steady burst longer than any
   cadence "on" (≥ 1 s) is a continuous tone; bursts before it tell stutter and recall dial tone.
   A tone is reported once its evidence is complete (a full cycle, or 1 s of continuous tone).
+  An intro is judged on the last bursts before the steady tone: the confirmation tone after
+  a feature code runs straight into the stutter dial tone, bursts of the same lines.
 * Audible but matching no plan tone: "other" if its lines held still over two chunks
   (400 ms), else "speech".
 * `freqs` are the refined peaks of the latest analysed chunk, strongest first.
@@ -556,7 +558,9 @@ class ToneClassifier:
                 for i in range(need):
                     if tail[i][0] != (i % 2 == 0) or not _dur_ok(tail[i][1], intro[i]):
                         return False
-                return len(s) == need
+                # bursts of the same lines may come before the intro: the confirmation tone
+                # after *72 runs straight into the stutter dial tone (GR-506 plays both)
+                return True
             return len(s) == 0
         if t.get("repeat") is False:
             # a finite pattern followed by silence

@@ -28,6 +28,12 @@ A TONE is a dict:
   whose bursts differ (UK special dial: 350+440 then 440; AU congestion: every other burst −10 dB).
 - ``"am"``: optional ``(modulating Hz, depth)``: amplitude modulation (Japanese ringback).
 
+``"callerid"``: ``method`` (what the line sends by default), ``when`` ("after_first_ring":
+GR-30-CORE, ETSI variant (c), in the first long ring pause; "before_ring": ahead of the first
+ring), ``alert`` ("dt-as": the 2130+2750 Hz dual tone before the FSK) and ``line_reversal``
+(the polarity reversed for the sequence) for the pre-ring variants. `callerid_timing` reads
+it for a line; board/line_port.py carries it out.
+
 Tone names: dial, stutter_dial (message waiting), recall_dial (after a flash), ringback, busy,
 congestion (reorder), call_waiting (the subscriber alerting signal, SAS), confirm, howler
 (receiver off-hook warning).
@@ -35,6 +41,10 @@ congestion (reorder), call_waiting (the subscriber alerting signal, SAS), confir
 
 _HOWLER = {"freqs": (1400, 2060, 2450, 2600), "level": -10, "cadence": [100, 100]}
 _STUTTER6 = [100, 100] * 6
+# GR-506 message-waiting / special-condition dial tone: ten 100 ms bursts, then steady (as the
+# Panasonic KX-UT "Dial Tone 4" default 10 x 100/100 and Poly's STUTTER ".2(.1+.1)" play it;
+# Asterisk's [us] has six)
+_STUTTER10 = [100, 100] * 10
 _STUTTER3 = [100, 100] * 3
 
 PLANS = {
@@ -44,7 +54,7 @@ PLANS = {
         "callerid": {"method": "bell202", "when": "after_first_ring"},
         "tones": {
             "dial": {"freqs": (350, 440), "level": -13, "cadence": []},
-            "stutter_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER6, "cadence": []},
+            "stutter_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER10, "cadence": []},
             "recall_dial": {"freqs": (350, 440), "level": -13, "intro": _STUTTER3, "cadence": []},
             "ringback": {"freqs": (440, 480), "level": -19, "cadence": [2000, 4000]},
             "busy": {"freqs": (480, 620), "level": -24, "cadence": [500, 500]},
@@ -59,7 +69,9 @@ PLANS = {
     "UK": {
         "name": "United Kingdom",
         "ring": {"hz": 25, "cadence": [400, 200, 400, 2000]},
-        "callerid": {"method": "etsi-fsk", "when": "before_ring_dtas"},   # BT SIN 227
+        # BT SIN 227: line reversal, >= 100 ms, DT-AS, >= 45 ms, FSK, >= 200 ms, first ring
+        "callerid": {"method": "etsi-fsk", "when": "before_ring", "alert": "dt-as",
+                     "line_reversal": True},
         "tones": {
             "dial": {"freqs": (350, 440), "level": -13, "cadence": []},
             # SIN 350 special dial tone: 350+440 for 750 ms, 440 alone for 750 ms
@@ -78,7 +90,7 @@ PLANS = {
     "DE": {
         "name": "Germany",
         "ring": {"hz": 25, "cadence": [1000, 4000]},
-        "callerid": {"method": "etsi-fsk", "when": "after_first_ring"},   # [U] ETSI variant (c)
+        "callerid": {"method": "etsi-fsk", "when": "after_first_ring"},   # ETSI variant (c) [U]
         "tones": {
             "dial": {"freqs": (425,), "level": -13, "cadence": []},
             "stutter_dial": {"freqs": (400, 425), "level": -13, "cadence": []},  # "special dial"
@@ -129,9 +141,12 @@ PLANS = {
     "JP": {
         "name": "Japan",
         "ring": {"hz": 16, "cadence": [1000, 2000]},
-        # NTT "Number Display": V.23 FSK, delivered off-hook after a CAR signal (spandsp adsi.h);
-        # tipring does not send it yet, see callerid.py.
-        "callerid": {"method": "jclip", "when": "off_hook_car"},
+        # What the line really sends: Bell 202 after the first ring. NTT "Number Display"
+        # (JCLIP: CAR signal, the phone's off-hook answer, V.23 with its own framing, on-hook,
+        # then ringing; spandsp adsi.h) is not implemented: notes/hardware.md §2.5 has too
+        # little of it (CAR cadence, the ack timing, the framing) to do it right, and a JCLIP
+        # phone shows nothing for Bell 202. docs/interfaces-additions.md says so.
+        "callerid": {"method": "bell202", "when": "after_first_ring"},
         "tones": {
             "dial": {"freqs": (400,), "level": -13, "cadence": []},
             "stutter_dial": {"freqs": (400,), "level": -13, "intro": _STUTTER6, "cadence": []},
@@ -170,6 +185,7 @@ TONE_NAMES = ("dial", "stutter_dial", "recall_dial", "ringback", "busy", "conges
               "call_waiting", "confirm", "howler")
 COUNTRIES = tuple(sorted(PLANS))
 CALLERID_METHODS = ("bell202", "etsi-fsk", "etsi-dtmf", "jclip")
+CALLERID_WHEN = ("before_ring", "after_first_ring")
 
 
 def plan(country: str) -> dict:
@@ -181,6 +197,22 @@ def plan(country: str) -> dict:
         return PLANS[key]
     except KeyError:
         raise ValueError("unknown country %r (known: %s)" % (country, ", ".join(COUNTRIES)))
+
+
+def callerid_timing(country: str, method: str) -> dict:
+    """When and how a line of `country` sends caller ID with `method` (the line's caller_id):
+    ``when`` ("before_ring" or "after_first_ring"), ``alert`` ("dt-as" or None), and
+    ``line_reversal`` (bool). The plan's entry when the line uses the plan's method; DTMF
+    caller ID always goes before the first ring after a line reversal, no alert (the ETSI
+    DTMF variants, notes/hardware.md §2.5); another FSK method goes after the first ring
+    (GR-30-CORE; ETSI variant (c))."""
+    cid = plan(country)["callerid"]
+    if method == "dtmf":
+        return {"when": "before_ring", "alert": None, "line_reversal": True}
+    if method == cid["method"]:
+        return {"when": cid["when"], "alert": cid.get("alert"),
+                "line_reversal": bool(cid.get("line_reversal"))}
+    return {"when": "after_first_ring", "alert": None, "line_reversal": False}
 
 
 def tone(country: str, name: str) -> dict:

@@ -26,6 +26,11 @@ An incoming call rings (`("ring", True)` and, when there is one, `("cid", caller
 burst between the rings); off-hook answers it (ring trip). In talking, digits go to the
 call layer as intents.
 
+A rotary digit the hook decoder refused (out of the line's pulse-rate window, bad break
+ratio, interrupted) is ``bad_pulse``: an `error` event naming why and the measured rate, then
+reorder while dialling (the digits before it are never dialled: one is missing), and only the
+event in a call.
+
 Feature codes (FLOWS §11, `firmware/line/features.py`): every key is first judged by the
 line's `FeatureCodes`, then (when it is no code of ours) by the dial plan. A complete code
 (``*78``; ``*72`` + a number the dial plan accepts) is applied to `self.features` at once,
@@ -115,6 +120,7 @@ TRANSITIONS = {
         "interdigit":         ("dial_tone",   "interdigit_timeout"),   # warmline / hotline
         "number":             ("dialing",     "dial"),
         "invalid":            ("reorder",     "reorder"),
+        "bad_pulse":          ("reorder",     "reorder"),        # a rotary digit out of range
         "timeout":            ("howler",      "howler"),
         "on_hook":            ("on_hook",     "idle"),
     },
@@ -125,6 +131,7 @@ TRANSITIONS = {
         "interdigit":         ("collecting",  "interdigit_timeout"),
         "number":             ("dialing",     "dial"),
         "invalid":            ("reorder",     "reorder"),
+        "bad_pulse":          ("reorder",     "reorder"),
         "feature":            ("confirm",     "feature"),        # *72 1002, *78, ...
         "call_feature":       ("reorder",     "reorder"),        # *98 with no call held
         "on_hook":            ("on_hook",     "idle"),
@@ -132,6 +139,7 @@ TRANSITIONS = {
     "confirm": {                                                  # confirmation tone
         "timeout":            ("dial_tone",   "dial_tone"),
         "invalid":            ("reorder",     "reorder"),        # the feature did not apply
+        "bad_pulse":          ("reorder",     "reorder"),
         "digit":              ("collecting",  "collect"),
         "pulse_start":        ("confirm",     "quiet"),
         "flash":              ("dial_tone",   "dial_tone"),
@@ -164,6 +172,7 @@ TRANSITIONS = {
         "remote_failed":      ("reorder",     "reorder"),
         "remote_hangup":      ("released",    "released"),
         "digit":              ("early_media", "send_digit"),
+        "bad_pulse":          ("early_media", "none"),         # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "talking": {
@@ -176,6 +185,7 @@ TRANSITIONS = {
         "relay_flash":        ("talking",     "relay"),          # flash for the far end's PBX
         "call_waiting":       ("waiting",     "cw_start"),       # FLOWS §13
         "held_hangup":        ("talking",     "none"),
+        "bad_pulse":          ("talking", "none"),             # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "busy": {
@@ -207,6 +217,7 @@ TRANSITIONS = {
     "flash_dial": {
         "digit":              ("flash_collecting", "collect"),
         "pulse_start":        ("flash_dial",  "quiet"),
+        "bad_pulse":          ("flash_reorder", "flash_reorder"),
         "flash":              ("talking",     "resume"),         # back to B
         "timeout":            ("flash_reorder", "flash_reorder"),
         "held_hangup":        ("dial_tone",   "dial_tone"),      # B left: a plain line again
@@ -217,6 +228,7 @@ TRANSITIONS = {
         "digit":              ("flash_collecting", "collect"),
         "pulse_start":        ("flash_collecting", "none"),
         "interdigit":         ("flash_collecting", "interdigit_timeout"),
+        "bad_pulse":          ("flash_reorder", "flash_reorder"),
         "number":             ("second_call", "dial_second"),    # FLOWS §15, §17: call C
         "invalid":            ("flash_reorder", "flash_reorder"),
         "feature":            ("flash_confirm", "feature"),
@@ -229,6 +241,7 @@ TRANSITIONS = {
     "flash_confirm": {
         "timeout":            ("flash_dial",  "flash_dial"),
         "invalid":            ("flash_reorder", "flash_reorder"),
+        "bad_pulse":          ("flash_reorder", "flash_reorder"),
         "digit":              ("flash_collecting", "collect"),
         "pulse_start":        ("flash_confirm", "quiet"),
         "flash":              ("talking",     "resume"),
@@ -252,6 +265,7 @@ TRANSITIONS = {
         "digit":              ("second_call", "send_digit"),
         "flash":              ("talking",     "resume"),         # give up on C, back to B
         "held_hangup":        ("second_call", "none"),
+        "bad_pulse":          ("second_call", "none"),         # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "second_talking": {                                           # B held, talking to C
@@ -261,6 +275,7 @@ TRANSITIONS = {
         "flash":              ("conference",  "conference"),     # FLOWS §17
         "remote_hangup":      ("flash_reorder", "flash_reorder"),
         "held_hangup":        ("talking",     "none"),
+        "bad_pulse":          ("second_talking", "none"),      # in a call: reported only
         "on_hook":            ("on_hook",     "transfer_attended"),  # FLOWS §15
     },
     "conference": {                                               # A + B + C, mixed locally
@@ -269,6 +284,7 @@ TRANSITIONS = {
         "flash":              ("talking",     "drop_last"),      # drop C, talk to B
         "remote_hangup":      ("talking",     "none"),           # one left, one talks on
         "held_hangup":        ("talking",     "none"),
+        "bad_pulse":          ("conference", "none"),          # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "transferring": {                                             # REFER sent for B
@@ -291,6 +307,7 @@ TRANSITIONS = {
         "pulse_start":        ("waiting",     "none"),
         "remote_answered":    ("waiting",     "none"),
         "remote_hangup":      ("released",    "released"),       # B left; C rings on on-hook
+        "bad_pulse":          ("waiting", "none"),             # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),
     },
     "swapped": {                                                  # two calls, one held
@@ -300,6 +317,7 @@ TRANSITIONS = {
         "remote_answered":    ("swapped",     "none"),
         "remote_hangup":      ("flash_reorder", "flash_reorder"),
         "held_hangup":        ("talking",     "none"),
+        "bad_pulse":          ("swapped", "none"),             # in a call: reported only
         "on_hook":            ("on_hook",     "hang_up"),        # the call layer recalls
     },
     "recalling": {                                                # ringing back a held call
@@ -334,7 +352,8 @@ class FxsLine:
     a flash in a call goes to the far end instead of holding; confirm_s (0.6 s),
     cw_burst_s (0.6 s), cw_repeat_s (10 s) confirmation tone and call-waiting tone timing;
     cw_caller_id (True) caller ID on call waiting after the first burst (the glue passes False
-    when the line's caller-ID method is not FSK).
+    when the line's caller-ID method is not FSK); pulse_window ((8, 22)) the hook decoder's
+    accepted pulse rates, named when a rotary digit is refused (`bad_pulse`: reorder).
 
         line = FxsLine(port=1, dial_plan="(*xx|[2-9]xxx)")
         line.hook("off_hook", now)      # [("play", "dial"), ("event", "hook", ...), ...]
@@ -349,7 +368,7 @@ class FxsLine:
                  caller_id: bool = True, features=None, feature_codes="",
                  flash_relay: str = "off", confirm_s: float = CONFIRM_S,
                  cw_burst_s: float = CW_BURST_S, cw_repeat_s: float = CW_REPEAT_S,
-                 cw_caller_id: bool = True):
+                 cw_caller_id: bool = True, pulse_window=(8.0, 22.0)):
         if flash_relay not in FLASH_RELAY:
             raise ValueError("flash_relay must be one of %s, got %r"
                              % (", ".join(FLASH_RELAY), flash_relay))
@@ -371,6 +390,7 @@ class FxsLine:
         self.cw_repeat_s = cw_repeat_s
         self.cw_caller_id = cw_caller_id
         self.stutter = False       # an outside indication (message waiting) asks for stutter
+        self.pulse_window = pulse_window   # (min, max) pps of the hook decoder, for messages
         self.feature = None        # (name, arg) of the feature code just dialled
         self.waiting_caller_id = None
         self._cidcw_due = False    # a new waiting call: caller ID after its first burst
@@ -408,12 +428,23 @@ class FxsLine:
             if e[0] == "digit":
                 out += self.digit(e[1], e[2], t)
             elif e[0] == "pulse_error":
-                out.append(("event", "error", {"where": "line",
-                                               "message": "line %d: rotary digit not understood (%s)"
-                                               % (self.port, e[1])}))
+                out += self.bad_pulse(e[1], e[2] if len(e) > 3 else None, t)
             else:
                 out += self.hook(e[0], t)
         return out
+
+    def bad_pulse(self, reason: str, pps, now: float) -> list:
+        """A rotary digit the receiver refused (`reason` from pulse.check_train, `pps` the rate
+        measured or None): an `error` event saying why, then reorder while dialling (never a
+        dial of the digits so far: a digit is missing from them)."""
+        lo, hi = self.pulse_window
+        rate = " at %.1f pps" % pps if pps else ""
+        msg = ("line %d: rotary digit refused: %s%s (this line takes %g-%g pps)"
+               % (self.port, reason, rate, lo, hi))
+        out = [("event", "error", {"where": "line", "message": msg})]
+        if "bad_pulse" not in TRANSITIONS[self.state]:
+            return out
+        return out + self._handle("bad_pulse", now, (reason,))
 
     def incoming(self, caller_id, now: float) -> list:
         """The call layer offers a call: ring (and send `caller_id`, a dict, or None)."""

@@ -37,10 +37,11 @@ required hold, or the deadline time):
     ("off_hook", t)  ("on_hook", t)  ("flash", t)
     ("pulse_start", t)                      first pulse of a rotary digit seen (stop dial tone)
     ("digit", "5", "pulse", t)
-    ("pulse_error", reason, t)              reason from pulse.check_train, or "interrupted"
+    ("pulse_error", reason, pps, t)         reason from pulse.check_train, or "interrupted";
+                                            pps the train's measured rate (None if unknown)
 """
 
-from firmware.line.pulse import EPS, PULSE_MAPS, check_train, pulses_to_digit
+from firmware.line.pulse import EPS, MAX_PPS, MIN_PPS, PULSE_MAPS, check_train, pulses_to_digit, train_pps
 
 # name -> (flash_min, flash_max) seconds
 FLASH_PRESETS = {
@@ -49,7 +50,7 @@ FLASH_PRESETS = {
 }
 
 # A break this long or longer is never a dial pulse (the slowest valid pulse break is
-# 0.77 / 9 pps = 86 ms); breaks between this and flash_min are ignored.
+# 0.77 / 8 pps = 96 ms); breaks between this and flash_min are ignored.
 PULSE_BREAK_LIMIT = 0.2
 
 # state -> committed input -> next state(s). Every state change goes through `_goto`, which
@@ -70,7 +71,7 @@ class HookDecoder:
     off_hook (False) the level at `now`; debounce (0.010) glitch filter; flash (True),
     flash_min (0.1), flash_max (0.9) the flash window, see FLASH_PRESETS; hangup (None =
     flash_max) break length that means on-hook; pulse (True) decode rotary digits;
-    pulse_map ("standard" | "sweden" | "new_zealand"); min_pps (9), max_pps (22), min_break
+    pulse_map ("standard" | "sweden" | "new_zealand"); min_pps (8), max_pps (22), min_break
     (0.55), max_break (0.77) receiver tolerances; interdigit (0.25) make that ends a digit;
     ring_trip (0.05) off-hook hold while ringing; now (0.0) the current time.
     """
@@ -78,7 +79,7 @@ class HookDecoder:
     def __init__(self, *, off_hook: bool = False, debounce: float = 0.010,
                  flash: bool = True, flash_min: float = 0.1, flash_max: float = 0.9,
                  hangup=None, pulse: bool = True, pulse_map: str = "standard",
-                 min_pps: float = 9.0, max_pps: float = 22.0,
+                 min_pps: float = MIN_PPS, max_pps: float = MAX_PPS,
                  min_break: float = 0.55, max_break: float = 0.77,
                  interdigit: float = 0.25, ring_trip: float = 0.05, now: float = 0.0):
         if hangup is None:
@@ -233,7 +234,7 @@ class HookDecoder:
                 events.append(("pulse_start", tc))
             return
         if self._train:
-            events.append(("pulse_error", "interrupted", tc))
+            events.append(("pulse_error", "interrupted", train_pps(self._train), tc))
             self._train = []
         self._goto("off_hook", "make")
         if self.flash and self.flash_min - EPS <= d <= self.flash_max + EPS:
@@ -242,7 +243,7 @@ class HookDecoder:
     def _expire(self, t, events):
         if self.state == "break":
             if self._train:
-                events.append(("pulse_error", "interrupted", t))
+                events.append(("pulse_error", "interrupted", train_pps(self._train), t))
                 self._train = []
             self._goto("on_hook", "timer")
             events.append(("on_hook", t))
@@ -260,4 +261,4 @@ class HookDecoder:
             if reason is None:
                 events.append(("digit", digit, "pulse", t))
             else:
-                events.append(("pulse_error", reason, t))
+                events.append(("pulse_error", reason, train_pps(train), t))

@@ -6,7 +6,9 @@ measures the breaks and makes and asks `check_train` / `pulses_to_digit` here.
 Standards and sources (notes/hardware.md §2.2):
 - Nominal 10 pps, break/make 60/40 (US) or 67/33 (Europe); Japan also 20 pps.
 - Receiver tolerance: 9-22 pulses/s and 55-77 % break (NEC NEAX 2000 receive spec), inter-digit
-  pause >= 256 ms (NEC) / >= 250 ms (Zyxel IES). Defaults below follow these.
+  pause >= 256 ms (NEC) / >= 250 ms (Zyxel IES). tipring accepts 8-22 pps by default
+  (`MIN_PPS`, `MAX_PPS`; `line.N.pulse_pps_min` / `pulse_pps_max`): old exchanges' phones and
+  worn dials run slow, down to 8 pps, and the break window already tells a pulse from a flash.
 - Digit coding: n pulses = digit n, 10 pulses = 0; Sweden n+1 pulses (0 = 1 pulse, 9 = 10);
   New Zealand 10-n pulses (0 = 10, 1 = 9, ... 9 = 1).
 
@@ -18,8 +20,15 @@ its break alone must fit between the shortest break at the fastest rate
 
 PULSE_MAPS = ("standard", "sweden", "new_zealand")
 
+MIN_PPS = 8.0          # default receiver window, pulses per second
+MAX_PPS = 22.0
+PPS_LIMITS = (5.0, 30.0)   # what a line may be configured to: beyond these no dial is a dial
+
 # tolerance on every comparison, in seconds / ratio: absorbs float error in edge stamps only
 EPS = 1e-6
+# the rate window's edges are the dial's nominal speeds: a dial set to 8 pps is an 8 pps dial
+# although GPIO edge stamps jitter by a millisecond or two (1 % of a 125 ms period)
+RATE_TOL = 0.02
 
 
 def pulses_to_digit(count: int, mapping: str = "standard"):
@@ -49,7 +58,7 @@ def digit_to_pulses(digit: str, mapping: str = "standard") -> int:
     raise ValueError("unknown pulse map %r; allowed: %s" % (mapping, ", ".join(PULSE_MAPS)))
 
 
-def check_train(train, min_pps=9.0, max_pps=22.0, min_break=0.55, max_break=0.77):
+def check_train(train, min_pps=MIN_PPS, max_pps=MAX_PPS, min_break=0.55, max_break=0.77):
     """None when every pulse of `train` is within tolerance, else a short reason string.
 
     Reasons: "too slow", "too fast" (pulse rate), "break too short", "break too long"
@@ -68,9 +77,9 @@ def check_train(train, min_pps=9.0, max_pps=22.0, min_break=0.55, max_break=0.77
                 return "break too long"
             continue
         period = brk + make
-        if period > 1.0 / min_pps + EPS:
+        if period > (1.0 + RATE_TOL) / min_pps + EPS:
             return "too slow"
-        if period < 1.0 / max_pps - EPS:
+        if period < (1.0 - RATE_TOL) / max_pps - EPS:
             return "too fast"
         ratio = brk / period
         if ratio < min_break - EPS:
@@ -88,3 +97,11 @@ def check_train(train, min_pps=9.0, max_pps=22.0, min_break=0.55, max_break=0.77
         if brk > max_break * period + EPS:
             return "break too long"
     return None
+
+
+def train_pps(train):
+    """The mean pulse rate of `train` (pulses per second), or None for a one-pulse train."""
+    periods = [b + m for b, m in train if m is not None]
+    if not periods:
+        return None
+    return len(periods) / sum(periods)

@@ -166,3 +166,25 @@ def test_nat_recovery_and_prack_keys_are_validated_with_what_is_allowed():
                                     "registrar_backup": "127.0.0.1:5062"}]})
     ln = ok.lines[0]
     assert ok.sip["nat_keepalive_s"] == 0 and ln["registrar_ping_s"] == 20 and ln["prack"] is True
+
+
+def test_line_service_keys_of_issue_15_default_and_are_checked(tmp_path):
+    ln = config.load(write(tmp_path, GOOD)).line(1)
+    assert (ln["pulse_pps_min"], ln["pulse_pps_max"]) == (8, 22)
+    assert (ln["mwi_subscribe"], ln["mwi_uri"], ln["mwi_expires"]) == (False, "", 3600)
+    good = GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\npulse_pps_min = 6\npulse_pps_max = 12\n'
+                        'mwi_subscribe = true\nmwi_uri = "sip:*97@127.0.0.1"\nmwi_expires = 600')
+    ln = config.load(write(tmp_path, good)).line(1)
+    assert (ln["pulse_pps_min"], ln["mwi_subscribe"], ln["mwi_uri"]) == (6, True, "sip:*97@127.0.0.1")
+    bad = GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\npulse_pps_min = 22\npulse_pps_max = 40\n'
+                       'mwi_subscribe = "yes"\nmwi_uri = "*97"\nmwi_expires = 5')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, bad))
+    text = str(e.value)
+    assert "line.1.pulse_pps_max: 40 is not allowed; allowed: an integer from 5 to 30" in text
+    assert "line.1.mwi_subscribe" in text and "line.1.mwi_expires: 5 is not allowed" in text
+    assert 'line.1.mwi_uri: "*97" is not allowed; allowed: a SIP URI' in text
+    bad = GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\npulse_pps_min = 22\npulse_pps_max = 20')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(write(tmp_path, bad))
+    assert "line.1.pulse_pps_min: 22 is not allowed; allowed: less than line.1.pulse_pps_max (20)" in str(e.value)

@@ -571,3 +571,43 @@ def test_a_transfer_finishing_after_the_handset_hung_up_is_quiet_or_rings_back()
     assert line.state == "recalling" and kinds(out, "ring") == [(True,)]
     out = line.hook("off_hook", 6.0)
     assert kinds(out, "intent") == [("answer_recall",)] and line.state == "talking"
+
+
+# -- a rotary digit the receiver refused (issue 15) ---------------------------------------------
+
+def _off_hook_decoder_line(**kw):
+    line = FxsLine(port=1, dial_plan=PLAN, **kw)
+    dec = HookDecoder(now=0.0)
+    out = line.decoder_events(dec.edge(0.0, True) + dec.on_timer(0.1))
+    return line, dec, out
+
+
+def _pulse_digit(dec, t, n, pps):
+    period = 1.0 / pps
+    ev = []
+    for _ in range(n):
+        ev += dec.edge(t, False) + dec.edge(t + 0.6 * period, True)
+        t += period
+    return ev + dec.on_timer(t + 1.0), t + 1.0
+
+
+def test_a_refused_rotary_digit_while_dialling_is_reorder_not_a_dial_of_the_digits_so_far():
+    line, dec, _ = _off_hook_decoder_line()
+    ev, t = _pulse_digit(dec, 1.0, 5, 10)
+    out = line.decoder_events(ev)
+    assert events(out, "digit") == [{"line": 1, "digit": "5", "how": "pulse"}]
+    ev, t = _pulse_digit(dec, t, 3, 7)                    # 7 pps: too slow for 8-22
+    out = line.decoder_events(ev)
+    assert line.state == "reorder" and kinds(out, "play") == [("congestion",)]
+    err = events(out, "error")
+    assert len(err) == 1 and "too slow at 7.0 pps" in err[0]["message"] and "8-22 pps" in err[0]["message"]
+    assert not kinds(out + run_timers(line, t + 30), "intent")      # "5" is never dialled
+
+
+def test_a_refused_rotary_digit_in_a_call_is_only_reported():
+    line, dec, _ = _off_hook_decoder_line(pulse_window=(9.0, 20.0))
+    line.state = "talking"
+    ev, t = _pulse_digit(dec, 1.0, 4, 25)
+    out = line.decoder_events(ev)
+    assert line.state == "talking" and not kinds(out, "intent") and not kinds(out, "play")
+    assert "too fast" in events(out, "error")[0]["message"] and "9-20 pps" in events(out, "error")[0]["message"]

@@ -177,8 +177,8 @@ def test_digit_event_stamped_at_interdigit():
     assert ev[-1] == ("digit", "3", "pulse", last_make + 0.25), ev
 
 
-def test_rates_accept_9_to_22_pps():
-    for pps, ok in [(8, False), (9, True), (10, True), (20, True), (22, True), (23, False)]:
+def test_rates_accept_8_to_22_pps():
+    for pps, ok in [(7, False), (8, True), (9, True), (10, True), (20, True), (22, True), (23, False)]:
         ev = dial(5, pps=pps, brk=0.6)
         if ok:
             assert digits(ev) == "5", (pps, ev)
@@ -263,7 +263,8 @@ def test_check_train_reasons():
     assert check_train([(0.06, 0.04), (0.06, None)]) is None
     assert check_train([(0.06, 0.1), (0.06, None)]) == "too slow"
     assert check_train([(0.01, None)]) == "break too short"
-    assert check_train([(0.09, None)]) == "break too long"
+    assert check_train([(0.098, None)]) == "break too long"
+    assert check_train([(0.09, None)], min_pps=9.0) == "break too long"
 
 
 # -- ring cadence (pure schedule) ------------------------------------------------------
