@@ -10,6 +10,7 @@ line (Expires: 0), waiting at most `SHUTDOWN_WAIT` seconds for the answers, then
 """
 
 import logging
+import os
 import signal
 import socket
 
@@ -157,7 +158,8 @@ class Firmware:
         log.info("tipring %s started, SIP on %s", __version__, started["sip"])
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
-                                     features_for=self._features_for)
+                                     features_for=self._features_for,
+                                     media_keys=os.urandom)      # SRTP master keys (RFC 4568)
         for ln in self.cfg.lines:
             if ln["register"]:
                 self._register_line(ln)

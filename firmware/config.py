@@ -27,6 +27,7 @@ COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
 CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
 TRANSPORTS = ("udp", "tcp")
 FLASH_RELAY = ("off", "rfc4733", "info")
+SRTP_MODES = ("off", "optional", "required")
 
 
 class ConfigError(Exception):
@@ -192,6 +193,17 @@ def _conference_uri(v):
     raise _Bad('a SIP URI ("sip:conf@pbx.example"), a number in the line\'s domain, or "" (mix locally)')
 
 
+def _srtp_mode(v):
+    mode = _choice(*SRTP_MODES)(v)
+    if mode != "off":
+        try:
+            import pylibsrtp  # noqa: F401  (SRTP runs over libsrtp: firmware/media/srtp.py)
+        except ImportError:
+            raise _Bad('off (SRTP "%s" needs the pylibsrtp package, which is not installed '
+                       'here: pip install pylibsrtp)' % mode)
+    return mode
+
+
 def _int_choice(*options):
     def check(v):
         if isinstance(v, bool) or v not in options:
@@ -265,6 +277,8 @@ SCHEMA = {
         "conference_uri": (_conference_uri, ""),
         "conference_hangup": (_choice("end", "transfer"), "end"),
         "feature_codes": (_feature_codes, ""),
+        # SRTP (RFC 3711) keyed by SDES (RFC 4568): HT802 "SRTP Mode", SPA112 "Secure Call"
+        "srtp": (_srtp_mode, "off"),
     },
     "console": {
         "listen": (_console_listen, "off"),

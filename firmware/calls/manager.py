@@ -87,16 +87,19 @@ class _CallTU:
 class CallManager:
     """Represents call control for all lines of the ATA."""
 
-    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None):
+    def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None,
+                 media_keys=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
         -> dict` the line's service settings (forward_all, forward_busy, forward_no_answer,
-        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none."""
+        forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none; `media_keys(n)`: n
+        random bytes for SRTP keys (os.urandom; lines with `srtp` other than "off" need it)."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
         self.rtp_alloc = rtp_alloc
+        self.media_keys = media_keys
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
         self.calls = {}        # call_id -> Call
@@ -236,7 +239,7 @@ class CallManager:
         line = self.lines[port]
         if port in self.by_line:
             return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
-        call = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        call = Call(line, "out", self.ua, self.rtp_alloc(), now, self.media_keys)
         out_call_id = None
         acts = call.dial(number, line["domain"], self.proxy_for(port), now)
         out_call_id = call.call_id
@@ -399,7 +402,7 @@ class CallManager:
         line = self.lines[port]
         domain = line.get("domain") or self.ua.host
         uri = self._target_uri(line["conference_uri"], domain)
-        bridge = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        bridge = Call(line, "out", self.ua, self.rtp_alloc(), now, self.media_keys)
         bridge.quiet = True
         bridge.early_media = False
         number = uri.split(":", 1)[1].split("@")[0]
@@ -507,7 +510,7 @@ class CallManager:
     def _place_transfer(self, old, target, headers, now):
         """The REFER's new call: through the line's proxy, quiet until it is up."""
         line = old.line
-        new = Call(line, "out", self.ua, self.rtp_alloc(), now)
+        new = Call(line, "out", self.ua, self.rtp_alloc(), now, self.media_keys)
         new.quiet = True
         new.early_media = False
         new.transfer_of = old
@@ -578,7 +581,7 @@ class CallManager:
                     and not self.conf.get(port):
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = Call(line, "in", self.ua, self.rtp_alloc(), now, self.media_keys)
         self.calls[req.call_id] = call
         self.by_line[port] = call
         call.next_hop = tuple(src[:2])
@@ -591,7 +594,7 @@ class CallManager:
     def _wait(self, req, tx, src, line, now):
         """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""
         port = line["port"]
-        call = Call(line, "in", self.ua, self.rtp_alloc(), now)
+        call = Call(line, "in", self.ua, self.rtp_alloc(), now, self.media_keys)
         self.calls[req.call_id] = call
         self.waiting[port] = call
         call.next_hop = tuple(src[:2])
@@ -634,7 +637,7 @@ class CallManager:
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag=random_hex(4)), now)
         if old.state not in IN_CALL + OUTGOING_EARLY:
             return self.ua.send_response(response_to(req, 603, "Declined", to_tag=random_hex(4)), now)
-        new = Call(old.line, "in", self.ua, self.rtp_alloc(), now)
+        new = Call(old.line, "in", self.ua, self.rtp_alloc(), now, self.media_keys)
         new.next_hop = tuple(src[:2])
         self.calls[req.call_id] = new
         acts = new.take_over(req, tx, now)
