@@ -125,6 +125,7 @@ class MediaStream:
         self.srtp_suite = None       # the last suite used, for stats()
         self.srtp_auth_failed = 0
         self.srtp_replayed = 0
+        self._srtp_mod = None
         self._next_rtcp = now + rtcp_interval * (0.25 + 0.5 * self._random())
         self.remote = None
         self.codec = None
@@ -207,12 +208,13 @@ class MediaStream:
         if keys is None:
             self.srtp = self._tx = self._rx = None
             return
-        from firmware.media.srtp import SrtpReceiver, SrtpSender
+        from firmware.media import srtp
+        self._srtp_mod = srtp          # its error classes, for the per-packet paths
         tx, rx = self._tx, self._rx
         if tx is None or (tx.suite, tx.key) != (keys.suite, keys.tx_key):
-            tx = SrtpSender(keys.suite, keys.tx_key)
+            tx = srtp.SrtpSender(keys.suite, keys.tx_key)
         if rx is None or (rx.suite, rx.key, rx.mki) != (keys.suite, keys.rx_key, keys.rx_mki):
-            rx = SrtpReceiver(keys.suite, keys.rx_key, keys.rx_mki)
+            rx = srtp.SrtpReceiver(keys.suite, keys.rx_key, keys.rx_mki)
         self.srtp, self._tx, self._rx = keys, tx, rx
         self.srtp_suite = keys.suite
 
@@ -260,10 +262,9 @@ class MediaStream:
         out.append((data, self.target))
 
     def _protect(self, protect, data):
-        from firmware.media.srtp import SrtpError
         try:
             return protect(data)
-        except SrtpError:
+        except ValueError:           # srtp.SrtpError: libsrtp refused it (rule 6 says never)
             self.errors += 1
             return None
 
@@ -367,14 +368,13 @@ class MediaStream:
         return events
 
     def _unprotect(self, unprotect, data):
-        from firmware.media.srtp import AuthFailed, Replayed, SrtpError
         try:
             return unprotect(data)
-        except AuthFailed:
+        except self._srtp_mod.AuthFailed:
             self.srtp_auth_failed += 1
-        except Replayed:
+        except self._srtp_mod.Replayed:
             self.srtp_replayed += 1
-        except SrtpError:
+        except ValueError:           # srtp.SrtpError: too short, too long, a libsrtp error
             self.errors += 1
         return None
 
