@@ -235,7 +235,7 @@ def offer_choice(mode: str, proto: str, lines):
         return chosen, None
     if mode == "required" or savp:
         return None, "SRTP required: the offer has no usable a=crypto (we take %s)" % (
-            " or ".join(sorted(SUITES)))
+            " or ".join(SUITES))
     return None, None
 
 
