@@ -181,3 +181,37 @@ def test_hold_and_resume_keep_srtp_working(tmp_path):
         assert ev["srtp"] and ev["srtp_auth_failed"] == 0 and ev["srtp_replayed"] == 0, ev
         # baresip checked every packet we sent, before and after the hold
         assert "SRTP is Enabled" in phone.log() and "failed to decrypt" not in phone.log()
+
+
+def test_call_waiting_swaps_carry_the_srtp_contexts(tmp_path):
+    """1002 calls in, then 1003 (call waiting); flash swaps to 1003 and back to 1002. Each swap
+    ends one RTP stream and starts another for the same call, as the same RTP source
+    (MediaStream.carry_on): its SRTP contexts go with it, so neither baresip nor tipring
+    rejects a packet and the handset hears each party in turn."""
+    with AtaRig(str(tmp_path), phones=[("1002", PHONE_HZ), ("1003", 900)], mediaenc="srtp",
+                srtp="optional") as rig:
+        b, c = rig.phone("1002"), rig.phone("1003")
+        with rig.handset() as h:
+            b.cmd("dial", "sip:1001@%s" % rig.domain)
+            assert h.ok("wait ringing 8")
+            h.ok("offhook")
+            assert rig.call_event(state="connected", peer="1002"), rig.calls_since()
+            assert b.wait({"CALL_ESTABLISHED"}, 8)
+            c.cmd("dial", "sip:1001@%s" % rig.domain)
+            assert h.ok("wait fxs=waiting 8"), rig.calls_since()
+            time.sleep(1.5)
+            for peer, hz in (("1003", 900), ("1002", PHONE_HZ)):
+                mark = rig.mark()
+                h.ok("flash")
+                assert rig.call_event(since=mark, state="connected", peer=peer), rig.calls_since(mark)
+                time.sleep(1.0)
+                heard = h.ok("listen 600")
+                assert any(abs(f - hz) <= 15 for f in heard["freqs"]), (peer, heard)
+            h.ok("onhook")
+            c.cmd("hangup")
+        media = [e for e in rig.fw.events() if e["event"] == "media"]
+        assert media and all(e["srtp"] and e["srtp_auth_failed"] == 0 and e["srtp_replayed"] == 0
+                             for e in media), media
+        for p in (b, c):
+            assert "SRTP is Enabled" in p.log() and "failed to decrypt" not in p.log(), p.log()[-1500:]
+        assert not rig.errors(), rig.errors()
