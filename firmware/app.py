@@ -12,6 +12,7 @@ line (Expires: 0), waiting at most `SHUTDOWN_WAIT` seconds for the answers, then
 """
 
 import logging
+import os
 import signal
 import socket
 
@@ -252,7 +253,8 @@ class Firmware:
         self.calls_mgr = CallManager(self.ua, self.cfg.lines, self._next_hop_for, self._rtp_alloc,
                                      line_busy=self._line_busy,
                                      features_for=self._features_for,
-                                     fallbacks_for=self._fallbacks_for, contact_for=self._contact_for)
+                                     fallbacks_for=self._fallbacks_for, contact_for=self._contact_for,
+                                     media_keys=os.urandom)      # SRTP master keys (RFC 4568)
         self.mwi = MwiService(self.ua, self.cfg.lines, self._next_hop_for, self._mwi_contact,
                               user_agent=s["user_agent"])
         self.do(self.mwi.start(self.loop.now()))

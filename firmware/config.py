@@ -39,6 +39,7 @@ COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
 CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
 TRANSPORTS = ("udp", "tcp", "tls")
 FLASH_RELAY = ("off", "rfc4733", "info")
+SRTP_MODES = ("off", "optional", "required")
 
 
 class ConfigError(Exception):
@@ -248,6 +249,17 @@ def _conference_uri(v):
     raise _Bad('a SIP URI ("sip:conf@pbx.example"), a number in the line\'s domain, or "" (mix locally)')
 
 
+def _srtp_mode(v):
+    mode = _choice(*SRTP_MODES)(v)
+    if mode != "off":
+        try:
+            import pylibsrtp  # noqa: F401  (SRTP runs over libsrtp: firmware/media/srtp.py)
+        except ImportError:
+            raise _Bad('off (SRTP "%s" needs the pylibsrtp package, which is not installed '
+                       'here: pip install pylibsrtp)' % mode)
+    return mode
+
+
 def _int_choice(*options):
     def check(v):
         if isinstance(v, bool) or v not in options:
@@ -350,6 +362,8 @@ SCHEMA = {
         "mwi_subscribe": (_bool, False),
         "mwi_uri": (_mwi_uri, ""),
         "mwi_expires": (_int(60, 86400), 3600),
+        # SRTP (RFC 3711) keyed by SDES (RFC 4568): HT802 "SRTP Mode", SPA112 "Secure Call"
+        "srtp": (_srtp_mode, "off"),
     },
     "console": {
         "listen": (_console_listen, "off"),

@@ -127,7 +127,9 @@ def _caller_id(req) -> dict:
 class Call:
     """Represents one call on one FXS line (outgoing or incoming)."""
 
-    def __init__(self, line: dict, direction: str, ua, rtp, now: float):
+    def __init__(self, line: dict, direction: str, ua, rtp, now: float, media_keys=None):
+        """`media_keys(n) -> n random bytes`: the SRTP key source (os.urandom), needed when
+        the line's `srtp` is not "off"."""
         self.line = line                # the [[line]] config dict
         self.port = line["port"]
         self.direction = direction      # "out" | "in"
@@ -140,7 +142,7 @@ class Call:
         self.invite = None              # our INVITE as sent (outgoing) / theirs (incoming)
         self.invite_tx = None
         self.server_tx = None
-        self.sdp = SdpSession(rtp[0], rtp[1])
+        self.sdp = SdpSession(rtp[0], rtp[1], srtp=line.get("srtp") or "off", new_key=media_keys)
         self.plan = None                # firmware.media.sdp.MediaPlan once negotiated
         self.media_on = False
         self.peer = None

@@ -95,7 +95,7 @@ class CallManager:
     """Represents call control for all lines of the ATA."""
 
     def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, fallbacks_for=None,
-                 contact_for=None):
+                 contact_for=None, media_keys=None):
         """`lines`: the [[line]] dicts; `proxy_for(port) -> (host, port)` the line's next hop;
         `rtp_alloc() -> (host, port)` opens an RTP socket; `line_busy(port) -> bool` whether
         the handset is already off-hook (then an incoming call gets 486); `features_for(port)
@@ -103,11 +103,13 @@ class CallManager:
         forward_no_answer_s, dnd, dnd_response, call_waiting), {} = none; `fallbacks_for(port)
         -> [(host, port)...]` the next hops after `proxy_for`'s (RFC 3263 failover), [] = none;
         `contact_for(port) -> URI text or None` the Contact the line's calls carry (the
-        registered NAT mapping)."""
+        registered NAT mapping); `media_keys(n)`: n random bytes for SRTP keys (os.urandom;
+        lines with `srtp` other than "off" need it)."""
         self.ua = ua
         self.lines = {l["port"]: l for l in lines}
         self.proxy_for = proxy_for
         self.rtp_alloc = rtp_alloc
+        self.media_keys = media_keys
         self.line_busy = line_busy or (lambda port: False)
         self.features_for = features_for or (lambda port: {})
         self.fallbacks_for = fallbacks_for or (lambda port: [])
@@ -142,7 +144,7 @@ class CallManager:
         return ([tuple(hop[:2])] if hop else []) + [tuple(h[:2]) for h in self.fallbacks_for(port)]
 
     def _new_call(self, line, direction, now):
-        call = Call(line, direction, self.ua, self.rtp_alloc(), now)
+        call = Call(line, direction, self.ua, self.rtp_alloc(), now, self.media_keys)
         call.contact_uri = self.contact_for(line["port"])
         return call
 

@@ -14,10 +14,10 @@ Rules
    on a dynamic PT with `a=fmtp:<pt> 0-16`. Static PTs are known without `a=rtpmap` (RFC 3551);
    dynamic ones only through it. Names compare case-insensitively (RFC 4566 §6).
 2. Answering (RFC 3264 §6): one m= line per offered m= line, same order. The first audio
-   RTP/AVP stream with a common codec is accepted; every other stream (video, a second audio,
-   SRTP profiles, port 0 in the offer) is rejected with port 0 (§6, §8.2). The answer keeps the
-   offerer's payload type numbers and order (§6.1). No acceptable audio stream at all raises
-   `NoCommonCodec` (status_hint 488, RFC 3261 §13.3.1.1).
+   RTP/AVP or RTP/SAVP stream with a common codec (and the crypto rule 6 asks for) is accepted;
+   every other stream (video, a second audio, port 0 in the offer) is rejected with port 0
+   (§6, §8.2). The answer keeps the offerer's payload type numbers and order (§6.1). No
+   acceptable audio stream at all raises `NoCommonCodec` (status_hint 488, RFC 3261 §13.3.1.1).
 3. Direction (RFC 3264 §6.1): the answer's direction is what we want intersected with the
    offer's mirrored: sendonly -> recvonly, recvonly -> sendonly, inactive -> inactive,
    sendrecv -> our wish. Media-level `a=` overrides session-level; none means sendrecv.
@@ -28,6 +28,14 @@ Rules
    one we sent, and stays when it is identical.
 5. Bad SDP raises `SdpError` (a ValueError) naming the line, with status_hint 400; every
    negotiation failure has 488.
+6. SRTP (RFC 4568 SDES, `firmware.media.sdes`), by the session's `srtp` mode. "off": RTP/AVP,
+   no a=crypto; a crypto offer on RTP/AVP is answered in plain RTP (the "best effort" offers of
+   baresip and ATAs allow it), an RTP/SAVP one is refused. "optional": we offer RTP/AVP with
+   a=crypto and take an answer with or without it; an offer with a usable a=crypto is answered
+   with SRTP. "required": we offer RTP/SAVP with a=crypto; an offer or answer without a usable
+   one fails with 488. Our key per suite is drawn once per session (by the `new_key` the I/O
+   layer gives) and kept across re-offers, so hold/resume does not re-key; the plan carries
+   the keys (`MediaPlan.srtp`, an `SrtpKeys`) and the media side re-keys when they change.
 
 Theory of operation
 -------------------
@@ -41,6 +49,9 @@ into a `MediaPlan`: where to send, with which PT, whether to send and receive at
 """
 
 from firmware.compat import random_hex
+from firmware.media.sdes import (
+    DEFAULT_SUITE, KEY_LENGTH, CryptoAttribute, answer_keys, keys_for, offer_choice,
+)
 
 
 class SdpError(ValueError):
@@ -67,6 +78,9 @@ _MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly
 _FLAGS = {"sendrecv": (True, True), "sendonly": (True, False), "recvonly": (False, True),
           "inactive": (False, False)}
 HOLD_ADDRESSES = ("0.0.0.0", "::")
+SRTP_MODES = ("off", "optional", "required")
+# what we offer, in our preference order: tag -> suite (RFC 4568 §6.2)
+OFFER_SUITES = ((1, DEFAULT_SUITE), (2, "AES_CM_128_HMAC_SHA1_32"))
 
 # RFC 3551 static payload types we know: pt -> (name, clock rate)
 STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
@@ -364,12 +378,13 @@ class MediaPlan:
     name ("PCMU"/"PCMA") to send with; `codecs`: every common (pt, name) in order, any of which
     may arrive; `dtmf_pt`: telephone-event PT or None; `ptime`: ms per packet to send (the
     peer's wish, default 20); `direction`: ours; `send`/`recv`: booleans from it;
-    `remote_hold`: the peer put us on hold (sendonly/inactive or c=0.0.0.0)."""
+    `remote_hold`: the peer put us on hold (sendonly/inactive or c=0.0.0.0); `srtp`: the
+    stream's `firmware.media.sdes.SrtpKeys`, or None for plain RTP."""
 
     __slots__ = ("address", "port", "pt", "codec", "codecs", "dtmf_pt", "ptime",
-                 "direction", "send", "recv", "remote_hold")
+                 "direction", "send", "recv", "remote_hold", "srtp")
 
-    def __init__(self, address, port, codecs, dtmf_pt, ptime, direction, remote_hold):
+    def __init__(self, address, port, codecs, dtmf_pt, ptime, direction, remote_hold, srtp=None):
         self.address = address
         self.port = port
         self.codecs = codecs
@@ -379,10 +394,12 @@ class MediaPlan:
         self.direction = direction
         self.send, self.recv = _FLAGS[direction]
         self.remote_hold = remote_hold
+        self.srtp = srtp
 
     def __repr__(self):
-        return "<MediaPlan %s %s:%d pt=%d %s dtmf=%s>" % (
-            self.codec, self.address, self.port, self.pt, self.direction, self.dtmf_pt)
+        return "<MediaPlan %s %s:%d pt=%d %s dtmf=%s%s>" % (
+            self.codec, self.address, self.port, self.pt, self.direction, self.dtmf_pt,
+            " %s" % self.srtp.suite if self.srtp else "")
 
 
 def _common(m: Media, codecs):
@@ -407,7 +424,7 @@ def _common(m: Media, codecs):
 
 
 def _usable(m: Media):
-    return m.kind == "audio" and m.proto.upper() == "RTP/AVP" and m.port != 0
+    return m.kind == "audio" and m.proto.upper() in ("RTP/AVP", "RTP/SAVP") and m.port != 0
 
 
 class SdpSession:
@@ -416,7 +433,8 @@ class SdpSession:
     `address`: our RTP address (IPv4 text); `port`: our RTP port; `codecs`: names we accept,
     in our preference order (default PCMU, PCMA); `dtmf_pt`: PT we offer for telephone-event
     (default 101, None to not offer it); `ptime`: our packetisation (20 ms); `username` and
-    `session_id` for o= (session id defaults to a random number).
+    `session_id` for o= (session id defaults to a random number); `srtp`: "off", "optional"
+    or "required" (rule 6), with `new_key(n) -> n random bytes` (os.urandom) to draw our keys.
 
         sdp = SdpSession("192.0.2.10", 40000)
         body = sdp.offer().to_bytes()               # INVITE
@@ -424,7 +442,16 @@ class SdpSession:
     """
 
     def __init__(self, address: str, port: int, codecs=("PCMU", "PCMA"), dtmf_pt: int = 101,
-                 ptime: int = 20, username: str = "tipring", session_id: str = None):
+                 ptime: int = 20, username: str = "tipring", session_id: str = None,
+                 srtp: str = "off", new_key=None):
+        if srtp not in SRTP_MODES:
+            raise ValueError("srtp must be one of %s" % ", ".join(SRTP_MODES))
+        if srtp != "off" and new_key is None:
+            raise ValueError("srtp %r needs a key source (new_key)" % srtp)
+        self.srtp = srtp
+        self._new_key = new_key
+        self._keys = {}       # suite -> our CryptoAttribute for it (our sending key), kept
+        self._offered_crypto = {}   # tag -> CryptoAttribute of our last offer
         self.address = address
         self.port = port
         self.codecs = tuple(c.upper() for c in codecs)
@@ -452,8 +479,18 @@ class SdpSession:
                            "IN", "IP4", self.address)
         return sd
 
-    def _audio(self, direction, formats=None, rtpmap=None, fmtp=None):
-        m = Media("audio", self.port, "RTP/AVP")
+    def _ours(self, tag, suite):
+        """Our crypto attribute for `suite` under `tag`: the session's key for that suite."""
+        mine = self._keys.get(suite.upper())
+        if mine is None:
+            key = bytes(self._new_key(KEY_LENGTH))
+            if len(key) != KEY_LENGTH:
+                raise ValueError("key source gave %d bytes, not %d" % (len(key), KEY_LENGTH))
+            mine = self._keys[suite.upper()] = CryptoAttribute(tag, suite.upper(), key)
+        return CryptoAttribute(tag, suite, mine.key)
+
+    def _audio(self, direction, formats=None, rtpmap=None, fmtp=None, proto="RTP/AVP"):
+        m = Media("audio", self.port, proto)
         m.formats = formats
         m.rtpmap = rtpmap
         m.fmtp = fmtp
@@ -476,8 +513,14 @@ class SdpSession:
             formats.append(str(self.dtmf_pt))
             rtpmap[self.dtmf_pt] = (TELEPHONE_EVENT, 8000, None)
             fmtp[self.dtmf_pt] = "0-16"
-        sd = SessionDescription(name="tipring", connection=self.address,
-                                media=[self._audio(direction, formats, rtpmap, fmtp)])
+        m = self._audio(direction, formats, rtpmap, fmtp,
+                        "RTP/SAVP" if self.srtp == "required" else "RTP/AVP")
+        self._offered_crypto = {}
+        if self.srtp != "off":
+            for tag, suite in OFFER_SUITES:
+                a = self._offered_crypto[tag] = self._ours(tag, suite)
+                m.lines.append(("a", "crypto:%s" % a))
+        sd = SessionDescription(name="tipring", connection=self.address, media=[m])
         self._offered = sd
         return self._stamp(sd)
 
@@ -489,10 +532,13 @@ class SdpSession:
         self.remote_version = offer.origin.version
         out = []
         plan = None
+        why = None
         for m in offer.media:
             if plan is None and _usable(m):
                 common, dtmf = _common(m, self.codecs)
-                if common:
+                crypto, refused = offer_choice(self.srtp, m.proto, m.lines)
+                why = why or refused
+                if common and not refused:
                     addr = offer.media_address(m)
                     hold = offer.is_hold(m)
                     offer_dir = offer.media_direction(m)
@@ -510,13 +556,19 @@ class SdpSession:
                         fmtp[dtmf] = "0-16"
                     else:
                         dtmf = None
-                    out.append(self._audio(mine, formats, rtpmap, fmtp))
-                    plan = MediaPlan(addr, m.port, common, dtmf, m.ptime or 20, mine, hold)
+                    a = self._audio(mine, formats, rtpmap, fmtp, m.proto)
+                    keys = None
+                    if crypto is not None:
+                        ours = self._ours(crypto.tag, crypto.suite)
+                        a.lines.append(("a", "crypto:%s" % ours))
+                        keys = keys_for(ours, crypto)
+                    out.append(a)
+                    plan = MediaPlan(addr, m.port, common, dtmf, m.ptime or 20, mine, hold, keys)
                     continue
             rejected = Media(m.kind, 0, m.proto, m.formats or ["0"])
             out.append(rejected)
         if plan is None:
-            raise NoCommonCodec("no acceptable audio stream in the offer (we take %s)"
+            raise NoCommonCodec(why or "no acceptable audio stream in the offer (we take %s)"
                                 % "/".join(self.codecs))
         sd = SessionDescription(name="tipring", connection=self.address, media=out)
         return self._stamp(sd), plan
@@ -546,4 +598,8 @@ class SdpSession:
             a_recv = False
         w_send, w_recv = _FLAGS[ours]
         mine = _direction(w_send and a_recv, w_recv and a_send)
-        return MediaPlan(addr, m.port, common, dtmf, m.ptime or 20, mine, answer.is_hold(m))
+        try:
+            keys = answer_keys(self.srtp, m.proto, m.lines, self._offered_crypto)
+        except ValueError as e:
+            raise SdpError(str(e), status_hint=488)
+        return MediaPlan(addr, m.port, common, dtmf, m.ptime or 20, mine, answer.is_hold(m), keys)

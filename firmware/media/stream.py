@@ -27,6 +27,14 @@ Rules
    received events come back once per digit as ("digit", d) and ("digit_end", d, ms). An
    event that never ends is ended by `on_timer` and reported by the next `on_packet`.
 5. Nothing received raises: malformed datagrams are counted in `errors` and dropped.
+6. SRTP (RFC 3711) when the plan has keys (`srtp`, a `firmware.media.sdes.SrtpKeys`): every
+   packet out is protected, every packet in is checked before anything else reads it, so a
+   forged or plain packet can neither play nor move the latched address; a packet failing
+   authentication is counted in `srtp_auth_failed`, a replayed one in `srtp_replayed`, and
+   dropped. The contexts (`firmware.media.srtp`, imported only then) live as long as their
+   key: `update()` with the same keys keeps them, new keys make new ones, and `carry_on()`
+   takes over an earlier stream's contexts when the keys match, so the rollover counter and
+   the replay window go on with the RTP source.
 """
 
 from firmware.compat import random_hex
@@ -78,7 +86,7 @@ class MediaStream:
                  dtmf_pt: int = None, direction: str = "sendrecv", codecs=None, *,
                  frame_ms: int = 20, now: float = 0.0, ssrc: int = None, cname: str = None,
                  rtcp_interval: float = 5.0, rtcp_mux: bool = True, ssrc_timeout: float = 0.5,
-                 ntp_offset: float = NTP_UNIX_OFFSET, jitter: dict = None):
+                 ntp_offset: float = NTP_UNIX_OFFSET, jitter: dict = None, srtp=None):
         self.local = local
         self.ssrc = _rand32() if ssrc is None else ssrc
         self.cname = cname or ("tipring-%08x" % self.ssrc)
@@ -112,23 +120,30 @@ class MediaStream:
         self.errors = 0
         self.ignored = 0
         self.latched = None
+        self.srtp = None             # SrtpKeys in use, None for plain RTP
+        self._tx = self._rx = None   # firmware.media.srtp SrtpSender / SrtpReceiver
+        self.srtp_suite = None       # the last suite used, for stats()
+        self.srtp_auth_failed = 0
+        self.srtp_replayed = 0
+        self._srtp_mod = None
         self._next_rtcp = now + rtcp_interval * (0.25 + 0.5 * self._random())
         self.remote = None
         self.codec = None
         self.direction = None
         self._decoders = {}
         self.update(remote=remote, codec=codec, pt=pt, ptime=ptime, dtmf_pt=dtmf_pt,
-                    direction=direction, codecs=codecs)
+                    direction=direction, codecs=codecs, srtp=srtp)
 
     @classmethod
     def from_plan(cls, plan, local, **kwargs) -> "MediaStream":
         """A stream from an SDP negotiation result (`firmware.media.sdp.MediaPlan` or a dict
-        with the same names: address, port, codec, pt, codecs, dtmf_pt, ptime, direction)."""
+        with the same names: address, port, codec, pt, codecs, dtmf_pt, ptime, direction,
+        srtp)."""
         return cls(local, (_plan_get(plan, "address"), _plan_get(plan, "port")),
                    codec=_plan_get(plan, "codec", "PCMU"), pt=_plan_get(plan, "pt"),
                    ptime=_plan_get(plan, "ptime") or 20, dtmf_pt=_plan_get(plan, "dtmf_pt"),
                    direction=_plan_get(plan, "direction", "sendrecv"),
-                   codecs=_plan_get(plan, "codecs"), **kwargs)
+                   codecs=_plan_get(plan, "codecs"), srtp=_plan_get(plan, "srtp"), **kwargs)
 
     def __repr__(self) -> str:
         return "<MediaStream %s %s -> %s %s sent=%d received=%d>" % (
@@ -141,11 +156,11 @@ class MediaStream:
 
     def update(self, plan=None, **changes) -> None:
         """Apply a re-negotiation: a MediaPlan-like `plan` and/or keyword changes among
-        remote, codec, pt, ptime, dtmf_pt, direction, codecs. Sequence numbers, timestamps
-        and our SSRC carry on."""
+        remote, codec, pt, ptime, dtmf_pt, direction, codecs, srtp. Sequence numbers, timestamps
+        and our SSRC carry on; SRTP re-keys only when the keys change (rule 6)."""
         if plan is not None:
             changes.setdefault("remote", (_plan_get(plan, "address"), _plan_get(plan, "port")))
-            for name in ("codec", "pt", "ptime", "dtmf_pt", "direction", "codecs"):
+            for name in ("codec", "pt", "ptime", "dtmf_pt", "direction", "codecs", "srtp"):
                 changes.setdefault(name, _plan_get(plan, name))
         remote = changes.get("remote")
         if remote is not None and tuple(remote) != self.remote:
@@ -185,6 +200,23 @@ class MediaStream:
                 decoders[pt] = CODECS[name.upper()][1]
         if codecs is not None or not self._decoders or codec is not None:
             self._decoders = decoders
+        if "srtp" in changes:
+            self._rekey(changes["srtp"])
+
+    def _rekey(self, keys):
+        """Contexts for `keys` (None: plain RTP), keeping each one whose key is unchanged."""
+        if keys is None:
+            self.srtp = self._tx = self._rx = None
+            return
+        from firmware.media import srtp
+        self._srtp_mod = srtp          # its error classes, for the per-packet paths
+        tx, rx = self._tx, self._rx
+        if tx is None or (tx.suite, tx.key) != (keys.suite, keys.tx_key):
+            tx = srtp.SrtpSender(keys.suite, keys.tx_key)
+        if rx is None or (rx.suite, rx.key, rx.mki) != (keys.suite, keys.rx_key, keys.rx_mki):
+            rx = srtp.SrtpReceiver(keys.suite, keys.rx_key, keys.rx_mki)
+        self.srtp, self._tx, self._rx = keys, tx, rx
+        self.srtp_suite = keys.suite
 
     @property
     def sending(self) -> bool:
@@ -217,13 +249,24 @@ class MediaStream:
         self._events_out.start(digit, duration_ms)
         return True
 
-    def _packet(self, pt, marker, ts, payload):
-        pkt = RtpPacket(pt, marker, self._seq, ts, self.ssrc, payload)
+    def _packet(self, out, pt, marker, ts, payload):
+        data = RtpPacket(pt, marker, self._seq, ts, self.ssrc, payload).serialize()
         self._seq = (self._seq + 1) & 0xFFFF
+        if self._tx is not None:
+            data = self._protect(self._tx.protect, data)
+            if data is None:
+                return
         self.sent += 1
         self.sent_octets += len(payload)
         self._sent_since_report = True
-        return (pkt.serialize(), self.target)
+        out.append((data, self.target))
+
+    def _protect(self, protect, data):
+        try:
+            return protect(data)
+        except ValueError:           # srtp.SrtpError: libsrtp refused it (rule 6 says never)
+            self.errors += 1
+            return None
 
     def on_capture(self, frame: bytes, now: float) -> list:
         """One captured frame of PCM in; the RTP datagrams to send as (bytes, addr) out."""
@@ -241,16 +284,16 @@ class MediaStream:
             if self.dtmf_pt is not None and self._events_out.busy:
                 for payload, marker, ev_ts in self._events_out.tick(ts, samples):
                     if payload is not None:
-                        out.append(self._packet(self.dtmf_pt, marker, ev_ts, payload))
+                        self._packet(out, self.dtmf_pt, marker, ev_ts, payload)
                 continue
-            out.append(self._packet(self.pt, self._marker, ts, self._encode(chunk)))
+            self._packet(out, self.pt, self._marker, ts, self._encode(chunk))
             self._marker = False
         return out
 
     def send_state(self, now: float) -> tuple:
         """What `carry_on` needs to go on with this stream's numbering in a new stream of the
-        same call: (ssrc, cname, next sequence number, next timestamp, now)."""
-        return (self.ssrc, self.cname, self._seq, self._ts, now)
+        same call: (ssrc, cname, next sequence number, next timestamp, now, SRTP contexts)."""
+        return (self.ssrc, self.cname, self._seq, self._ts, now, (self._tx, self._rx))
 
     def carry_on(self, state, now: float) -> None:
         """Send as the same RTP source as an earlier stream of this call (`send_state` of it):
@@ -258,8 +301,15 @@ class MediaStream:
         since then, with the marker bit (RFC 3550 §5.1, RFC 3551 §4.1). A resumed, swapped or
         conference-joined call is then one source whose numbering only moves forward; a fresh
         SSRC with a random timestamp is legal but some peers (baresip 1.0) drop every packet
-        whose timestamp is behind the last one they played, whatever the SSRC."""
-        ssrc, cname, seq, ts, then = state
+        whose timestamp is behind the last one they played, whatever the SSRC. SRTP contexts
+        of the same keys are taken over (rule 6)."""
+        ssrc, cname, seq, ts, then = state[:5]
+        tx, rx = state[5] if len(state) > 5 else (None, None)
+        if tx is not None and self._tx is not None and (tx.suite, tx.key) == (self._tx.suite, self._tx.key):
+            self._tx = tx
+        if rx is not None and self._rx is not None and \
+                (rx.suite, rx.key, rx.mki) == (self._rx.suite, self._rx.key, self._rx.mki):
+            self._rx = rx
         self.ssrc = ssrc
         self.cname = cname
         self._seq = seq & 0xFFFF
@@ -273,7 +323,12 @@ class MediaStream:
         ("bye", ssrc), ("ssrc", ssrc) when a new remote source takes over."""
         events = self._pending
         self._pending = []
-        if is_rtcp(data):
+        rtcp = is_rtcp(data)
+        if self._rx is not None:
+            data = self._unprotect(self._rx.unprotect_rtcp if rtcp else self._rx.unprotect, data)
+            if data is None:
+                return events
+        if rtcp:
             return events + self._on_rtcp(data, now)
         try:
             pkt = RtpPacket.parse(data)
@@ -311,6 +366,17 @@ class MediaStream:
             pcm = decode(pkt.payload)
         self.jitter.put(pkt.sequence_number, pkt.timestamp, pcm, now, pkt.ssrc, pkt.marker)
         return events
+
+    def _unprotect(self, unprotect, data):
+        try:
+            return unprotect(data)
+        except self._srtp_mod.AuthFailed:
+            self.srtp_auth_failed += 1
+        except self._srtp_mod.Replayed:
+            self.srtp_replayed += 1
+        except ValueError:           # srtp.SrtpError: too short, too long, a libsrtp error
+            self.errors += 1
+        return None
 
     def _switch_source(self, pkt, now):
         if self.remote_ssrc is not None:
@@ -385,15 +451,24 @@ class MediaStream:
             first = RtcpRrPacket(self.ssrc, reports)
         self._sent_since_report = False
         sdes = RtcpSdesPacket([(self.ssrc, [(SDES_CNAME, self.cname.encode())])])
-        return [(serialize_compound([first, sdes] + extra), target)]
+        data = serialize_compound([first, sdes] + extra)
+        if self._tx is not None:
+            data = self._protect(self._tx.protect_rtcp, data)
+            if data is None:
+                return []
+        return [(data, target)]
 
     # -- statistics ---------------------------------------------------------------------------
 
     def stats(self) -> dict:
         """The fields of the `media` event (INTERFACES.md): codec, sent, received, lost,
-        jitter_ms, late."""
+        jitter_ms, late; with SRTP also `srtp` (the suite), `srtp_auth_failed`, `srtp_replayed`."""
         lost = self._lost_prior + (self._rstats.lost if self._rstats else 0)
         jitter = self._rstats.jitter_ms if self._rstats else 0.0
-        return {"codec": self.codec, "sent": self.sent, "received": self.received,
-                "lost": max(0, lost), "jitter_ms": round(jitter, 1), "late": self.jitter.late}
+        st = {"codec": self.codec, "sent": self.sent, "received": self.received,
+              "lost": max(0, lost), "jitter_ms": round(jitter, 1), "late": self.jitter.late}
+        if self.srtp_suite is not None:
+            st.update(srtp=self.srtp_suite, srtp_auth_failed=self.srtp_auth_failed,
+                      srtp_replayed=self.srtp_replayed)
+        return st
 

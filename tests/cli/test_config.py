@@ -1,5 +1,6 @@
 """Config validation: every wrong key reported at once, by key, with the allowed values."""
 
+import os
 import subprocess
 import sys
 
@@ -188,3 +189,43 @@ def test_line_service_keys_of_issue_15_default_and_are_checked(tmp_path):
     with pytest.raises(config.ConfigError) as e:
         config.load(write(tmp_path, bad))
     assert "line.1.pulse_pps_min: 22 is not allowed; allowed: less than line.1.pulse_pps_max (20)" in str(e.value)
+
+
+@pytest.mark.parametrize("value, ok", [("off", True), ("optional", True), ("REQUIRED", True),
+                                       ("on", False), (True, False), ("", False)])
+def test_srtp_mode_per_line(tmp_path, value, ok):
+    pytest.importorskip("pylibsrtp")
+    text = GOOD.replace('caller_id = "bell202"', "caller_id = \"bell202\"\nsrtp = %s"
+                        % ("true" if value is True else '"%s"' % value))
+    if ok:
+        assert config.load(write(tmp_path, text)).line(1)["srtp"] == value.lower()
+    else:
+        with pytest.raises(config.ConfigError) as e:
+            config.load(write(tmp_path, text))
+        assert "line.1.srtp" in str(e.value) and "off, optional, required" in str(e.value)
+    assert config.load(write(tmp_path, GOOD, "plain.toml")).line(1)["srtp"] == "off"
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _lacks_pylibsrtp(python):
+    if not os.path.exists(python):
+        return False
+    r = subprocess.run([python, "-c", "import sys, tomllib; import pylibsrtp"], capture_output=True)
+    return b"No module named 'pylibsrtp'" in r.stderr
+
+
+@pytest.mark.skipif(not _lacks_pylibsrtp(SYSTEM_PYTHON), reason="no Python 3.11 without pylibsrtp here")
+def test_check_config_says_srtp_needs_pylibsrtp_where_it_is_missing(tmp_path):
+    """A real interpreter without pylibsrtp (Debian's python3, not the venv): SRTP asked for is
+    a config error naming the package; srtp = "off" is fine there."""
+    path = write(tmp_path, GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\nsrtp = "optional"'))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", path], capture_output=True,
+                       text=True, timeout=60, cwd=root)
+    assert r.returncode == 1 and "line.1.srtp" in r.stdout and "pylibsrtp" in r.stdout, r.stdout + r.stderr
+    plain = write(tmp_path, GOOD, "plain.toml")
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", plain], capture_output=True,
+                       text=True, timeout=60, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr

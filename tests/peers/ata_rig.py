@@ -20,8 +20,10 @@ from tests.peers.sipp import Sipp
 
 
 class AtaRig:
-    def __init__(self, workdir, phones=(("1002", 700), ("1003", 900)), record=False, **line_keys):
+    def __init__(self, workdir, phones=(("1002", 700), ("1003", 900)), record=False, mediaenc=None,
+                 **line_keys):
         """`phones`: (user, tone_hz) or (user, tone_hz, answer mode) for each baresip;
+        `mediaenc`: the phones' media encryption (BaresipPhone: "srtp", "srtp-mand" or None);
         `record`: the baresips also record (sndfile); `line_keys`: extra [[line]] keys for
         tipring's line 1001. Needs `rtptap.available()` (root or CAP_NET_RAW)."""
         self.workdir = workdir
@@ -38,7 +40,7 @@ class AtaRig:
                 user, hz = p[0], p[1]
                 answer = p[2] if len(p) > 2 else "auto"
                 self.phones[user] = BaresipPhone(workdir, user, registrar=self.kam.address, answer=answer,
-                                                 record=record, tone_hz=hz)
+                                                 record=record, tone_hz=hz, mediaenc=mediaenc)
                 self.tap.add_ports(self.rtp_ports(user))
             self.control = "127.0.0.1:%d" % free_port()
             self.fw = RunningFirmware(workdir, sim_line_config(self.kam.address, self.control, **line_keys))

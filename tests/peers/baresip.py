@@ -4,6 +4,9 @@ What the rig's baresip.sh does, in Python and on free ports: copy the config tem
 SIP, RTP, ctrl_tcp and cons at loopback ports of our own, write the account line, and run
 baresip in its own process group so it can always be killed. Driven over ctrl_tcp with bctl.
 `record=True` loads sndfile, which writes the received/sent audio to dump-*-dec/enc.wav.
+`mediaenc="srtp"` (SDES, best effort: RTP/AVP with a=crypto, plain RTP when the peer has none)
+or "srtp-mand" (RTP/SAVP, SRTP or no call) loads the srtp module and sets the account's
+mediaenc (RFC 4568 SDES keys).
 """
 
 import glob
@@ -24,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 class BaresipPhone:
     def __init__(self, workdir, user="1002", registrar=None, answer="auto", record=False,
-                 tone_hz=1000, codecs="PCMU,PCMA", regint=600, wav=None, trace=False):
+                 tone_hz=1000, codecs="PCMU,PCMA", regint=600, wav=None, trace=False, mediaenc=None):
         self.user = user
         self.registrar = registrar
         self.sip_port = free_port()
@@ -56,12 +59,15 @@ class BaresipPhone:
             cfg = cfg.replace("#module\t\t\tsndfile.so", "module\t\t\tsndfile.so")
             if "module\t\t\tsndfile.so" not in cfg:
                 cfg += "\nmodule\t\t\tsndfile.so\n"
+        if mediaenc:
+            cfg = cfg.replace("#module\t\t\tsrtp.so", "module\t\t\tsrtp.so")
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(cfg)
         domain = registrar or "127.0.0.1"
         with open(os.path.join(self.dir, "accounts"), "w") as f:
             f.write("<sip:%s@%s;transport=udp>;auth_pass=secret%s;answermode=%s;audio_codecs=%s;"
-                    "regint=%d;mwi=no;ptime=20\n" % (user, domain, user, answer, codecs, regint if registrar else 0))
+                    "regint=%d;mwi=no;ptime=20%s\n" % (user, domain, user, answer, codecs, regint if registrar else 0,
+                                                      ";mediaenc=%s" % mediaenc if mediaenc else ""))
         open(os.path.join(self.dir, "contacts"), "w").close()
         self.log_path = os.path.join(self.dir, "baresip.log")
         self._log = open(self.log_path, "w")

@@ -17,6 +17,7 @@ from firmware.media.jitter import JitterBuffer
 from firmware.media.mixer import add_pure, mix
 from firmware.media.rtcp import ReceiverStats, RtcpRrPacket, RtcpSdesPacket, parse_compound
 from firmware.media.rtp import RtpPacket, is_rtcp, seq_diff, seq_lt, ts_diff, uint16_add
+from firmware.media.sdes import choose, crypto_attributes, parse_crypto, usable
 from firmware.media.telephone_event import EventReceiver, EventSender
 
 PCMU = bytes([0x80, 0x80, 0x12, 0x34, 0, 0, 0x0A, 0, 0x11, 0x22, 0x33, 0x44]) + b"\xff" * 160
@@ -110,6 +111,19 @@ def test_mix_saturates():
     assert add_pure(a, b) == struct.pack("<4h", 32767, -32768, 11, 0)
     ha, hb = mix([a, b], add_pure)
     assert ha == b and hb == a
+
+
+def test_sdes_crypto_attribute():
+    # RFC 4568 §5.1: a 4-byte MKI and FEC_ORDER; written back as read
+    v = ("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4 "
+         "FEC_ORDER=FEC_SRTP")
+    a = parse_crypto(v)
+    assert a.tag == 1 and len(a.key) == 30 and a.lifetime == 1 << 20 and a.mki == (1, 4)
+    assert str(a) == v and usable(a)
+    assert "not base64" in raises(parse_crypto, "1 AES_CM_128_HMAC_SHA1_80 inline:!!")
+    got = crypto_attributes([("a", "crypto:junk"), ("a", "crypto:2 AEAD_AES_256_GCM inline:" + "A" * 60),
+                             ("a", "crypto:" + v)])
+    assert [x.tag for x in got] == [2, 1] and choose(got).tag == 1
 
 
 if __name__ == "__main__":
