@@ -21,7 +21,6 @@ from firmware.config import parse_hostport
 from firmware.eventlog import EventLog
 from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
-from firmware.loop.tcp import StreamTransport, tls_client_context
 from firmware.calls.manager import CallManager
 from firmware.calls.mwi import MwiService
 from firmware.media.stream import MediaStream
@@ -158,6 +157,8 @@ class Firmware:
         if kind == "udp":
             return UdpEndpoint(self.loop, host, port, self._datagram, self._sip_socket_error,
                                batch=SIP_BATCH)
+        # imported here: the ssl module alone is ~5 MB of RSS that a UDP ATA never needs
+        from firmware.loop.tcp import StreamTransport, tls_client_context
         tls = None
         if kind == "tls":
             ca, verify = s.get("tls_ca_file"), s.get("tls_verify", True)
@@ -170,12 +171,17 @@ class Firmware:
                 tls = tls_client_context(None, True, system_cas=False)
         return StreamTransport(self.loop, host, port, self._datagram, self._sip_transport_status, tls=tls)
 
+    @property
+    def _sip_is_stream(self) -> bool:
+        """SIP runs over TCP/TLS (a StreamTransport), not a UDP endpoint."""
+        return self.sip is not None and not isinstance(self.sip, UdpEndpoint)
+
     def _sip_send(self, o) -> None:
         """("send", bytes, dest[, fallback]): over UDP a datagram; over TCP/TLS the connection
         to dest, opened when needed (fallback: where a response goes when that is gone)."""
         data, dest = o[1], o[2]
         try:
-            if isinstance(self.sip, StreamTransport):
+            if self._sip_is_stream:
                 self.sip.send(data, dest, o[3] if len(o) > 3 else None)
             else:
                 self.sip.send(data, dest)
@@ -185,7 +191,7 @@ class Firmware:
     def _sip_flow(self, target, server_name) -> None:
         """Over TCP/TLS, keep the connection to a line's registrar/proxy up (reconnected with
         back-off when lost) and check its TLS certificate against the configured host name."""
-        if isinstance(self.sip, StreamTransport):
+        if self._sip_is_stream:
             self.sip.set_server_name(target, server_name)
             self.sip.keep(target)
 

@@ -47,11 +47,7 @@ import array
 import math
 import random
 
-try:
-    import ctypes
-    import ctypes.util
-except ImportError:       # MicroPython: no canceller, the line runs without one
-    ctypes = None
+ctypes = None   # imported with the library at the first canceller: an idle ATA carries neither
 
 from firmware.dsp.pcm import AUDIOOP, FRAME, FRAME_BYTES, amplitude
 
@@ -75,19 +71,31 @@ class EchoUnavailable(Exception):
 
 def _speexdsp():
     """libspeexdsp through ctypes, set up once (opaque states: restype c_void_p)."""
-    global _lib
-    if ctypes is None:
-        raise EchoUnavailable("no ctypes in this Python")
+    global _lib, ctypes
     if _lib is not None:
         if _lib is False:
             raise EchoUnavailable("libspeexdsp not found (Debian: apt-get install libspeexdsp1)")
         return _lib
-    name = ctypes.util.find_library("speexdsp") or "libspeexdsp.so.1"
     try:
-        lib = ctypes.CDLL(name)
-    except OSError:
+        import ctypes as _ctypes
+    except ImportError:       # MicroPython: no canceller, the line runs without one
         _lib = False
-        raise EchoUnavailable("libspeexdsp not found (Debian: apt-get install libspeexdsp1)")
+        raise EchoUnavailable("no ctypes in this Python")
+    ctypes = _ctypes
+    try:
+        # the soname first: ctypes.util.find_library runs ldconfig in a subprocess, which the
+        # loop thread must not wait for
+        lib = ctypes.CDLL("libspeexdsp.so.1")
+    except OSError:
+        import ctypes.util
+        name = ctypes.util.find_library("speexdsp")
+        try:
+            lib = ctypes.CDLL(name) if name else None
+        except OSError:
+            lib = None
+        if lib is None:
+            _lib = False
+            raise EchoUnavailable("libspeexdsp not found (Debian: apt-get install libspeexdsp1)")
     vp = ctypes.c_void_p
     lib.speex_echo_state_init.restype = vp
     lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
