@@ -131,6 +131,17 @@ def pacing(packets, slack: float = 0.030, frame: float = FRAME):
     return len(idx), on_time, max(late), max(0, span - len(set(i for _, i in idx)))
 
 
+def _main_stream(packets):
+    """([(t, seq)], number of streams): the call's stream is the (destination, SSRC) with the
+    most packets; a flooded UA that answers INVITEs may start others beside it."""
+    streams = {}
+    for p in packets:
+        streams.setdefault((p[2], p[7]), []).append((p[0], p[5]))
+    if not streams:
+        return [], 0
+    return max(streams.values(), key=len), len(streams)
+
+
 class FloodCall:
     """A call under fire: Kamailio, baresip 1002 (auto-answer, sending `far_hz`), tipring 1001
     on the sim board whose handset calls 1002 and says `near_hz`, an RTP tap on loopback.
@@ -201,10 +212,11 @@ class FloodCall:
             fl.stop()
         t0, t1 = fl.started, fl.ended
         got = [p for p in self.tap.since(mark) if t0 <= p[0] <= t1]
-        out = [(p[0], p[5]) for p in got if p[2] in self.to_phone]
-        back = [(p[0], p[5]) for p in got if p[2] in self.to_ata]
+        out, n_out = _main_stream([p for p in got if p[2] in self.to_phone])
+        back, n_back = _main_stream([p for p in got if p[2] in self.to_ata])
         return {"sent": fl.sent, "replies": fl.replies, "seconds": round(t1 - t0, 2),
-                "heard": (heard, taken), "out": pacing(out), "back": pacing(back)}
+                "heard": (heard, taken), "out": pacing(out), "back": pacing(back),
+                "streams": (n_out, n_back)}
 
     def console(self, command) -> str:
         import socket as _s

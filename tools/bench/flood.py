@@ -29,8 +29,10 @@ from tests.peers.flood import FloodCall  # noqa: E402
 def row(who, method, r, stream):
     n, on_time, worst, missing = r[stream]
     share = 100.0 * on_time / n if n else 0.0
-    print("%-8s %-8s %6d %7d %6d %8.2f %% %8.1f ms %5d   %d/%d" % (
-        who, method, r["sent"], r["replies"], n, share, worst * 1000, missing, r["heard"][0], r["heard"][1]))
+    streams = r["streams"][0 if stream == "out" else 1]
+    print("%-8s %-8s %6d %7d %6d %8.2f %% %8.1f ms %5d   %d/%d   %d" % (
+        who, method, r["sent"], r["replies"], n, share, worst * 1000, missing, r["heard"][0], r["heard"][1],
+        streams))
     return share
 
 
@@ -43,8 +45,8 @@ def main(argv=None) -> int:
         baresip_sip = ("127.0.0.1", fc.phone.sip_port)
         print("flood %.0f requests/s for %.0f s per phase, during a call tipring 1001 <-> baresip 1002"
               % (args.rate, args.seconds))
-        print("%-8s %-8s %6s %7s %6s %10s %11s %5s   %s" % (
-            "flooded", "method", "sent", "answers", "rtp", "<=30 ms", "worst", "miss", "heard"))
+        print("%-8s %-8s %6s %7s %6s %10s %11s %5s   %s   %s" % (
+            "flooded", "method", "sent", "answers", "rtp", "<=30 ms", "worst", "miss", "heard", "streams"))
         results = {}
         for who, target, stream in (("tipring", fc.sip, "out"), ("baresip", baresip_sip, "back")):
             for method in ("OPTIONS", "INVITE"):
