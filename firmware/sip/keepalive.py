@@ -18,7 +18,9 @@ primary registrar (its host:port as Request-URI, no user part). No final answer 
 `ping_timeout` (4 s: the first send and three UDP retransmissions at T1 = 500 ms), or a 5xx,
 is a failure: the registrar is down or restarting. Any other answer (200, 401, 404, 405 ...)
 shows a live registrar. The first good answer after a failure means "it is back", perhaps
-with an empty location table: the registration re-registers. A late answer to a ping that
+with an empty location table: the registration re-registers. Any other good answer is
+followed by the registration's binding query (`Registration.check_binding`), which catches a
+restart too quick for the ping to see. A late answer to a ping that
 already counted as failed counts as good. Only one ping is in flight at a time.
 """
 
@@ -47,6 +49,9 @@ class RegistrarMonitor:
         self._late = None           # cseq of a ping that counted as failed, still answerable
         self.sent_keepalives = 0
         self.sent_pings = 0
+        self._query = None          # (REGISTER query in flight, auth rounds)
+        self.queries = 0
+        self.query_supported = True  # False once the registrar refused a query
 
     @property
     def next_hop(self):
@@ -91,6 +96,8 @@ class RegistrarMonitor:
     def on_response(self, resp, now: float) -> list:
         if resp.status < 200:
             return []
+        if resp.cseq.method == "REGISTER":
+            return self._query_answer(resp, now)
         try:
             seq = resp.cseq.seq
         except ValueError:
@@ -105,11 +112,48 @@ class RegistrarMonitor:
             return []
         if 500 <= resp.status < 600:
             return self.reg.registrar_down(now, "registrar answered OPTIONS %d %s" % (resp.status, resp.reason))
-        return self.reg.registrar_up(now)
+        if self.reg.down:
+            return self.reg.registrar_up(now)
+        # alive: does it still hold our binding? (a restart quicker than the ping window)
+        return self._ask_binding()
 
     def on_failure(self, reason: str, now: float) -> list:
-        """Timer F of a ping: it already counted as failed at `ping_timeout`."""
+        """Timer F of a ping (it already counted as failed at `ping_timeout`) or of a binding
+        query (the next ping decides)."""
+        self._query = None
         return []
+
+    # ------------------------------------------------------------------ the binding query
+    def _ask_binding(self) -> list:
+        if self._query is not None or not self.query_supported or not self.reg.can_check():
+            return []
+        req = self.reg.query_request()
+        self._query = (req, 0)
+        self.queries += 1
+        return [("send", req, self.reg.registrar)]
+
+    def _query_answer(self, resp, now):
+        if self._query is None:
+            return []
+        sent, rounds = self._query
+        self._query = None
+        code = resp.status
+        if code in (401, 407):
+            result = self.reg.auth.respond(resp, sent)
+            if not result.ok or rounds >= 2:
+                return []               # a real refresh will report a credentials problem
+            req = self.reg.query_request()
+            for name, value in result.headers:
+                req.headers.set(name, value)
+            self._query = (req, rounds + 1)
+            return [("send", req, self.reg.registrar)]
+        if not 200 <= code < 300:
+            if code < 500:
+                self.query_supported = False   # 403/404/405/501...: no queries here
+            return []
+        if self.reg.holds_binding(resp):
+            return []
+        return self.reg.binding_lost(now)
 
     # ------------------------------------------------------------------ internals
     def _options(self, now):

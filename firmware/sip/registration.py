@@ -44,6 +44,14 @@ and the line re-registers at once, once (the old Contact is removed in the same 
 `;expires=0`); a mapping that moves again on that answer is taken at the next refresh only.
 No RFC 5626 (no reg-id/instance-id, no flow tokens): plain RFC 3261 + RFC 3581.
 
+Binding check (RFC 3261 §10.2.3): a registrar that restarts faster than the ping notices
+(a second or two) answers every ping and has forgotten us all the same. So each good ping
+answer from the primary is followed by a REGISTER query (the monitor sends it, as its own
+transaction), a REGISTER with no Contact, whose 200 lists the bindings the registrar holds
+for our AoR: ours missing means lost (`binding_lost`), and the line re-registers at once
+(`registration_failed` with `cause: "check"`, then `registered`). A registrar that refuses
+queries (403/404/405/501) is not asked again.
+
 Recovery. A binding counts as lost on a failed refresh (timeout, 5xx), a lost TCP connection
 (`on_transport_lost`), or the monitor's OPTIONS ping failing (`registrar_down`); the line then
 re-registers at once, and when that fails too the back-off starts with a short first retry
@@ -347,6 +355,39 @@ class Registration:
             self._due = now
         return []
 
+    def can_check(self) -> bool:
+        """True when a binding query makes sense now: registered at the primary, nothing in
+        flight, not leaving."""
+        return self.state == "registered" and self._last is None and not self.on_backup \
+            and not self._unregistering
+
+    def query_request(self) -> Request:
+        """A REGISTER query for our AoR (RFC 3261 §10.2.3: no Contact, no Expires), with
+        credentials when we hold a nonce; the monitor sends it as its own transaction."""
+        req = self._build(None)
+        for name, value in self.auth.authorize(req):
+            req.headers.set(name, value)
+        return req
+
+    def holds_binding(self, resp) -> bool:
+        """Whether a 2xx to a REGISTER lists our Contact among the bindings."""
+        try:
+            contacts = resp.contact
+        except ValueError:
+            return False
+        return any(not getattr(c, "star", False) and self._same_contact(c) for c in contacts)
+
+    def binding_lost(self, now: float) -> list:
+        """The registrar no longer holds our binding (a query said so): register again now
+        (from `on_timer`, so the REGISTER is this TU's and not the monitor's), unless a
+        REGISTER is already on its way."""
+        if self.state != "registered" or self._last is not None:
+            return []
+        ev = self._report(now, None, "the registrar no longer holds our binding (restarted?)", cause="check")
+        self.bound_until = None
+        self._due = now                # the REGISTER goes from on_timer, as this TU's own
+        return [ev] if ev else []
+
     @staticmethod
     def refresh_after(granted: float) -> float:
         """Refresh at half the granted interval: time for Timer F (32 s) and a retry or two."""
@@ -523,12 +564,23 @@ class Registration:
                 and (u.port or 5060) == ours[1])
 
     def _send(self, now, expires, credentials=None):
-        self.cseq += 1
         self.state = "registering" if not self._unregistering else "unregistering"
+        req = self._build(expires)
+        creds = credentials if credentials is not None else self.auth.authorize(req)
+        for name, value in creds:
+            req.headers.set(name, value)
+        self._last = req
+        self._due = None
+        return [("send", req, self.next_hop)]
+
+    def _build(self, expires):
+        """The next REGISTER (CSeq counted); `expires` None makes it a query."""
+        self.cseq += 1
         aor = "sip:%s@%s" % (self.user, self.domain)
         who = ('"%s" ' % self.display) if self.display else ""
-        contact = "<%s>;expires=%d" % (self.contact, expires)
-        if self._old_contact and self._old_contact != self.contact and not self._unregistering:
+        query = expires is None    # a binding query: no Contact, no Expires (§10.2.3)
+        contact = None if query else "<%s>;expires=%d" % (self.contact, expires)
+        if not query and self._old_contact and self._old_contact != self.contact and not self._unregistering:
             contact += ", <%s>;expires=0" % self._old_contact
         headers = [
             ("Max-Forwards", "70"),
@@ -541,13 +593,9 @@ class Registration:
             ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"),
             ("User-Agent", self.user_agent),
         ]
-        req = Request("REGISTER", "sip:%s" % self.domain, headers)
-        creds = credentials if credentials is not None else self.auth.authorize(req)
-        for name, value in creds:
-            req.headers.set(name, value)
-        self._last = req
-        self._due = None
-        return [("send", req, self.next_hop)]
+        if query:
+            headers = [h for h in headers if h[0] not in ("Contact", "Expires")]
+        return Request("REGISTER", "sip:%s" % self.domain, headers)
 
     def __repr__(self):
         return "<Registration line %d %s@%s %s>" % (self.line, self.user, self.domain, self.state)

@@ -53,6 +53,30 @@ def call_1001_through(tmp_path, kam, control, name="uac"):
         return rc, s
 
 
+def test_a_restart_quicker_than_the_ping_is_caught_by_the_binding_query(kam, tmp_path):
+    """Kamailio stopped and started again at once (well inside one ping interval): every ping
+    is answered, only the REGISTER query after the next one shows the binding gone."""
+    sip, control = free_port(), free_port()
+    with RunningFirmware(str(tmp_path), config(kam.address, control, sip)) as fw:
+        assert fw.wait_event(lambda e: e["event"] == "registered", 10)
+        time.sleep(PING_S + 0.5)                 # a ping and a query have run: still bound
+        n = len(fw.events())
+        kam.stop()
+        kam.start()
+        up_at = time.monotonic()
+        assert kam.contacts("1001") == []
+        back = fw.wait_event(lambda e: e["event"] == "registered", PING_S * 3 + 10, since=n)
+        took = time.monotonic() - up_at
+        print("re-registered %.2f s after a quick Kamailio restart (ping every %d s, expires 3600)"
+              % (took, PING_S))
+        assert back, fw.events()[n:]
+        lost = [e for e in fw.events()[n:] if e["event"] == "registration_failed"]
+        assert lost and lost[0].get("cause") in ("check", "ping"), lost
+        assert "sip:1001@127.0.0.1:%d" % sip in kam.contacts("1001")
+        rc, s = call_1001_through(tmp_path, kam, control)
+        assert rc == 0, s.errors()[-2000:]
+
+
 def test_kamailio_restart_at_expires_3600_is_noticed_and_the_line_takes_calls_again(kam, tmp_path):
     sip, control = free_port(), free_port()
     with RunningFirmware(str(tmp_path), config(kam.address, control, sip)) as fw:

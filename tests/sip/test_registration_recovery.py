@@ -71,6 +71,8 @@ class Net:
 def grant(req, expires=3600, via=None):
     """200 for a REGISTER, listing the Contacts it asked for (the registrar's view)."""
     extra = [("Contact", c) for c in req.headers.get_all("Contact")]
+    if not extra:   # a query (RFC 3261 §10.2.3): this registrar always holds the Net's binding
+        extra = [("Contact", "<sip:1001@127.0.0.1:5070>;expires=%d" % expires)]
     extra.append(("Expires", str(expires)))
     resp = response_to(req, 200, to_tag="reg", extra=extra)
     if via is not None:
@@ -137,13 +139,22 @@ def test_crlf_keepalives_go_to_the_registrar_every_interval():
 
 
 def restartable(state):
-    """Kamailio-like: answers while state["up"]; a restart empties its location table."""
+    """Kamailio-like: answers while state["up"]; a restart empties its location table, which a
+    REGISTER query (no Contact, RFC 3261 §10.2.3) reads back."""
     def answer(req, dest, net):
+        table = state.setdefault("table", {})
+        if not state["up"]:
+            table.clear()                       # down: usrloc is in memory, gone on restart
         if not state["up"] or dest != state.get("at", PRIMARY):
             return None
         if req.method == "OPTIONS":
             return response_to(req, 200, to_tag="ka")
+        contacts = req.headers.get_all("Contact")
+        if not contacts:                        # a query: the bindings held
+            state.setdefault("queries", []).append((net.now, dest))
+            return response_to(req, 200, to_tag="reg", extra=[("Contact", c) for c in table.get(dest, [])])
         state.setdefault("bound", []).append((net.now, dest))
+        table[dest] = [c for c in contacts if "expires=0" not in c.replace(" ", "")]
         return grant(req)
     return answer
 
@@ -260,3 +271,38 @@ def test_received_is_always_added_when_rport_is_asked_for_rfc3581():
     # without rport, received only when the source differs from sent-by (RFC 3261 §18.2.1)
     ua.receive(opts.replace(";rport", "").replace("a1", "a2").replace("c1", "c2").encode(), ("127.0.0.1", 5099), 0.0)
     assert "received" not in seen[1].via[0].params
+
+
+def test_a_restart_quicker_than_the_ping_is_caught_by_the_binding_query():
+    """The registrar restarts between two pings (down 1 s, every ping answered): only the
+    REGISTER query after the next ping shows the binding gone; the line registers again then,
+    not at the refresh half an hour later."""
+    st = {"up": True}
+    net = Net(restartable(st), ping_s=10, expires=3600)
+    net.until(25.0)
+    assert len(st["queries"]) == 2 and len(net.named("registered")) == 1   # bound: nothing to do
+    st["up"] = False
+    st["table"].clear()                              # a restart: usrloc is in memory
+    net.until(26.0)
+    st["up"] = True                                  # back at 26 s with an empty table
+    net.until(45.0)
+    back = [t for t, f in net.named("registered") if t > 26.0]
+    assert back and back[0] <= 30.5, net.events       # the query after the 30 s ping
+    lost = [f for t, f in net.named("registration_failed")]
+    assert lost and lost[0]["cause"] == "check"
+    assert st["table"][PRIMARY]
+
+
+def test_a_registrar_that_refuses_queries_is_not_asked_again():
+    asked = []
+
+    def answer(req, dest, net):
+        if req.method == "OPTIONS":
+            return response_to(req, 200, to_tag="ka")
+        if not req.headers.get_all("Contact"):
+            asked.append(net.now)
+            return response_to(req, 405, to_tag="q")
+        return grant(req)
+    net = Net(answer, ping_s=10, expires=3600)
+    net.until(60.0)
+    assert len(asked) == 1 and len(net.named("registered")) == 1
