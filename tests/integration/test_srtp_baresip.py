@@ -30,7 +30,16 @@ def wire(rig, user, secs=1.2):
     (to the phone, to tipring), each (samples, 8000)."""
     m = rig.tap.mark()
     time.sleep(secs)
-    return rig.tap.pcm(m, rig.rtp_ports(user)), rig.tap.pcm(m, TIPRING_RTP)
+    # toward tipring: only what this phone sent (the port range is shared with any other
+    # tipring on the machine, e.g. another test run at the same time)
+    mine = set(rig.rtp_ports(user))
+    back = [b for p in rig.tap.since(m, TIPRING_RTP) if p[1] in mine for b in _g711(p)]
+    return rig.tap.pcm(m, rig.rtp_ports(user)), (back, 8000)
+
+
+def _g711(p):
+    table = rtptap.DECODE[p[3]]
+    return [table[b] for b in p[8]]
 
 
 def share(heard, hz):
