@@ -19,12 +19,15 @@ Rules
    need nothing new; only the payload differs.
 2. The line's rate: `line_rate` 8000 (the sim board and the AG1171 USB board today) or 16000.
    At 8000 the codec runs in libg722's 8 kHz mode: the encoder takes the 8 kHz line as G.722's
-   lower sub-band (0-4 kHz, which G.722's QMF analysis produces at 8 kHz anyway) and codes the
-   upper sub-band as silence; the decoder gives back only the lower sub-band. The QMF is the
-   halfband filter of the 16 <-> 8 kHz conversion, so no second resampler runs (and none of its
-   aliasing or delay); the stream stays compatible with every wideband peer (a tone crosses at
-   its frequency and level, and a 6 kHz tone from the peer is stopped, tests/media/test_g722.py).
-   At 16000 the full QMF runs both ways: the path for a board whose line is 16 kHz.
+   lower sub-band (0-4 kHz at 8 kHz, exactly what G.722's QMF analysis would make of it) and
+   codes the upper sub-band as silence; the decoder gives back only the lower sub-band. G.722's
+   own QMF, the 24-tap halfband pair that the wideband peer runs, is then the 16 <-> 8 kHz
+   filter: its analysis keeps 4-8 kHz out of the lower band we decode, its synthesis
+   interpolates our band up to 16 kHz. So no resampler of ours runs (no aliasing, no added
+   delay, half the codec's work), and the stream stays compatible with every wideband peer: a
+   tone crosses at its frequency and level both ways, a 6 kHz tone from the peer is stopped
+   (tests/media/test_g722.py). At 16000 the full QMF runs here too: the path for a board
+   whose line is 16 kHz, which the stream does not use yet (its line is 8 kHz).
 3. PCM is signed 16-bit little-endian `bytes`, as everywhere in the media path. A payload of odd
    bytes decodes (each octet is one 16 kHz sample pair); an empty one gives no audio.
 """
