@@ -260,6 +260,27 @@ def _srtp_mode(v):
     return mode
 
 
+LINE_CODECS = ("pcmu", "pcma", "g722")
+
+
+def _codecs(v):
+    """A line's codecs in preference order: "g722,pcmu,pcma" -> the same, lower case."""
+    allowed = 'codec names from %s, comma-separated, each once, in preference order ' \
+              '(e.g. "g722,pcmu,pcma")' % ", ".join(LINE_CODECS)
+    if not isinstance(v, str):
+        raise _Bad(allowed)
+    names = [n.strip().lower() for n in v.split(",")]
+    if not v.strip() or any(n not in LINE_CODECS for n in names) or len(set(names)) != len(names):
+        raise _Bad(allowed)
+    if "g722" in names:
+        try:
+            import G722  # noqa: F401  (G.722 runs over libg722: firmware/media/g722.py)
+        except ImportError:
+            raise _Bad('%s without g722 (G.722 needs the g722 package, which is not installed '
+                       'here: pip install g722)' % allowed.split(" (")[0])
+    return ",".join(names)
+
+
 def _int_choice(*options):
     def check(v):
         if isinstance(v, bool) or v not in options:
@@ -364,6 +385,8 @@ SCHEMA = {
         "mwi_expires": (_int(60, 86400), 3600),
         # SRTP (RFC 3711) keyed by SDES (RFC 4568): HT802 "SRTP Mode", SPA112 "Secure Call"
         "srtp": (_srtp_mode, "off"),
+        # codecs offered and accepted, in preference order (firmware/media/sdp.py, g722.py)
+        "codecs": (_codecs, "pcmu,pcma"),
     },
     "console": {
         "listen": (_console_listen, "off"),

@@ -142,7 +142,8 @@ class Call:
         self.invite = None              # our INVITE as sent (outgoing) / theirs (incoming)
         self.invite_tx = None
         self.server_tx = None
-        self.sdp = SdpSession(rtp[0], rtp[1], srtp=line.get("srtp") or "off", new_key=media_keys)
+        self.sdp = SdpSession(rtp[0], rtp[1], codecs=(line.get("codecs") or "pcmu,pcma").split(","),
+                              srtp=line.get("srtp") or "off", new_key=media_keys)
         self.plan = None                # firmware.media.sdp.MediaPlan once negotiated
         self.media_on = False
         self.peer = None

@@ -41,13 +41,14 @@ RTP_TS_MODULO = 1 << 32
 # Static payload types of RFC 3551 §6 that an ATA meets, and the 8 kHz clock they share.
 PT_PCMU = const(0)
 PT_PCMA = const(8)
+PT_G722 = const(9)  # RFC 3551 §4.5.2: 16 kHz audio, yet an 8000 Hz RTP clock (firmware/media/g722.py)
 PT_CN = const(13)  # comfort noise (RFC 3389): recognised, not generated
 CLOCK_RATE = const(8000)
 
 #: codec name (SDP encoding name) -> static payload type
-CODEC_PT = {"PCMU": PT_PCMU, "PCMA": PT_PCMA}
+CODEC_PT = {"PCMU": PT_PCMU, "PCMA": PT_PCMA, "G722": PT_G722}
 #: static payload type -> codec name
-PT_CODEC = {PT_PCMU: "PCMU", PT_PCMA: "PCMA"}
+PT_CODEC = {PT_PCMU: "PCMU", PT_PCMA: "PCMA", PT_G722: "G722"}
 
 # RFC 5761 §4: an RTCP packet's second octet (its packet type) lies in 192..223; those values
 # are RTP payload types 64..95 with the marker bit set, which RFC 5761 keeps unassigned.

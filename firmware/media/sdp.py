@@ -3,16 +3,21 @@
 What this module owns
 ---------------------
 The session description as data (`SessionDescription`, `Media`, `Origin`), its text form both
-ways, and the negotiation a G.711 phone line does with it: which codec, which address and port,
+ways, and the negotiation a phone line does with it: which codec, which address and port,
 which direction, which telephone-event payload type, and the `o=` version counter of our side.
 It knows no SIP, socket or RTP; the call layer hands it bodies and gets bodies and a
 `MediaPlan` back.
 
 Rules
 -----
-1. Codecs: PCMU (static PT 0) and PCMA (PT 8) at 8000 Hz, plus telephone-event/8000 (RFC 4733)
-   on a dynamic PT with `a=fmtp:<pt> 0-16`. Static PTs are known without `a=rtpmap` (RFC 3551);
-   dynamic ones only through it. Names compare case-insensitively (RFC 4566 §6).
+1. Codecs: PCMU (static PT 0), PCMA (PT 8) and G722 (PT 9) at 8000 Hz, plus
+   telephone-event/8000 (RFC 4733) on a dynamic PT with `a=fmtp:<pt> 0-16`. Static PTs are
+   known without `a=rtpmap` (RFC 3551); dynamic ones only through it. Names compare
+   case-insensitively (RFC 4566 §6). G.722 is `G722/8000` although its audio is 16 kHz: RFC
+   3551 §4.5.2 keeps the 8000 clock rate of RFC 1890 (`G722/16000` is no codec we know).
+   Which codecs a session takes and offers, in order, is its `codecs` (a line's `codecs`
+   key): our offer lists them in that order, so the peer's answer can pick our favourite;
+   an answer keeps the offer's order (RFC 3264 §6.1 recommends it) among the ones we take.
 2. Answering (RFC 3264 §6): one m= line per offered m= line, same order. The first audio
    RTP/AVP or RTP/SAVP stream with a common codec (and the crypto rule 6 asks for) is accepted;
    every other stream (video, a second audio, port 0 in the offer) is rejected with port 0
@@ -83,7 +88,9 @@ SRTP_MODES = ("off", "optional", "required")
 OFFER_SUITES = ((1, DEFAULT_SUITE), (2, "AES_CM_128_HMAC_SHA1_32"))
 
 # RFC 3551 static payload types we know: pt -> (name, clock rate)
-STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
+# (G.722's 8000 is RFC 3551 §4.5.2's clock-rate quirk: 16 kHz audio, an 8 kHz RTP clock)
+STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000), 9: ("G722", 8000)}
+CODEC_NAMES = ("PCMU", "PCMA", "G722")
 TELEPHONE_EVENT = "telephone-event"
 
 
@@ -375,7 +382,7 @@ class MediaPlan:
     """What the RTP side does after a negotiation.
 
     `address`, `port`: where to send RTP (the peer's); `pt`, `codec`: the payload type and
-    name ("PCMU"/"PCMA") to send with; `codecs`: every common (pt, name) in order, any of which
+    name ("PCMU"/"PCMA"/"G722") to send with; `codecs`: every common (pt, name) in order, any of which
     may arrive; `dtmf_pt`: telephone-event PT or None; `ptime`: ms per packet to send (the
     peer's wish, default 20); `direction`: ours; `send`/`recv`: booleans from it;
     `remote_hold`: the peer put us on hold (sendonly/inactive or c=0.0.0.0); `srtp`: the
@@ -431,7 +438,7 @@ class SdpSession:
     """Represents our side of the media of one call: the SDP we send and how it evolves.
 
     `address`: our RTP address (IPv4 text); `port`: our RTP port; `codecs`: names we accept,
-    in our preference order (default PCMU, PCMA); `dtmf_pt`: PT we offer for telephone-event
+    in our preference order, among PCMU, PCMA, G722 (default PCMU, PCMA); `dtmf_pt`: PT we offer for telephone-event
     (default 101, None to not offer it); `ptime`: our packetisation (20 ms); `username` and
     `session_id` for o= (session id defaults to a random number); `srtp`: "off", "optional"
     or "required" (rule 6), with `new_key(n) -> n random bytes` (os.urandom) to draw our keys.
@@ -455,6 +462,10 @@ class SdpSession:
         self.address = address
         self.port = port
         self.codecs = tuple(c.upper() for c in codecs)
+        unknown = [c for c in self.codecs if c not in CODEC_NAMES]
+        if unknown or not self.codecs:
+            raise ValueError("codecs must name some of %s, not %r" % (", ".join(CODEC_NAMES),
+                                                                      list(codecs)))
         self.dtmf_pt = dtmf_pt
         self.ptime = ptime
         if session_id is None:

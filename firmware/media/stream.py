@@ -1,9 +1,9 @@
-"""One call's RTP media stream, sans-IO: G.711 out and in, RFC 4733 digits, RTCP reports.
+"""One call's RTP media stream, sans-IO: G.711 or G.722 out and in, RFC 4733 digits, RTCP reports.
 
 What this module owns
 ---------------------
 `MediaStream` ties the media modules together for one negotiated audio stream: it packetises
-captured PCM (RFC 3550 §5.1, RFC 3551 G.711 payloads), sends RFC 4733 digits in place of audio,
+captured PCM (RFC 3550 §5.1, RFC 3551 G.711 and G.722 payloads), sends RFC 4733 digits in place of audio,
 reads what arrives on its port (RTP or RTCP, told apart by RFC 5761 §4), feeds the jitter
 buffer, reports digits, and sends an SR or RR with an SDES CNAME about every 5 s (RFC 3550 §6).
 It opens no socket and reads no clock: the loop hands it frames, datagrams and `now`, and gets
@@ -35,6 +35,11 @@ Rules
    key: `update()` with the same keys keeps them, new keys make new ones, and `carry_on()`
    takes over an earlier stream's contexts when the keys match, so the rollover counter and
    the replay window go on with the RTP source.
+7. G.722 (`firmware.media.g722`, imported only when negotiated) codes with state, so the
+   stream keeps one encoder while it sends G.722 (a re-INVITE that keeps the codec keeps it)
+   and one decoder per remote source (a new source starts a fresh one). The line is 8 kHz
+   (`CLOCK_RATE`): the codec's 8 kHz mode bridges it to G.722's 16 kHz, and since the RTP clock
+   of G.722 is 8000 too (RFC 3551 §4.5.2) a 20 ms packet moves the timestamp 160 like G.711.
 """
 
 from firmware.compat import random_hex
@@ -45,6 +50,8 @@ from firmware.media.rtcp import (
     ntp_timestamp, parse_compound, serialize_compound,
 )
 from firmware.media.rtp import CLOCK_RATE, CODEC_PT, PT_CN, RtpPacket, is_rtcp
+
+G722 = "G722"
 from firmware.media.telephone_event import EventReceiver, EventSender
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -67,8 +74,8 @@ def _plan_get(plan, name, default=None):
 class MediaStream:
     """Represents one negotiated RTP audio stream of a call.
 
-    `local`: our (host, port); `remote`: the peer's (host, port) from its SDP; `codec`: "PCMU"
-    or "PCMA"; `pt`: the payload type to send (default the codec's static one); `ptime`: ms per
+    `local`: our (host, port); `remote`: the peer's (host, port) from its SDP; `codec`: "PCMU",
+    "PCMA" or "G722"; `pt`: the payload type to send (default the codec's static one); `ptime`: ms per
     packet (10, 20, 30); `dtmf_pt`: telephone-event PT or None; `direction`: ours, one of
     sendrecv, sendonly, recvonly, inactive; `codecs`: every (pt, name) the peer may send
     (default [(pt, codec)]); keyword-only: `frame_ms`, the size of capture and playout
@@ -131,6 +138,8 @@ class MediaStream:
         self.codec = None
         self.direction = None
         self._decoders = {}
+        self._g722_enc = None        # firmware.media.g722 coders, while G.722 is in use (rule 7)
+        self._g722_dec = None
         self.update(remote=remote, codec=codec, pt=pt, ptime=ptime, dtmf_pt=dtmf_pt,
                     direction=direction, codecs=codecs, srtp=srtp)
 
@@ -170,11 +179,18 @@ class MediaStream:
         codec = changes.get("codec")
         if codec is not None:
             codec = codec.upper()
-            if codec not in CODECS:
-                raise ValueError("unsupported codec %r (PCMU or PCMA)" % codec)
+            if codec not in CODECS and codec != G722:
+                raise ValueError("unsupported codec %r (PCMU, PCMA or G722)" % codec)
             self.codec = codec
             self.pt = CODEC_PT[codec]
-            self._encode = CODECS[codec][0]
+            if codec == G722:
+                if self._g722_enc is None:
+                    from firmware.media.g722 import G722Encoder
+                    self._g722_enc = G722Encoder(CLOCK_RATE)
+                self._encode = self._g722_enc.encode
+            else:
+                self._g722_enc = None    # a later switch back to G.722 starts afresh
+                self._encode = CODECS[codec][0]
         if changes.get("pt") is not None:
             self.pt = changes["pt"]
         ptime = changes.get("ptime")
@@ -198,10 +214,18 @@ class MediaStream:
         for pt, name in (codecs or [(self.pt, self.codec)]):
             if name.upper() in CODECS:
                 decoders[pt] = CODECS[name.upper()][1]
+            elif name.upper() == G722:
+                decoders[pt] = self._decode_g722
         if codecs is not None or not self._decoders or codec is not None:
             self._decoders = decoders
         if "srtp" in changes:
             self._rekey(changes["srtp"])
+
+    def _decode_g722(self, payload):
+        if self._g722_dec is None:
+            from firmware.media.g722 import G722Decoder
+            self._g722_dec = G722Decoder(CLOCK_RATE)
+        return self._g722_dec.decode(payload)
 
     def _rekey(self, keys):
         """Contexts for `keys` (None: plain RTP), keeping each one whose key is unchanged."""
@@ -390,6 +414,7 @@ class MediaStream:
                     return False
             self._lost_prior += self._rstats.lost
         self.remote_ssrc = pkt.ssrc
+        self._g722_dec = None        # a new source's ADPCM state starts from rest (rule 7)
         self._rstats = ReceiverStats(pkt.ssrc, pkt.sequence_number)
         self._events_in = EventReceiver()
         self._bye = self._moved = False

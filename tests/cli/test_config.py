@@ -229,3 +229,46 @@ def test_check_config_says_srtp_needs_pylibsrtp_where_it_is_missing(tmp_path):
     r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", plain], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("value, ok", [("pcmu,pcma", "pcmu,pcma"), ("G722, PCMU", "g722,pcmu"),
+                                       ("pcma", "pcma"), ("g722,pcmu,pcma", "g722,pcmu,pcma"),
+                                       ("g729", None), ("pcmu,pcmu", None), ("", None),
+                                       (["pcmu"], None), ("pcmu,", None)])
+def test_codecs_per_line(tmp_path, value, ok):
+    if ok and "g722" in ok:
+        pytest.importorskip("G722")
+    text = GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\ncodecs = %s'
+                        % ('["pcmu"]' if isinstance(value, list) else '"%s"' % value))
+    if ok:
+        assert config.load(write(tmp_path, text)).line(1)["codecs"] == ok
+    else:
+        with pytest.raises(config.ConfigError) as e:
+            config.load(write(tmp_path, text))
+        assert "line.1.codecs" in str(e.value) and "pcmu, pcma, g722" in str(e.value)
+    assert config.load(write(tmp_path, GOOD, "plain.toml")).line(1)["codecs"] == "pcmu,pcma"
+
+
+def _lacks_g722(python):
+    if not os.path.exists(python):
+        return False
+    r = subprocess.run([python, "-c", "import sys, tomllib; import G722"], capture_output=True)
+    return b"No module named 'G722'" in r.stderr
+
+
+@pytest.mark.skipif(not _lacks_g722(SYSTEM_PYTHON), reason="no Python 3.11 without g722 here")
+def test_check_config_says_g722_needs_the_package_where_it_is_missing(tmp_path):
+    """A real interpreter without the g722 package: a line asking for G.722 is a config error
+    naming the package; G.711 lines are fine there."""
+    path = write(tmp_path, GOOD.replace('caller_id = "bell202"',
+                                        'caller_id = "bell202"\ncodecs = "g722,pcmu"'))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", path], capture_output=True,
+                       text=True, timeout=60, cwd=root)
+    assert r.returncode == 1 and "line.1.codecs" in r.stdout and "pip install g722" in r.stdout, \
+        r.stdout + r.stderr
+    plain = write(tmp_path, GOOD.replace('caller_id = "bell202"',
+                                         'caller_id = "bell202"\ncodecs = "pcma,pcmu"'), "plain.toml")
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", plain], capture_output=True,
+                       text=True, timeout=60, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr

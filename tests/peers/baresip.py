@@ -61,6 +61,8 @@ class BaresipPhone:
                 cfg += "\nmodule\t\t\tsndfile.so\n"
         if mediaenc:
             cfg = cfg.replace("#module\t\t\tsrtp.so", "module\t\t\tsrtp.so")
+        if "g722" in codecs.lower():
+            cfg = cfg.replace("#module\t\t\tg722.so", "module\t\t\tg722.so")
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(cfg)
         domain = registrar or "127.0.0.1"

@@ -4,7 +4,9 @@ recordings cannot say what a held-then-resumed party hears).
 
 An AF_PACKET socket on "lo" (Linux, root or CAP_NET_RAW) in a thread keeps every IPv4/UDP
 datagram to one of the given destination ports that looks like RTP (version 2) with a G.711
-payload (PT 0 or 8). `pcm(mark, ports)` decodes the audio sent to those ports since `mark`;
+payload (PT 0 or 8) or a G.722 one (PT 9). `pcm(mark, ports)` decodes the audio sent to those
+ports since `mark` (G.722 through libg722's 8 kHz mode, one decoder per destination and source,
+so it too comes back at 8000 Hz);
 `sources(...)` tells whether the sender stayed one RTP source whose timestamps only moved
 forward (what baresip 1.0 needs: it drops a stream whose timestamp goes back, new SSRC or not).
 
@@ -37,6 +39,8 @@ def _alaw(c):
 
 
 DECODE = {0: [_ulaw(i) for i in range(256)], 8: [_alaw(i) for i in range(256)]}
+PT_G722 = 9
+PAYLOAD_TYPES = (0, 8, PT_G722)
 
 
 def available() -> bool:
@@ -92,7 +96,7 @@ class RtpTap:
         if len(rtp) < 12 or rtp[0] >> 6 != 2:
             return
         pt = rtp[1] & 0x7F
-        if pt not in DECODE:
+        if pt not in PAYLOAD_TYPES:
             return
         cc = rtp[0] & 0x0F
         seq, ts, ssrc = struct.unpack("!HII", rtp[2:12])
@@ -116,7 +120,15 @@ class RtpTap:
         """(samples, 8000): the G.711 audio sent to `ports` (default: all) since `mark`,
         in arrival order."""
         out = []
+        g722 = {}    # (dst port, ssrc) -> G.722 decoder: ADPCM state follows each stream
         for p in self.since(mark, ports):
+            if p[3] == PT_G722:
+                key = (p[2], p[7])
+                if key not in g722:
+                    import G722
+                    g722[key] = G722.G722(8000, 64000)
+                out.extend(g722[key].decode(p[8]))
+                continue
             table = DECODE[p[3]]
             out.extend(table[b] for b in p[8])
         return out, 8000
