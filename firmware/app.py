@@ -25,6 +25,8 @@ from firmware.loop.tcp import StreamTransport, tls_client_context
 from firmware.calls.manager import CallManager
 from firmware.calls.mwi import MwiService
 from firmware.media.stream import MediaStream
+
+FAX_JITTER_MS = 60      # fixed playout delay of a fax/modem call (G.711 pass-through)
 from firmware.sip.locate import DEFAULT_PORT, Locator
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
@@ -586,6 +588,8 @@ class Firmware:
         the one `_end_stream` ended) when it had one: the far end of a resumed, swapped or
         joined call sees its SSRC, sequence and timestamps carry on (MediaStream.carry_on)."""
         stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+        if getattr(call, "fax", None) is not None:   # a fax call stays in pass-through
+            stream.jitter.fix(FAX_JITTER_MS)
         state = prev.send_state(now) if prev is not None else getattr(call, "rtp_sent", None)
         if state is not None:
             stream.carry_on(state, now)
@@ -596,7 +600,37 @@ class Firmware:
         call.rtp_sent = stream.send_state(now)
         for data, addr in stream.close(now):
             self._rtp_send(stream, data, addr)
-        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats()))
+        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats(),
+                                jitter_mode=stream.jitter.mode,
+                                jitter_target_ms=round(stream.jitter.target * 1000.0
+                                                       / stream.jitter.clock_rate)))
+
+    def fax_detected(self, port: int, call_id: str, tone: str, direction: str) -> None:
+        """The line heard a fax/modem tone (CED, ANSam, CNG) in a call (board/line_echo.py;
+        it already turned its echo canceller off): G.711 pass-through as SPA/HT ATAs do it.
+        The call's jitter buffer goes to a fixed delay, the call re-offers PCMU/PCMA when
+        it runs another codec (Call.fax_passthrough). There is no VAD or comfort-noise
+        generation to turn off: streams send every frame and never send CN (PT 13)."""
+        if self.calls_mgr is None:
+            return
+        now = self.loop.now()
+        first = all(getattr(c, "fax", None) is None for c in self.calls_mgr.calls_on(port))
+        call, outputs = self.calls_mgr.fax_passthrough(port, call_id, tone, now)
+        if call is None:
+            return
+        fixed = False
+        for table in (self.streams, self.conf_streams):
+            entry = table.get(port)
+            if entry is not None and entry[1] is call and entry[0].jitter.mode != "fixed":
+                entry[0].jitter.fix(FAX_JITTER_MS)
+                fixed = True
+        if fixed or first:
+            self.emit("fax_passthrough", {"line": port, "call_id": call_id, "tone": tone,
+                                          "direction": direction, "jitter_mode": "fixed",
+                                          "jitter_target_ms": FAX_JITTER_MS,
+                                          "codec": call.plan.codec if call.plan else None,
+                                          "reinvite": any(o[0] == "send" for o in outputs)})
+        self.do(outputs)
 
     def _close_rtp(self, port):
         for table in (self.rtp, self.rtcp):
