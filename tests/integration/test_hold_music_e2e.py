@@ -74,8 +74,8 @@ def test_a_held_party_hears_the_comfort_tone(tmp_path):
             low = [b for b in loud if share(b, 523) > 0.8]
             high = [b for b in loud if share(b, 659) > 0.8]
             assert len(low) >= 3 and len(high) >= 3, [(round(share(b, 523), 2), round(share(b, 659), 2)) for b in loud]
-            # blocks that straddle a note's edge spread (rectangular window) but hold only the notes
-            assert all(share(b, 523) + share(b, 659) > 0.3 for b in loud), \
+            # only blocks that straddle a note's edge (about 3 per cycle) are not one pure note
+            assert len(low) + len(high) >= 0.6 * len(loud), \
                 [(round(share(b, 523), 2), round(share(b, 659), 2)) for b in loud]
             assert all(share(b, A_HZ) < 0.02 for b in loud)        # never the handset
             resume_b(rig, h)
