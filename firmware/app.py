@@ -24,6 +24,8 @@ from firmware.loop.udp import UdpEndpoint
 from firmware.calls.manager import CallManager
 from firmware.calls.mwi import MwiService
 from firmware.media.stream import MediaStream
+
+FAX_JITTER_MS = 60      # fixed playout delay of a fax/modem call (G.711 pass-through)
 from firmware.sip.locate import DEFAULT_PORT, Locator
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
@@ -78,6 +80,8 @@ class Firmware:
         self.rtcp = {}
         self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
         self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
+        self.hold_music = {}   # FXS port -> HoldMusic: what a party we hold hears (line.N.hold_music)
+        self._moh_on = set()   # FXS ports whose held party hears it now (restarts at each hold)
         self._next_rtp = 0
         self._flow_reason = {} # registrar (host, port) -> why its connection last failed (tcp/tls)
         self.dns = None        # DnsResolver, made at the first name to look up
@@ -238,6 +242,7 @@ class Firmware:
 
     # ------------------------------------------------------------------ start / stop
     def start(self) -> None:
+        self._load_hold_music()
         s = self.cfg.sip
         host, port = parse_hostport(s["bind"], allow_zero=True)
         self.sip = self._open_sip_transport(host, port)
@@ -592,6 +597,8 @@ class Firmware:
         the one `_end_stream` ended) when it had one: the far end of a resumed, swapped or
         joined call sees its SSRC, sequence and timestamps carry on (MediaStream.carry_on)."""
         stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+        if getattr(call, "fax", None) is not None:   # a fax call stays in pass-through
+            stream.jitter.fix(FAX_JITTER_MS)
         state = prev.send_state(now) if prev is not None else getattr(call, "rtp_sent", None)
         if state is not None:
             stream.carry_on(state, now)
@@ -602,7 +609,63 @@ class Firmware:
         call.rtp_sent = stream.send_state(now)
         for data, addr in stream.close(now):
             self._rtp_send(stream, data, addr)
-        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats()))
+        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats(),
+                                jitter_mode=stream.jitter.mode,
+                                jitter_target_ms=round(stream.jitter.target * 1000.0
+                                                       / stream.jitter.clock_rate)))
+
+    def _load_hold_music(self) -> None:
+        """Each line's hold music, read once here (start-up, config load), never per frame:
+        the comfort tone, or a WAV's samples (checked by config; one that went away or went
+        bad since is an `error` event, and that line's held parties hear silence)."""
+        from firmware.config import read_hold_music
+        from firmware.media.moh import HoldMusic
+        music = {}
+        for ln in self.cfg.lines:
+            what = ln.get("hold_music") or ""
+            old = self.hold_music.get(ln["port"])
+            if not what:
+                continue
+            if old is not None and old.source == what:
+                music[ln["port"]] = old        # unchanged: keep it (and its place)
+                continue
+            try:
+                moh = HoldMusic(None if what == "tone" else read_hold_music(what))
+            except Exception as e:      # OSError, wave.Error, ValueError: a bad file
+                self.emit("error", {"where": "config", "message": "line %d: hold_music %s: %s; "
+                                    "held parties hear silence" % (ln["port"], what, e)})
+                continue
+            moh.source = what
+            music[ln["port"]] = moh
+        self.hold_music = music
+        self._moh_on &= set(music)
+
+    def fax_detected(self, port: int, call_id: str, tone: str, direction: str) -> None:
+        """The line heard a fax/modem tone (CED, ANSam, CNG) in a call (board/line_echo.py;
+        it already turned its echo canceller off): G.711 pass-through as SPA/HT ATAs do it.
+        The call's jitter buffer goes to a fixed delay, the call re-offers PCMU/PCMA when
+        it runs another codec (Call.fax_passthrough). There is no VAD or comfort-noise
+        generation to turn off: streams send every frame and never send CN (PT 13)."""
+        if self.calls_mgr is None:
+            return
+        now = self.loop.now()
+        first = all(getattr(c, "fax", None) is None for c in self.calls_mgr.calls_on(port))
+        call, outputs = self.calls_mgr.fax_passthrough(port, call_id, tone, now)
+        if call is None:
+            return
+        fixed = False
+        for table in (self.streams, self.conf_streams):
+            entry = table.get(port)
+            if entry is not None and entry[1] is call and entry[0].jitter.mode != "fixed":
+                entry[0].jitter.fix(FAX_JITTER_MS)
+                fixed = True
+        if fixed or first:
+            self.emit("fax_passthrough", {"line": port, "call_id": call_id, "tone": tone,
+                                          "direction": direction, "jitter_mode": "fixed",
+                                          "jitter_target_ms": FAX_JITTER_MS,
+                                          "codec": call.plan.codec if call.plan else None,
+                                          "reinvite": any(o[0] == "send" for o in outputs)})
+        self.do(outputs)
 
     def _close_rtp(self, port):
         for table in (self.rtp, self.rtcp):
@@ -629,9 +692,15 @@ class Firmware:
             return self._conference_frame(entry[0], joined[0], capture, now)
         stream = entry[0]
         if stream.direction == "sendonly":
-            # we hold this call (FLOWS §12): the held party hears silence, not the handset
-            # dialling or talking at the second dial tone
-            capture = bytes(len(capture))
+            # we hold this call (FLOWS §12): the held party hears the line's hold music (or
+            # silence), never the handset dialling or talking at the second dial tone
+            moh = self.hold_music.get(port)
+            if moh is not None and port not in self._moh_on:
+                moh.restart()
+                self._moh_on.add(port)
+            capture = moh.next_frame(len(capture)) if moh is not None else bytes(len(capture))
+        else:
+            self._moh_on.discard(port)
         for data, addr in stream.on_capture(capture, now):
             self._rtp_send(stream, data, addr)
         if stream.deadline() <= now:
@@ -862,6 +931,7 @@ class Firmware:
                 new_cfg.data["sip"]["bind"] = old.sip["bind"]
                 rebind = False
         self.cfg = new_cfg
+        self._load_hold_music()
         now = self.loop.now()
         old_ports = {l["port"]: l for l in old.lines}
         changed = [ln for ln in new_cfg.lines if rebind or _account(old_ports.get(ln["port"])) != _account(ln)]

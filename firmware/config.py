@@ -152,6 +152,51 @@ def _ca_file(v):
     return v
 
 
+HOLD_MUSIC_MAX_BYTES = 4 * 1024 * 1024     # ~4.4 min of 8 kHz 16-bit: held in memory
+
+
+def _hold_music(v):
+    """line.N.hold_music: "" (silence), "tone" (firmware/media/moh.py's comfort tone) or
+    the path of a WAV file, 8 kHz mono 16-bit PCM; its header is checked here so that
+    check-config names a wrong file, its samples are read once by the app at load."""
+    allowed = '"", "tone" or the path of a WAV file (8 kHz, mono, 16-bit PCM)'
+    if not isinstance(v, str):
+        raise _Bad(allowed)
+    if v.strip().lower() in ("", "tone"):
+        return v.strip().lower()
+    try:
+        fmt = wav_format(v)
+    except (OSError, EOFError) as e:
+        raise _Bad("%s (%s)" % (allowed, getattr(e, "strerror", None) or e))
+    except Exception as e:   # wave.Error: not a RIFF/WAVE file, or an unsupported format
+        raise _Bad("%s (not a PCM WAV file: %s)" % (allowed, e))
+    rate, channels, width, frames = fmt
+    if (rate, channels, width) != (8000, 1, 2):
+        raise _Bad("%s (this one is %d Hz, %d channel%s, %d-bit)"
+                   % (allowed, rate, channels, "" if channels == 1 else "s", 8 * width))
+    if frames == 0:
+        raise _Bad("%s (this one has no samples)" % allowed)
+    if 2 * frames > HOLD_MUSIC_MAX_BYTES:
+        raise _Bad("%s of at most %d bytes of samples" % (allowed, HOLD_MUSIC_MAX_BYTES))
+    return v
+
+
+def wav_format(path: str) -> tuple:
+    """(rate, channels, sample width in bytes, frames) of a WAV file (stdlib `wave`)."""
+    import wave
+    with wave.open(path, "rb") as w:
+        return w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+
+
+def read_hold_music(path: str) -> bytes:
+    """The samples of a hold-music WAV (checked by `_hold_music`), read once at load."""
+    import wave
+    with wave.open(path, "rb") as w:
+        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (8000, 1, 2):
+            raise ValueError("%s is not 8 kHz mono 16-bit PCM" % path)
+        return w.readframes(min(w.getnframes(), HOLD_MUSIC_MAX_BYTES // 2))
+
+
 def _dns_server(text):
     """"IP", "IP:PORT" or "[IPv6]:PORT" -> the same text; ValueError otherwise."""
     import ipaddress
@@ -387,6 +432,8 @@ SCHEMA = {
         "srtp": (_srtp_mode, "off"),
         # codecs offered and accepted, in preference order (firmware/media/sdp.py, g722.py)
         "codecs": (_codecs, "pcmu,pcma"),
+        # what a party we hold hears (HT802 "Music on hold"): "", "tone", or an 8 kHz WAV
+        "hold_music": (_hold_music, ""),
     },
     "console": {
         "listen": (_console_listen, "off"),

@@ -27,6 +27,8 @@ moves to `held`, a sendrecv one back to `connected`. `reinvite(now)` sends our o
 (session refresh, hold/resume for the features above us); a peer's re-INVITE that crosses it
 gets 491, and a 491 for ours schedules a retry after the RFC 3261 §14.1 random delay (2.1-4 s
 when we chose the Call-ID, 0-2 s otherwise): `deadline()`/`on_timer(now)`, run by the manager.
+Fax/modem pass-through (ITU-T V.152): `fax_passthrough(tone, now)` narrows the call's codecs
+to PCMU/PCMA for good and re-offers them when another codec is in use.
 Reliable provisionals (RFC 3262): an 18x with `Require: 100rel` and `RSeq` gets a PRACK with
 `RAck`, in its early dialog (route set); a retransmission (RSeq not one above the last) is
 dropped unprocessed (§4). As callee, an INVITE with `Require: 100rel` gets its 180 reliably
@@ -58,6 +60,7 @@ MAX_REDIRECTS = 3
 GLARE_OWNER = (2.1, 4.0)   # RFC 3261 §14.1: retry delay after 491 when we chose the Call-ID
 GLARE_OTHER = (0.0, 2.0)   # ... and when the peer did
 IN_CALL = ("connected", "held")
+G711 = ("PCMU", "PCMA")      # the codecs a fax/modem call is carried in (pass-through)
 BUSY = (486, 600)
 REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
 
@@ -181,6 +184,8 @@ class Call:
         self.bridged = False            # referred to a conference bridge: the line hears nothing more
         self.hung_up_transfer = False   # our REFER was sent because the handset hung up (FLOWS §15)
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
+        self.fax = None                 # the fax/modem tone that put this call in pass-through
+        self._fax_reoffer = False       # a G.711 re-offer waits for our pending re-INVITE
 
     # ------------------------------------------------------------------ helpers
     def _event(self, state=None, **extra):
@@ -425,6 +430,8 @@ class Call:
         if not pending:
             return acts
         self._reinvite = None
+        if self._fax_reoffer and self.state in IN_CALL and code != 491:
+            self._retry_at = now        # the fax re-offer goes next (on_timer)
         if 200 <= code < 300:
             if resp.body:
                 try:
@@ -472,6 +479,25 @@ class Call:
         self._reinvite = req
         return [self._in_dialog(req)]
 
+    def fax_passthrough(self, tone: str, now: float) -> list:
+        """A fax or modem tone was heard in this call (CED, ANSam, CNG): G.711 pass-through
+        as SPA/HT ATAs do it (ITU-T V.152 §5). From now on every offer and answer of this
+        call carries PCMU/PCMA only; when the codec in use is another one, a re-INVITE offers
+        them now (RFC 3264 §8), in the call's current direction. Returns the actions."""
+        if self.fax is None:
+            self.fax = tone
+        if self.state not in IN_CALL or self.dialog is None:
+            return []
+        g711 = tuple(c for c in self.sdp.codecs if c in G711) or G711
+        self.sdp.codecs = g711
+        if self.plan is None or self.plan.codec in G711:
+            return []
+        if self._reinvite is not None:  # ours is in flight: re-offer once it is answered
+            self._fax_reoffer = True
+            return []
+        self._fax_reoffer = False
+        return self.reinvite(now, self._reinvite_dir)
+
     def deadline(self):
         """When `on_timer` is due (a 491 retry, a reliable 180 to re-send), or None."""
         if self._rel is not None and self.state == "incoming":
@@ -484,6 +510,7 @@ class Call:
         if self._retry_at is None or now < self._retry_at or self.state not in IN_CALL:
             return []
         self._retry_at = None
+        self._fax_reoffer = False
         return self.reinvite(now, self._reinvite_dir)
 
     def on_failure(self, reason: str, now: float, method=None) -> list:
@@ -511,6 +538,8 @@ class Call:
             return self._end(self.reason or "local hangup")
         if self.state in IN_CALL:
             self._reinvite = None
+            if self._fax_reoffer:
+                self._retry_at = now    # the fax re-offer goes next (on_timer)
             return []
         if self.state in ("dialing", "proceeding", "ringing", "early", "cancelling"):
             cancelled = self.state == "cancelling"

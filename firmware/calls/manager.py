@@ -297,6 +297,15 @@ class CallManager:
             return []
         return self._run(call, call.reinvite(now, direction), now)
 
+    def fax_passthrough(self, port: int, call_id: str, tone: str, now: float) -> list:
+        """A fax/modem tone in the call `call_id` of `port` (the line's detector): G.711
+        pass-through in the call layer (Call.fax_passthrough). Returns (call, actions); call
+        None when the line has no such call."""
+        call = next((c for c in self.calls_on(port) if c.call_id == call_id), None)
+        if call is None:
+            return None, []
+        return call, self._run(call, call.fax_passthrough(tone, now), now)
+
     def hangup(self, port: int, now: float) -> list:
         """The handset hung up. The active call ends (in a conference, both do); a call on
         hold stays and rings the phone back (`recall`, FLOWS §13), a waiting call rings it."""

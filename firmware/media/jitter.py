@@ -34,6 +34,16 @@ otherwise the buffer has run dry and concealment fills the frame without moving 
 (the delay grows by a frame). After each frame the depth (queued audio ahead of `_play_ts`) is
 tracked; if its minimum over a second exceeds target + one frame, a frame is dropped.
 The target is one packet plus four times the interarrival jitter, within [min, max] delay.
+
+Fixed mode (fax and modem pass-through)
+---------------------------------------
+A G.711 fax or modem signal does not survive playout adjustments: a dropped or stretched frame
+is a phase jump the far modem cannot train through (ITU-T V.152 §7, T.38 Annex pass-through
+practice; SPA/HT ATAs do the same). `fix(delay_ms)` switches the buffer, for good, to a fixed
+target: the playout point is set once to that delay (one adjustment, at the switch, counted
+in `expanded` or `shrunk`), then never moves for the depth. A packet missing when due is a loss
+concealed in place, the playout clock keeps running (no `expanded`), a late one is trimmed to
+what is still ahead; a marker bit no longer restarts playout. PLC stays for true losses.
 """
 
 import array
@@ -194,6 +204,7 @@ class JitterBuffer:
         self.flushed = 0     # packets discarded unplayed by a reset
         self.jitter = 0.0    # interarrival jitter, samples (RFC 3550 A.8)
         self.target = self._initial
+        self.mode = "adaptive"   # "fixed" after fix(): no adaptation, no playout adjustment
         self._clear()
 
     def __repr__(self) -> str:
@@ -317,7 +328,8 @@ class JitterBuffer:
                 self.jitter += (d - self.jitter) / 16.0
         self._last_arrival = now
         self._last_ts = ts
-        self.target = max(self._min, min(self._max, n + int(4 * self.jitter)))
+        if self.mode == "adaptive":
+            self.target = max(self._min, min(self._max, n + int(4 * self.jitter)))
 
     # -- playout ------------------------------------------------------------------------------
 
@@ -334,11 +346,39 @@ class JitterBuffer:
         need = self.frame_samples - len(out) // 2
         if need:
             self.concealed += 1
-            if self._playing:  # ran dry: stretch without moving the playout point
+            if self.mode == "fixed" and self._playing:
+                # fixed delay: what is not here when due is lost; the playout clock runs on
+                self._play_ts += need
+            elif self._playing:  # ran dry: stretch without moving the playout point
                 self.expanded += need
             out += self._plc.conceal(need)
-        self._adapt(now)
+        if self.mode == "adaptive":
+            self._adapt(now)
         return out
+
+    def fix(self, delay_ms: int = 60) -> None:
+        """Switch to a fixed playout delay of `delay_ms` (fax/modem pass-through) for the rest
+        of the stream. The one playout adjustment happens here: the queued depth is brought
+        to the delay by stretching (concealment) or dropping, then never again."""
+        if not 0 < delay_ms <= self.capacity * self.frame_samples * 1000 // self.clock_rate // 2:
+            raise ValueError("fixed delay %r ms out of range" % delay_ms)
+        self.mode = "fixed"
+        self.target = delay_ms * self.clock_rate // 1000
+        if self._head is None or not self._playing:
+            if self._start_at is not None and self._head is not None:
+                # still filling: start playing once the fixed delay has built up
+                e = self._ring[self._head & self._mask]
+                if e is not None and e[0] == self._head:
+                    self._start_at = e[4] + self.target / self.clock_rate
+            return
+        d = self.depth
+        if d < self.target:
+            pad = self.target - d
+            self._partial = self._plc.conceal(pad) + self._partial
+            self._play_ts -= pad
+            self.expanded += pad
+        elif d > self.target + self.frame_samples // 2:
+            self.shrunk += len(self._pull(d - self.target, 0.0, False)) // 2
 
     def _pull(self, need, now, play):
         """Up to `need` samples from the queue, stopping early when it runs dry or resyncs."""
@@ -362,7 +402,8 @@ class JitterBuffer:
                     self._head += 1
                     continue
                 gap = ts - self._play_ts
-                if gap and ((e[3] and gap > 0) or gap > resync or -gap > resync):
+                marked = e[3] and gap > 0 and self.mode == "adaptive"
+                if gap and (marked or gap > resync or -gap > resync):
                     # a new talkspurt or a timestamp jump: restart playout at this packet
                     self.resyncs += 1
                     self._play_ts = ts
@@ -384,6 +425,12 @@ class JitterBuffer:
                     self._partial = pcm
                 continue
             # the head packet is missing
+            if self.mode == "fixed" and self._top > self._head:
+                # its slot was already concealed in place when it was due (get): skip it; the
+                # next packet's timestamp gap or overlap realigns (fill or trim above)
+                self.lost += 1
+                self._head += 1
+                continue
             if self._top > self._head and self.depth >= max(self.target // 2, 1):
                 self.lost += 1                # audio beyond the hole is queued: skip it
                 self._head += 1
@@ -416,4 +463,4 @@ class JitterBuffer:
                 "duplicates": self.duplicates, "concealed": self.concealed,
                 "expanded": self.expanded, "shrunk": self.shrunk, "resyncs": self.resyncs,
                 "resets": self.resets, "jitter_ms": self.jitter_ms, "depth_ms": self.depth_ms,
-                "target_ms": self.target * 1000.0 / self.clock_rate}
+                "target_ms": self.target * 1000.0 / self.clock_rate, "mode": self.mode}

@@ -107,6 +107,7 @@ def _val(frame):
 def test_media_frame_mixes_the_handset_and_both_remotes():
     fw = Firmware.__new__(Firmware)
     fw.rtp = {}
+    fw.hold_music, fw._moh_on = {}, set()
     sa, sb = _Stream(_frame(100)), _Stream(_frame(20))
     fw.streams = {1: (sa, object())}
     fw.conf_streams = {1: (sb, object())}
@@ -126,6 +127,7 @@ def test_a_call_we_hold_is_sent_silence_not_the_handset():
     # FLOWS §12: at the second dial tone the held party must not hear A talk or key C's number
     fw = Firmware.__new__(Firmware)
     fw.rtp = {}
+    fw.hold_music, fw._moh_on = {}, set()
     held = _Stream(_frame(100), direction="sendonly")
     fw.streams = {1: (held, object())}
     fw.conf_streams = {}
@@ -134,6 +136,26 @@ def test_a_call_we_hold_is_sent_silence_not_the_handset():
     held.direction = "sendrecv"                   # resumed: the handset again
     fw.media_frame(1, _frame(3000), 0.02)
     assert _val(held.sent[-1]) == {3000}
+
+
+def test_a_call_we_hold_is_sent_the_hold_music_from_its_start_at_each_hold():
+    from firmware.media.moh import HoldMusic
+    fw = Firmware.__new__(Firmware)
+    fw.rtp = {}
+    music = array.array("h", [1] * 160 + [2] * 160 + [3] * 160).tobytes()
+    fw.hold_music, fw._moh_on = {1: HoldMusic(music)}, set()
+    held = _Stream(_frame(100), direction="sendonly")
+    fw.streams = {1: (held, object())}
+    fw.conf_streams = {}
+    for k in range(4):
+        fw.media_frame(1, _frame(3000), 0.02 * k)
+    assert [_val(f) for f in held.sent] == [{1}, {2}, {3}, {1}]   # the file, looped
+    held.direction = "sendrecv"
+    fw.media_frame(1, _frame(3000), 0.08)
+    assert _val(held.sent[-1]) == {3000}
+    held.direction = "sendonly"                   # held again: the music from its start
+    fw.media_frame(1, _frame(3000), 0.1)
+    assert _val(held.sent[-1]) == {1}
 
 
 # ---------------------------------------------------------------------- options (FLOWS §17)

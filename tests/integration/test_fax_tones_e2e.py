@@ -69,7 +69,15 @@ def test_ansam_with_reversals_from_the_far_end_turns_the_canceller_off(tmp_path)
             assert (fax["line"], fax["tone"], fax["direction"]) == (1, "ansam", "to_line")
             assert fax["phase_reversals"] is True and fax["echo_canceller"] == "disabled"
             assert fax["call_id"] == up["call_id"]
+            # G.711 pass-through: the call's jitter buffer is fixed, no re-INVITE (already PCMU)
+            fp = fw.wait_event(lambda e: e["event"] == "fax_passthrough", 5)
+            assert fp, [e for e in fw.events() if e["event"] in ("fax", "error")]
+            assert (fp["call_id"], fp["jitter_mode"], fp["jitter_target_ms"]) == (up["call_id"], "fixed", 60)
+            assert fp["codec"] == "PCMU" and fp["reinvite"] is False
             h.ok("onhook")
+        media = fw.wait_event(lambda e: e["event"] == "media" and e["call_id"] == up["call_id"], 10)
+        assert media and media["jitter_mode"] == "fixed" and media["jitter_target_ms"] == 60, media
+        assert media["received"] > 100
         assert not [e for e in fw.events() if e["event"] == "error" and e.get("where") in ("echo", "fax")]
     finally:
         stop(kam, ph, fw)
@@ -91,3 +99,25 @@ def test_cng_from_the_handset_is_reported_from_the_line(tmp_path):
             h.ok("onhook")
     finally:
         stop(kam, ph, fw)
+
+
+@pytest.mark.skipif(not shutil.which("sipp"), reason="sipp not installed (tools/setup --test)")
+def test_audio_and_t38_offer_gets_audio_and_image_port_0_then_t38_only_gets_488(tmp_path):
+    """A fax-capable PBX (SIPp) offers audio + T.38: the image stream is refused with port 0
+    (RFC 3264 §6) and the call runs in G.711; its T.38-only re-offer gets 488, the call
+    stays up (SIPp checks both answers)."""
+    from tests.integration.test_call_sipp import Rig, answer_incoming, sipp_ok
+    r = Rig(tmp_path)
+    try:
+        s = r.sipp("call_in_fax_offers.xml", uac=True)
+        up = answer_incoming(r)
+        sipp_ok(s)
+        ended = r.call_event("ended")
+        assert ended and ended["reason"] == "remote hangup", r.trail()
+        assert [e["state"] for e in r.fw.events() if e["event"] == "call"] == \
+            ["ringing", "connected", "ended"]
+        media = r.fw.wait_event(lambda e: e["event"] == "media" and e["call_id"] == up["call_id"], 5)
+        assert media and media["codec"] == "PCMU", r.trail()
+        r.h.ok("onhook")
+    finally:
+        r.close()
