@@ -8,24 +8,11 @@ import time
 
 import pytest
 
-from tests.integration.test_call_sipp import Rig, sipp_ok
+from tests.integration.test_call_sipp import Rig, sipp_ok, rig  # noqa: F401  (rig: the shared fixture)
 from tests.peers.kamailio import free_port
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(60),
               pytest.mark.skipif(not shutil.which("sipp"), reason="sipp not installed (tools/setup --test)")]
-
-
-@pytest.fixture
-def rig(tmp_path):
-    made = []
-
-    def make(**line):
-        r = Rig(tmp_path, **line)
-        made.append(r)
-        return r
-    yield make
-    for r in made:
-        r.close()
 
 
 def test_call_waiting_tone_over_a_calls_speech_is_recognised(rig):
