@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.integration.test_call_sipp import Rig, sipp_ok, rig  # noqa: F401  (rig: the shared fixture)
+from tests.integration.test_call_sipp import rig, sipp_ok  # noqa: F401  (rig: the shared fixture)
 from tests.peers.sipp import Sipp
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(60),

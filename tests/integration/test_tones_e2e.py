@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.test_call_sipp import Rig, sipp_ok, rig  # noqa: F401  (rig: the shared fixture)
+from tests.integration.test_call_sipp import rig, sipp_ok  # noqa: F401  (rig: the shared fixture)
 from tests.peers.kamailio import free_port
 
 pytestmark = [pytest.mark.peers, pytest.mark.timeout(60),
