@@ -237,7 +237,7 @@ class UserAgent:
         return out
 
     def _wire(self, msg, dest, now):
-        data = bytes(msg)
+        data = msg.to_bytes()   # not bytes(msg): MicroPython has no __bytes__
         self.stats["out"] += 1
         out = [("send", data, dest)]
         self._note("out", msg, dest, now, out)
@@ -288,7 +288,7 @@ class UserAgent:
                                        % (addr[0], addr[1], e)})]
             bad = bad_request_for(data, str(e))
             if bad is not None:
-                out.append(("send", bytes(bad), addr))
+                out.append(("send", bad.to_bytes(), addr))
             return out
         if msg.is_request and not self._is_retransmission(msg) and not self._admit(addr, now):
             return self._limited_report(addr, now)
