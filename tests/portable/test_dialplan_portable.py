@@ -7,10 +7,8 @@ No pytest features: plain test_* functions and `_run()`.
 """
 import sys
 
-try:
-    import firmware.line.dialplan  # noqa: F401
-except ImportError:                       # plain CPython run from anywhere
-    sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
+if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
+    sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
 from firmware.line.dialplan import (
     DEFAULT_PLAN, KEYS, DialPlan, DialPlanError, Verdict, on_timeout,

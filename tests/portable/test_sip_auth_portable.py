@@ -6,10 +6,8 @@ Run: python tests/portable/test_sip_auth_portable.py
 
 import sys
 
-try:
-    import firmware  # noqa: F401
-except ImportError:  # run as a script: put the repo root (three levels up) on the path
-    sys.path.insert(0, "/".join(__file__.split("/")[:-3]) or ".")
+if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
+    sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
 from firmware.compat import IS_MICROPYTHON
 from firmware.sip.auth import DigestClient, digest_response, parse_challenges, pick

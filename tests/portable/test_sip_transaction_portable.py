@@ -8,10 +8,8 @@ Run: python tests/portable/test_sip_transaction_portable.py
 
 import sys
 
-try:
-    import firmware  # noqa: F401
-except ImportError:  # run as a script from anywhere: put the repo root on the path
-    sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
+if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
+    sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
 from firmware.sip.message import Request, Response, parse_message
 from firmware.sip.transaction import (
