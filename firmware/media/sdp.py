@@ -66,7 +66,9 @@ class SdpError(ValueError):
         self.reason = reason
         self.line = line
         self.status_hint = status_hint
-        ValueError.__init__(self, reason if line is None else "%s: %r" % (reason, line))
+        # super(), not ValueError.__init__(self, ...): MicroPython's built-in exceptions have
+        # no __init__ attribute, so that call raised AttributeError in place of SdpError
+        super().__init__(reason if line is None else "%s: %r" % (reason, line))
 
 
 class NoCommonCodec(SdpError):
