@@ -2,7 +2,8 @@
 port (where pytest does not exist): `run()` calls each `test_*` function, prints one FAIL line
 per failure and the closing "N passed, N failed" line and returns the failures; `data()`,
 `manifest()` read tests/data (found from this file's own path with string operations, since
-MicroPython may have no os.path); `Clock`/`wire` help the SIP modules' scripted peers."""
+MicroPython may have no os.path); `raises()` stands in for pytest.raises. peer.py beside it is
+the virtual network the SIP and call modules share."""
 
 _HERE = __file__.replace("\\", "/").rsplit("/", 1)[0] if "/" in __file__.replace("\\", "/") else "."
 DATA = _HERE.rsplit("/portable", 1)[0] + "/data" if _HERE.endswith("/portable") else _HERE + "/../data"
