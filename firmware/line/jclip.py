@@ -17,7 +17,7 @@ Theory of operation (spandsp adsi.h "The Japanese specification from NTT"; Realt
     3. the phone goes off-hook: its "primary response" (一次応答), not an answer. The CAR
        stops; `DATA_DELAY_S` later (Realtek: 800 ms for NTT, 250 ms for the other methods) the
        V.23 frame goes (dsp/callerid.py `jclip`, `jclip_burst`: no seizure, 75 marks);
-    4. the polarity comes back after the data; the phone hangs up once it has read it
+    4. the polarity comes back `DATA_TAIL_S` after the data; the phone hangs up once it has read it
        (Realtek waits up to 7 s: `JCLIP_ONHOOK_TIMEOUT` in fxs.py), then normal ringing
        follows (IR, the plan's 1 s on / 2 s off) and the next off-hook answers the call.
 A phone that never answers the CAR is no JCLIP phone: it is rung normally, without caller ID.
@@ -28,6 +28,7 @@ from firmware.dsp import callerid as cidmod
 CAR_HZ = 16                 # the Japan plan's ringing frequency (tone_plans.py "JP")
 CAR_CADENCE = (0.5, 0.5)    # s on, s off (Realtek SDK Si3215 RAT/RIT = 4000 x 125 µs)
 DATA_DELAY_S = 0.8          # primary response -> first mark bit (Realtek SDK, NTT mode)
+DATA_TAIL_S = 0.1           # quiet after the data before the polarity comes back (Realtek: 100 ms)
 REVERSE_FOR_CAR = True      # Realtek reverses the line before the CAR, restores it after the data
 
 
@@ -41,5 +42,7 @@ def caller_id_frame(caller_id: dict) -> bytes:
 
 
 def data_pcm(caller_id: dict, delay_s: float = DATA_DELAY_S) -> bytes:
-    """PCM from the primary response on: `delay_s` of silence, then the V.23 burst."""
-    return bytes(2 * int(8000 * delay_s)) + cidmod.jclip_burst(caller_id_frame(caller_id))
+    """PCM from the primary response on: `delay_s` of silence, the V.23 burst, and
+    `DATA_TAIL_S` of silence (the glue restores the polarity when it has all been played)."""
+    return (bytes(2 * int(8000 * delay_s)) + cidmod.jclip_burst(caller_id_frame(caller_id))
+            + bytes(2 * int(8000 * DATA_TAIL_S)))
