@@ -37,10 +37,10 @@ from firmware.dsp import tone_plans
 from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
+from firmware.line import jclip
 from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
 from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
-from firmware.line import jclip
 from firmware.line.hook import HookDecoder
 from firmware.line.pulse import MAX_PPS, MIN_PPS
 from firmware.line.ring_cadence import ring_plan
