@@ -37,6 +37,7 @@ from firmware.dsp import tone_plans
 from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
+from firmware.line import jclip
 from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
 from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
@@ -160,7 +161,7 @@ class LinePort:
         opts.update(options)
         self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
                            "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
-                           caller_id=self.cid_method != "off", **opts)
+                           caller_id=self.cid_method != "off", jclip=self.cid_method == "jclip", **opts)
         self.tones = tone_plans.plan(self.country)["tones"]
         # when the caller ID goes: the country plan's `callerid` (UK before the ring, ...)
         self.cid_timing = tone_plans.callerid_timing(self.country, self.cid_method)
@@ -390,7 +391,37 @@ class LinePort:
                 self._cidcw = CidcwSender(pcm, cas_ms=cas_ms) if pcm else None
             elif kind == "intent":
                 self._intent(o[1], o[2:])
+            elif kind in ("car", "jclip"):
+                self._jclip(kind, o[1])
         self._arm_all()
+
+    def _jclip(self, kind, arg):
+        """JCLIP (firmware/line/jclip.py): ("car", on) reverses the line and rings the CAR
+        cadence, or stops it; ("jclip", caller_id) plays the data once the phone is off-hook;
+        ("jclip", None) stops it. The polarity comes back after the data (or with no data)."""
+        if self.ringer is None:
+            return
+        if kind == "car" and arg:
+            self._vmwi_cut()
+            if jclip.REVERSE_FOR_CAR:
+                self.ringer.set_polarity(False)
+            self._ring_events(self.ringer.start(jclip.CAR_CADENCE, jclip.CAR_HZ, self.loop.now()))
+            self.decoder.set_ringing(True)
+        elif kind == "car":
+            self.ringer.stop()
+            self.decoder.set_ringing(False)
+            if self.fxs.state != "cid_offhook":
+                self._restore_polarity()
+        elif arg:
+            pcm = jclip.data_pcm(arg)
+            self._cid_pcm = pcm
+            self.emit("line_signal", {"line": self.port, "signal": "jclip", "ms": int(len(pcm) / 16)})
+            self._polarity_timer = self.loop.call_later(len(pcm) / 16000.0, self._restore_polarity)
+        else:
+            self._cid_pcm = b""
+            if self._polarity_timer is not None:
+                self._polarity_timer.cancel()
+            self._restore_polarity()
 
     def _play(self, name):
         if self._gen is not None:

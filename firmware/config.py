@@ -36,7 +36,7 @@ MAX_DEPTH = 16               # TOML nesting; a config nests 3 deep ([[line]] -> 
 SHOW_MAX = 60                # characters of a bad value quoted in a message
 
 COUNTRIES = ("us", "uk", "de", "fr", "cn", "jp", "au")
-CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "off")
+CALLER_ID = ("bell202", "etsi-fsk", "dtmf", "jclip", "off")
 TRANSPORTS = ("udp", "tcp", "tls")
 FLASH_RELAY = ("off", "rfc4733", "info")
 SRTP_MODES = ("off", "optional", "required")
@@ -610,7 +610,7 @@ def validate(raw: dict, path=None) -> Config:
 
 
 def default_caller_id(country: str) -> str:
-    return {"uk": "etsi-fsk", "de": "etsi-fsk", "fr": "etsi-fsk", "jp": "bell202"}.get(country, "bell202")
+    return {"uk": "etsi-fsk", "de": "etsi-fsk", "fr": "etsi-fsk", "jp": "jclip"}.get(country, "bell202")
 
 
 _boards = {}   # board kind -> ((path, mtime_ns), wired ports or problem text)

@@ -21,6 +21,10 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
   40-140 ms in whole frames) in the earpiece makes it mute its handset both ways, answer DTMF 'D'
   for 60 ms from the frame after the CAS ends, and read the FSK that follows with the same
   demodulator, for up to a second; then the call is heard again. Only for an FSK `cid_method`.
+- a JCLIP phone (`cid_method` "jclip", Japan's NTT "Number Display"): a ring burst of at most
+  `JCLIP_CAR_MAX_S` is the CAR signal, and the phone answers it by itself (its primary
+  response: SHK off-hook, the person's receiver still down), reads the V.23 frame, hangs up,
+  and shows the caller before the ringing that follows (`caller_id_ring` 0);
 - the ear: `ToneClassifier` over the earpiece audio (country tone plan), dominant frequencies,
   level in dBm0, `listen` windows and WAV recording; the mouth: `say` (a sine) and `play` (WAV).
 
@@ -60,6 +64,9 @@ EAR_BACKLOG = 750         # frames (15 s): longer than any plan's cadence cycle 
 CIDCW_ACK = "D"           # an ADSI phone's ACK ('A' from a non-ADSI one)
 CIDCW_ACK_MS = 60
 CIDCW_LISTEN = 50         # frames (1 s) to read the FSK: it starts within 500 ms of the ACK
+JCLIP_CAR_MAX_S = 0.75    # CAR bursts are 0.5 s, the Japanese ring (IR) 1 s
+JCLIP_ANSWER_S = 0.1      # the primary response this long after the CAR burst ends
+JCLIP_LISTEN = 250        # frames (5 s) off-hook for the data, then on-hook anyway
 
 
 class SimPin(gmock.MockPin):
@@ -138,7 +145,8 @@ class VirtualHandset:
     :param shk: the SHK `SimPin` (an input of the firmware), `shk_active_high` its off-hook level.
     :param rm: the RM `SimPin` (an output of the firmware), `rm_active_high` its ringing level.
     :param country: tone plan for the ear ("us", "uk", ...).
-    :param cid_method: "bell202", "etsi-fsk", "dtmf" or "off": what the display decodes.
+    :param cid_method: "bell202", "etsi-fsk", "dtmf", "jclip" or "off": what the display
+        decodes ("jclip": a JCLIP phone, which answers the CAR signal).
     :param ring_session: callable, True while the line's ring generator has a session on
         (the pause between bursts); may be None.
     :param pulse_map: rotary digit coding ("standard", "sweden", "new_zealand").
@@ -198,6 +206,8 @@ class VirtualHandset:
         self.caller_id_ring = None      # rings heard when the caller ID came (0: before the first)
         self.caller_id_reversed = None  # whether the line was reversed when it came
         self._cid_at = None             # loop time the caller ID was decoded
+        self.jclip = cid_method == "jclip"
+        self._jclip = None              # [receiver, frames left] while off-hook for JCLIP data
         if rm is not None:
             rm.listeners.append(self._rm_changed)
         if fr is not None:
@@ -232,6 +242,7 @@ class VirtualHandset:
 
     def offhook(self) -> dict:
         self._cancel_op("offhook")
+        self._jclip = None              # the person took the line (the SHK stays off-hook)
         if not self.off_hook:
             self.off_hook = True
             self._ear_reset()
@@ -241,6 +252,7 @@ class VirtualHandset:
 
     def onhook(self) -> dict:
         self._cancel_op("onhook")
+        self._jclip_hang_up()
         if self.off_hook:
             self.off_hook = False
             self._drive(False)
@@ -348,6 +360,9 @@ class VirtualHandset:
         on = bool(state) == self.rm_active_high
         if on == self._ring_on:
             return
+        if (not on and self.jclip and self._ring_edge is not None and not self.off_hook
+                and self._jclip is None and t - self._ring_edge <= JCLIP_CAR_MAX_S):
+            self.loop.call_later(JCLIP_ANSWER_S, self._jclip_answer)     # a CAR burst
         if self._ring_edge is not None and (self._in_session or on):
             self._ring_parts.append(int(round((t - self._ring_edge) * 1000)))
             self._ring_parts = self._ring_parts[-8:]
@@ -375,6 +390,29 @@ class VirtualHandset:
         if self._ring_on or (self.rm is not None and (bool(self.rm.state) == self.rm_active_high)):
             return
         self.polarity = "forward" if bool(state) == self.fr_idle_high else "reversed"
+
+    def _jclip_answer(self) -> None:
+        """The primary response to the CAR: off-hook to read the caller ID (JCLIP)."""
+        if self.off_hook or self._jclip is not None or self._closed:
+            return
+        self._jclip = [cidmod.CallerIDReceiver("jclip"), JCLIP_LISTEN]
+        self._drive(True)
+
+    def _jclip_frame(self, frame: bytes) -> None:
+        rx = self._jclip
+        rx[1] -= 1
+        for msg in rx[0].feed(frame):
+            self._show(msg)
+            self.caller_id_ring = 0          # read before the ringing
+            rx[1] = 0
+        if rx[1] <= 0:
+            self._jclip_hang_up()
+
+    def _jclip_hang_up(self) -> None:
+        if self._jclip is not None:
+            self._jclip = None
+            if not self.off_hook:
+                self._drive(False)
 
     @property
     def ringing(self) -> bool:
@@ -415,7 +453,10 @@ class VirtualHandset:
         self.samples += FRAME
         if self._in_session and not self._ring_on and not (self.ring_session and self.ring_session()):
             self._in_session = False
-        if not self.off_hook:
+        if self._jclip is not None:
+            self._jclip_frame(frame)         # the phone, not the person, holds the line
+            heard = SILENT_FRAME
+        elif not self.off_hook:
             self._display(frame)
             heard = SILENT_FRAME
         else:
@@ -650,4 +691,5 @@ class VirtualHandset:
         return (not self.off_hook and not self._ring_on and not self._in_session
                 and self._op is None and not self._mouth and not self._mouth_done
                 and self._say is None and not self._listens and self._record is None
-                and self._cid_hot <= 0 and not self._cw_ack and self._cw_rx is None)
+                and self._cid_hot <= 0 and not self._cw_ack and self._cw_rx is None
+                and self._jclip is None)

@@ -1,4 +1,5 @@
-"""Caller ID: messages, bursts and their timing (Telcordia GR-30-CORE, ETSI EN 300 659, BT SIN 227).
+"""Caller ID: messages, bursts and their timing (Telcordia GR-30-CORE, ETSI EN 300 659, BT SIN 227,
+NTT "Number Display" JCLIP).
 
 Rules:
 1. Messages are bytes: type, length, body, checksum (two's complement of the byte sum, so the
@@ -28,6 +29,18 @@ Theory of operation.
   0x6F (off) bytes (GR-30-CORE, EN 300 659-3; spandsp adsi.h).
 * ETSI DTMF caller ID (the variants spandsp adsi.h lists; notes/hardware.md §2.5):
   "A" number "C"; restricted / unavailable as "D1C" / "D3C"; digits 70 ms with 70 ms gaps.
+* JCLIP (NTT "Number Display", Japan; spandsp adsi.h/adsi.c ADSI_STANDARD_JCLIP): V.23 FSK
+  (1300/2100 Hz) sent while the phone is OFF-hook after it answered the CAR signal; no channel
+  seizure, 75 mark bits (spandsp's default; Realtek's SDK sends 72), then the frame
+  DLE SOH 0x07 (header) DLE STX, message type 0x40 (MDMF), length, parameters, DLE ETX, and a
+  CRC-16 (ITU-T polynomial x^16+x^12+x^5+1, reflected, initial 0, no final inversion: spandsp's
+  crc_itu16_calc(.., 0)) over everything after DLE SOH, low byte first. Characters are 7 bits
+  with even parity in bit 7 (the CRC bytes carry no parity); a DLE inside length or body is
+  sent twice. Parameters: 0x02 calling number, 0x04 reason it is absent ("P" private, "O"
+  unavailable, "C" public phone, "S" service), 0x09 dialled number, 0x21 / 0x22 the number's /
+  dialled number's "data extension". spandsp sends 4 stop bits a character; so does `jclip_burst`.
+  The line sequence (CAR, the phone's primary response, FSK, on-hook, ringing) is the line's:
+  firmware/line/fxs.py and firmware/line/jclip.py.
 Hand-written: caller ID is a product feature; the burst must decode in real phones, which the
 tests stand in for with spandsp's adsi_rx.
 """
@@ -60,7 +73,21 @@ UNAVAILABLE = "O"
 PARAM_NAMES = {P_DATETIME: "datetime", P_NUMBER: "number", P_NUMBER_ABSENT: "number_absent",
                P_NAME: "name", P_NAME_ABSENT: "name_absent"}
 
-STANDARDS = {"bell202": "bell202", "etsi-fsk": "v23", "v23": "v23"}
+STANDARDS = {"bell202": "bell202", "etsi-fsk": "v23", "v23": "v23"}    # jclip: own framing
+
+# JCLIP (spandsp adsi.h / adsi.c)
+JCLIP_MDMF = 0x40
+JP_NUMBER = 0x02
+JP_NUMBER_ABSENT = 0x04      # "P", "O", "C" (public phone), "S" (service)
+JP_DIALED = 0x09
+JP_NUMBER_DES = 0x21
+JP_DIALED_DES = 0x22
+JP_REASONS = ("P", "O", "C", "S")
+JP_PARAM_NAMES = {JP_NUMBER: "number", JP_NUMBER_ABSENT: "number_absent", JP_DIALED: "dialed"}
+SOH, STX, ETX, DLE = 0x01, 0x02, 0x03, 0x10
+JCLIP_HEADER = 0x07
+JCLIP_MARKS = 75             # mark bits before the frame (spandsp adsi_tx_set_preamble)
+JCLIP_STOP_BITS = 4          # per character (spandsp adsi_tx_set_preamble for JCLIP)
 
 
 def checksum(body: bytes) -> int:
@@ -222,7 +249,8 @@ def fsk_burst(message: bytes, standard: str = "bell202", seizure: int = 300, mar
     try:
         modem = STANDARDS[standard]
     except KeyError:
-        raise ValueError("unknown caller-ID standard %r (known: bell202, etsi-fsk)" % standard)
+        raise ValueError("unknown caller-ID standard %r (known: bell202, etsi-fsk; JCLIP frames go "
+                         "through jclip_burst)" % standard)
     bits = fsk.preamble_bits(seizure, marks) + fsk.char_bits(message) + [1] * tail_marks
     return fsk.modulate(bits, modem, level)
 
@@ -311,6 +339,144 @@ def prering_plan(burst: float, dtas_ms: int = 100) -> list:
     return plan
 
 
+# -- JCLIP (NTT "Number Display") ------------------------------------------------------------
+
+def crc16_itu(data: bytes, crc: int = 0) -> int:
+    """CRC-16 of the ITU-T polynomial, reflected (0x8408), from `crc`, no final inversion:
+    spandsp's crc_itu16_calc. Appending it low byte first makes the CRC of the whole 0."""
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc
+
+
+def _even_parity(b: int) -> int:
+    """A 7-bit character with its even-parity bit in bit 7 (JCLIP characters)."""
+    b &= 0x7F
+    p = 0
+    v = b
+    while v:
+        p ^= v & 1
+        v >>= 1
+    return b | (p << 7)
+
+
+def _stuff(data: bytes) -> bytes:
+    out = bytearray()
+    for b in data:
+        out.append(b)
+        if b == DLE:
+            out.append(DLE)          # a DLE in the data goes twice (adsi_add_field)
+    return bytes(out)
+
+
+def jclip(number: str = None, reason: str = None, dialed: str = None) -> bytes:
+    """A JCLIP caller-ID frame (message type 0x40), ready for `jclip_burst`: DLE SOH header DLE
+    STX, type, length, the parameters (0x02 number, or 0x04 `reason` "P"/"O"/"C"/"S", default
+    "O"; 0x09 `dialed` when given), DLE ETX, CRC-16 low byte first. Numbers are digits (up to 20)."""
+    body = b""
+    if number:
+        num = "".join(c for c in str(number) if c in "0123456789")[:20].encode()
+        if not num:
+            raise ValueError("JCLIP number must hold digits, got %r" % (number,))
+        body += bytes([JP_NUMBER, len(num)]) + num
+    else:
+        r = reason or UNAVAILABLE
+        if r not in JP_REASONS:
+            raise ValueError("JCLIP absence reason must be one of %s, got %r" % ("/".join(JP_REASONS), reason))
+        body += bytes([JP_NUMBER_ABSENT, 1]) + r.encode()
+    if dialed:
+        d = "".join(c for c in str(dialed) if c in "0123456789")[:20].encode()
+        if d:
+            body += bytes([JP_DIALED, len(d)]) + d
+    inner = bytes([JCLIP_MDMF]) + _stuff(bytes([len(body)])) + _stuff(body)
+    frame = bytes(_even_parity(b) for b in bytes([DLE, SOH, JCLIP_HEADER, DLE, STX]) + inner
+                  + bytes([DLE, ETX]))
+    crc = crc16_itu(frame[2:])
+    return frame + bytes([crc & 0xFF, crc >> 8])
+
+
+def parse_jclip(frame: bytes) -> dict:
+    """Read a JCLIP frame (as `jclip` builds it, CRC included) into a dict: ``type``,
+    ``number``, ``number_absent``, ``dialed``, ``params`` (list of (type, bytes)). Raises
+    ValueError naming the defect: framing, parity, DLE stuffing, length or CRC."""
+    if len(frame) < 13:
+        raise ValueError("truncated JCLIP frame (%d bytes)" % len(frame))
+    if crc16_itu(frame[2:]) != 0:
+        raise ValueError("bad JCLIP CRC")
+    chars = frame[:-2]
+    for i, c in enumerate(chars):
+        if _even_parity(c) != c:
+            raise ValueError("JCLIP parity error in character %d" % i)
+    chars = bytes(c & 0x7F for c in chars)
+    if chars[:5] != bytes([DLE, SOH, JCLIP_HEADER, DLE, STX]):
+        raise ValueError("JCLIP frame must start DLE SOH 0x07 DLE STX")
+    if chars[-2:] != bytes([DLE, ETX]):
+        raise ValueError("JCLIP frame must end DLE ETX")
+    data = bytearray()
+    i, inner = 0, chars[5:-2]
+    while i < len(inner):
+        data.append(inner[i])
+        if inner[i] == DLE:
+            if i + 1 >= len(inner) or inner[i + 1] != DLE:
+                raise ValueError("lone DLE inside a JCLIP message")
+            i += 1
+        i += 1
+    if len(data) < 2 or data[1] != len(data) - 2:
+        raise ValueError("JCLIP message length %s does not match its %d bytes"
+                         % (data[1] if len(data) > 1 else None, max(0, len(data) - 2)))
+    out = {"type": data[0]}
+    params = []
+    body = bytes(data[2:])
+    i = 0
+    while i < len(body):
+        if i + 2 > len(body) or i + 2 + body[i + 1] > len(body):
+            raise ValueError("JCLIP parameter 0x%02x overruns the message" % body[i])
+        t, ln = body[i], body[i + 1]
+        v = body[i + 2:i + 2 + ln]
+        params.append((t, v))
+        if t in JP_PARAM_NAMES:
+            out[JP_PARAM_NAMES[t]] = v.decode("ascii", "replace")
+        i += 2 + ln
+    out["params"] = params
+    return out
+
+
+def jclip_burst(frame: bytes, marks: int = JCLIP_MARKS, stop_bits: int = JCLIP_STOP_BITS,
+                level: float = -13.5, tail_marks: int = 5) -> bytes:
+    """PCM for a JCLIP frame: `marks` mark bits (no channel seizure), each character with a
+    start bit, 8 bits LSB first and `stop_bits` stop bits, then `tail_marks` (spandsp's
+    postamble), V.23 FSK."""
+    bits = [1] * marks
+    for b in frame:
+        bits.append(0)
+        bits += [(b >> k) & 1 for k in range(8)]
+        bits += [1] * stop_bits
+    return fsk.modulate(bits + [1] * tail_marks, "v23", level)
+
+
+def jclip_burst_ms(frame: bytes, marks: int = JCLIP_MARKS, stop_bits: int = JCLIP_STOP_BITS,
+                   tail_marks: int = 5) -> float:
+    """Length of `jclip_burst` in ms."""
+    return (marks + (9 + stop_bits) * len(frame) + tail_marks) * 1000.0 / fsk.BAUD
+
+
+def _jclip_complete(buf: bytes) -> int:
+    """The length of the whole frame at the start of `buf` (DLE ETX and the 2 CRC bytes
+    seen), or 0 while it is still short. Parity is in bit 7, so DLE is 0x90 and ETX 0x03."""
+    i = 5
+    while i + 1 < len(buf):
+        if buf[i] & 0x7F == DLE:
+            nxt = buf[i + 1] & 0x7F
+            if nxt == ETX:
+                return i + 4 if i + 4 <= len(buf) else 0
+            i += 2                   # a stuffed DLE (or a defect parse_jclip will name)
+            continue
+        i += 1
+    return 0
+
+
 class CallerIDReceiver:
     """Represents the caller-ID decoder of a telephone: FSK in, parsed messages out.
 
@@ -324,7 +490,8 @@ class CallerIDReceiver:
     """
 
     def __init__(self, standard: str = "bell202"):
-        self.demod = fsk.FSKDemodulator(STANDARDS.get(standard, standard))
+        self.jclip = standard == "jclip"
+        self.demod = fsk.FSKDemodulator("v23" if self.jclip else STANDARDS.get(standard, standard))
         self.errors = 0
         self._buf = bytearray()
 
@@ -332,6 +499,9 @@ class CallerIDReceiver:
         """Demodulate PCM; return the caller-ID messages completed."""
         out = []
         for c in self.demod.feed(pcm):
+            if self.jclip:
+                self._jclip_char(c, out)
+                continue
             self._buf.append(c)
             if len(self._buf) >= 2 and len(self._buf) == self._buf[1] + 3:
                 raw = bytes(self._buf)
@@ -347,3 +517,20 @@ class CallerIDReceiver:
             self._buf = bytearray()
             self.errors += 1
         return out
+
+    def _jclip_char(self, c: int, out: list) -> None:
+        if not self._buf and c & 0x7F != DLE:
+            return                           # a frame starts with DLE (SOH)
+        self._buf.append(c)
+        n = _jclip_complete(bytes(self._buf))
+        if n == 0 and len(self._buf) < 300:
+            return
+        raw = bytes(self._buf[:n]) if n else bytes(self._buf)
+        self._buf = bytearray()
+        try:
+            msg = parse_jclip(raw)
+        except ValueError:
+            self.errors += 1
+            return
+        msg["raw"] = raw
+        out.append(msg)

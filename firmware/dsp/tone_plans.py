@@ -30,7 +30,7 @@ A TONE is a dict:
 
 ``"callerid"``: ``method`` (what the line sends by default), ``when`` ("after_first_ring":
 GR-30-CORE, ETSI variant (c), in the first long ring pause; "before_ring": ahead of the first
-ring), ``alert`` ("dt-as": the 2130+2750 Hz dual tone before the FSK) and ``line_reversal``
+ring; "car": JCLIP, off-hook after the CAR signal, before the ringing), ``alert`` ("dt-as": the 2130+2750 Hz dual tone before the FSK) and ``line_reversal``
 (the polarity reversed for the sequence) for the pre-ring variants. `callerid_timing` reads
 it for a line; board/line_port.py carries it out.
 
@@ -141,12 +141,10 @@ PLANS = {
     "JP": {
         "name": "Japan",
         "ring": {"hz": 16, "cadence": [1000, 2000]},
-        # What the line really sends: Bell 202 after the first ring. NTT "Number Display"
-        # (JCLIP: CAR signal, the phone's off-hook answer, V.23 with its own framing, on-hook,
-        # then ringing; spandsp adsi.h) is not implemented: notes/hardware.md §2.5 has too
-        # little of it (CAR cadence, the ack timing, the framing) to do it right, and a JCLIP
-        # phone shows nothing for Bell 202. docs/interfaces-additions.md says so.
-        "callerid": {"method": "bell202", "when": "after_first_ring"},
+        # NTT "Number Display" (JCLIP): line reversal, CAR (16 Hz 0.5 s on / 0.5 s off), the
+        # phone's off-hook primary response, V.23 with JCLIP framing, the phone on-hook, then
+        # ringing (firmware/line/jclip.py has the sequence and its sources)
+        "callerid": {"method": "jclip", "when": "car", "line_reversal": True},
         "tones": {
             "dial": {"freqs": (400,), "level": -13, "cadence": []},
             "stutter_dial": {"freqs": (400,), "level": -13, "intro": _STUTTER6, "cadence": []},
@@ -185,7 +183,7 @@ TONE_NAMES = ("dial", "stutter_dial", "recall_dial", "ringback", "busy", "conges
               "call_waiting", "confirm", "howler")
 COUNTRIES = tuple(sorted(PLANS))
 CALLERID_METHODS = ("bell202", "etsi-fsk", "etsi-dtmf", "jclip")
-CALLERID_WHEN = ("before_ring", "after_first_ring")
+CALLERID_WHEN = ("before_ring", "after_first_ring", "car")
 
 
 def plan(country: str) -> dict:
@@ -209,6 +207,8 @@ def callerid_timing(country: str, method: str) -> dict:
     cid = plan(country)["callerid"]
     if method == "dtmf":
         return {"when": "before_ring", "alert": None, "line_reversal": True}
+    if method == "jclip":            # JCLIP is its own sequence wherever the line is
+        return {"when": "car", "alert": None, "line_reversal": True}
     if method == cid["method"]:
         return {"when": cid["when"], "alert": cid.get("alert"),
                 "line_reversal": bool(cid.get("line_reversal"))}

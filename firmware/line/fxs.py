@@ -26,6 +26,16 @@ An incoming call rings (`("ring", True)` and, when there is one, `("cid", caller
 burst between the rings); off-hook answers it (ring trip). In talking, digits go to the
 call layer as intents.
 
+JCLIP (NTT "Number Display", Japan; `jclip=True`): caller ID goes OFF-hook before the ringing.
+The call with a caller ID enters "car": ``("car", True)`` (the glue reverses the line and rings
+the CAR cadence, 16 Hz 0.5 s on / 0.5 s off); the phone's off-hook there is its primary
+response, not an answer: "cid_offhook", ``("car", False)`` and ``("jclip", caller_id)`` (the
+glue sends the V.23 frame, dsp/callerid.py). The phone hangs up when it has read it, and the
+line rings as any call ("ringing"). No primary response in `car_timeout` (6 s): a phone that
+is no JCLIP phone: plain ringing, no caller ID. Still off-hook `jclip_onhook_timeout` (7 s)
+after the CAR: a person answered, so the call is answered (the timeouts are the Realtek
+VoIP SDK's NTT ones; firmware/line/jclip.py has the sequence's sources and figures).
+
 A rotary digit the hook decoder refused (out of the line's pulse-rate window, bad break
 ratio, interrupted) is ``bad_pulse``: an `error` event naming why and the measured rate, then
 reorder while dialling (the digits before it are never dialled: one is missing), and only the
@@ -64,6 +74,9 @@ Outputs (tuples):
                                            call audio
     ("ring", True) / ("ring", False)       start / stop the ring cadence
     ("cid", {"number", "name", ...})       caller ID to send between the first two rings
+    ("car", True) / ("car", False)         JCLIP: line reversal + CAR cadence on / off
+    ("jclip", {"number", ...}) / ("jclip", None)  JCLIP: send the frame (the phone is
+                                           off-hook) / stop it and restore the polarity
     ("cidcw", {"number", "name", ...})     caller ID on call waiting (the glue sends CAS, waits
                                            for the ACK, sends the FSK; the call stays "waiting")
     ("intent", "dial", number) / ("intent", "answer") / ("intent", "hangup")
@@ -81,6 +94,8 @@ from firmware.line.dialplan import DEFAULT_PLAN, DialPlan
 from firmware.line.features import CALL_FEATURES, FeatureCodes, LineFeatures
 
 OFFHOOK_TIMEOUT = 30.0      # dial tone with nothing dialled -> howler
+CAR_TIMEOUT = 6.0           # JCLIP: CAR with no primary response -> plain ringing
+JCLIP_ONHOOK_TIMEOUT = 7.0  # JCLIP: still off-hook after the data -> a person answered
 REORDER_TIMEOUT = 60.0      # busy / reorder left off-hook -> howler
 RELEASED_SILENCE = 2.0      # far end hung up: silence, then reorder (FLOWS §6)
 CONFIRM_S = 0.6             # confirmation tone after a feature code, then dial tone again
@@ -96,7 +111,9 @@ STATES = ("on_hook", "dial_tone", "collecting", "dialing", "ringback", "early_me
           "flash_dial", "flash_collecting", "flash_confirm", "flash_reorder", "second_call",
           "second_talking", "conference", "transferring",
           # call waiting and recall (FLOWS §13)
-          "waiting", "swapped", "recalling")
+          "waiting", "swapped", "recalling",
+          # JCLIP caller ID before ringing: CAR, then the phone off-hook reads the data
+          "car", "cid_offhook")
 
 # states in which the handset's DTMF must be decoded (for the glue's detector)
 DTMF_STATES = ("dial_tone", "collecting", "talking", "early_media", "confirm", "flash_dial",
@@ -109,6 +126,7 @@ TRANSITIONS = {
     "on_hook": {
         "off_hook":           ("dial_tone",   "dial_tone"),
         "incoming":           ("ringing",     "ring"),
+        "incoming_car":       ("car",         "car"),            # JCLIP (Japan)
         "recall":             ("recalling",   "ring"),           # hung up with a call on hold
         "transfer_ok":        ("on_hook",     "none"),           # hung up on B and C: they talk on
         "transfer_failed":    ("recalling",   "ring"),           # ... they did not: ring to reclaim
@@ -207,6 +225,19 @@ TRANSITIONS = {
         "remote_hangup":      ("released",    "none"),
         "flash":              ("dial_tone",   "dial_tone"),
         "on_hook":            ("on_hook",     "idle"),
+    },
+    "car": {                                                      # JCLIP: CAR rings
+        "off_hook":           ("cid_offhook", "cid_send"),       # the primary response
+        "timeout":            ("ringing",     "car_unanswered"),  # no JCLIP phone: ring
+        "remote_hangup":      ("on_hook",     "stop_car"),
+        "remote_failed":      ("on_hook",     "stop_car"),
+    },
+    "cid_offhook": {                                              # JCLIP: the data goes
+        "on_hook":            ("ringing",     "ring_after_cid"),  # read it: now ring
+        "timeout":            ("talking",     "cid_answer"),     # a person lifted it
+        "pulse_start":        ("cid_offhook", "none"),
+        "remote_hangup":      ("released",    "cid_released"),
+        "remote_failed":      ("released",    "cid_released"),
     },
     "ringing": {
         "off_hook":           ("talking",     "answer"),
@@ -368,7 +399,8 @@ class FxsLine:
                  caller_id: bool = True, features=None, feature_codes="",
                  flash_relay: str = "off", confirm_s: float = CONFIRM_S,
                  cw_burst_s: float = CW_BURST_S, cw_repeat_s: float = CW_REPEAT_S,
-                 cw_caller_id: bool = True, pulse_window=(8.0, 22.0)):
+                 cw_caller_id: bool = True, pulse_window=(8.0, 22.0), jclip: bool = False,
+                 car_timeout: float = CAR_TIMEOUT, jclip_onhook_timeout: float = JCLIP_ONHOOK_TIMEOUT):
         if flash_relay not in FLASH_RELAY:
             raise ValueError("flash_relay must be one of %s, got %r"
                              % (", ".join(FLASH_RELAY), flash_relay))
@@ -379,6 +411,9 @@ class FxsLine:
         self.released_silence = released_silence
         self.dial_timeout = dial_timeout
         self.send_caller_id = caller_id
+        self.jclip = jclip                 # caller ID the NTT way: CAR, off-hook data, ringing
+        self.car_timeout = car_timeout
+        self.jclip_onhook_timeout = jclip_onhook_timeout
         self.features = features if features is not None else LineFeatures()
         if isinstance(feature_codes, FeatureCodes):
             self.codes = feature_codes
@@ -448,7 +483,14 @@ class FxsLine:
 
     def incoming(self, caller_id, now: float) -> list:
         """The call layer offers a call: ring (and send `caller_id`, a dict, or None)."""
-        return self._handle("incoming", now, (caller_id,))
+        return self._handle(self._incoming_event(caller_id), now, (caller_id,))
+
+    def _incoming_event(self, caller_id) -> str:
+        # a JCLIP line with a caller ID to send starts with the CAR signal (the input's kind,
+        # as hook() tells off_hook from flash: the table then decides)
+        if self.jclip and caller_id and self.send_caller_id and self.state == "on_hook":
+            return "incoming_car"
+        return "incoming"
 
     def remote_ringing(self, now: float) -> list:
         return self._handle("remote_ringing", now, ())
@@ -476,7 +518,9 @@ class FxsLine:
         bursts over the call; `call_waiting_end` it stopped waiting; `recall` (caller_id) ring
         back a call left on hold; `held_hangup` the held party left; `transfer_ok` /
         `transfer_failed` the outcome of a blind transfer's REFER (NOTIFY sipfrag)."""
-        if verb in ("incoming", "recall"):
+        if verb == "incoming":
+            return self.incoming(args[0] if args else None, now)
+        if verb == "recall":
             return self._handle(verb, now, (args[0] if args else None,))
         if verb in _COMMANDS:
             return self._handle(verb, now, tuple(args[:1]))
@@ -754,6 +798,35 @@ class FxsLine:
         if caller_id and self.send_caller_id:
             out.append(("cid", caller_id))
         return out
+
+    # -- JCLIP: CAR, primary response, data, ringing ---------------------------------------
+
+    def _a_car(self, now, caller_id=None):
+        self.ringing = True
+        self.caller_id = caller_id
+        self._set_timer(self.car_timeout)
+        return [("car", True)]
+
+    def _a_cid_send(self, now, *args):
+        self._set_timer(self.jclip_onhook_timeout)
+        return [("car", False), ("jclip", self.caller_id)]
+
+    def _a_car_unanswered(self, now, *args):
+        return [("car", False), ("ring", True)]
+
+    def _a_ring_after_cid(self, now, *args):
+        return [("jclip", None), ("ring", True)]      # ("jclip", None): the data stops
+
+    def _a_cid_answer(self, now, *args):
+        return [("jclip", None)] + self._a_answer(now)
+
+    def _a_cid_released(self, now, *args):
+        self.ringing = False
+        return [("jclip", None)] + self._a_released(now)
+
+    def _a_stop_car(self, now, *args):
+        self.ringing = False
+        return [("car", False)]
 
     def _a_stop_ring(self, now, *args):
         self.ringing = False
