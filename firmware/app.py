@@ -804,16 +804,8 @@ class Firmware:
                     notes.append("%s.%s: takes effect after reboot" % (sec, k))
         if new_cfg.sip["trace"] != old.sip["trace"]:
             self.set_trace(new_cfg.sip["trace"])
-        rebind = new_cfg.sip["bind"] != old.sip["bind"]
-        if rebind:
-            try:
-                host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
-                new_ep = self._open_sip_transport(host, port)
-            except OSError as e:
-                notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
-                             % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))
-                new_cfg.data["sip"]["bind"] = old.sip["bind"]
-                rebind = False
+        new_ep = self._new_bind(new_cfg, old, notes)
+        rebind = new_ep is not None
         self.cfg = new_cfg
         self._load_hold_music()
         now = self.loop.now()
@@ -838,12 +830,31 @@ class Firmware:
                 self._register_line(ln)
                 notes.append("line %d: re-registering" % ln["port"])
         self.calls_mgr.lines = {l["port"]: l for l in new_cfg.lines}
-        if self.board is not None:
-            for ln in new_cfg.lines:      # the line's own settings apply at once, no re-registration
-                if old_ports.get(ln["port"]) != ln:
-                    self.board.reconfigure_line(ln["port"], ln)
-            self.board.wake()     # the board's media clock may sleep: a new config restarts it
+        self._reconfigure_lines(old_ports, new_cfg.lines)
         return notes
+
+    def _reconfigure_lines(self, old_ports, lines) -> None:
+        """A line's own settings apply at once on the board, no re-registration."""
+        if self.board is None:
+            return
+        for ln in lines:
+            if old_ports.get(ln["port"]) != ln:
+                self.board.reconfigure_line(ln["port"], ln)
+        self.board.wake()     # the board's media clock may sleep: a new config restarts it
+
+    def _new_bind(self, new_cfg, old, notes):
+        """The SIP transport on a changed `sip.bind`, or None: unchanged, or it cannot bind
+        there (a note says why, and the new config keeps the old address)."""
+        if new_cfg.sip["bind"] == old.sip["bind"]:
+            return None
+        try:
+            host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
+            return self._open_sip_transport(host, port)
+        except OSError as e:
+            notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
+                         % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))
+            new_cfg.data["sip"]["bind"] = old.sip["bind"]
+            return None
 
     def hangup(self, line=None) -> str:
         port = line or (self.cfg.lines[0]["port"] if self.cfg.lines else 1)
