@@ -23,13 +23,15 @@ A board says which clocks it has and how they stop and start:
 
 import logging
 
+from board.interface import Board
+
 log = logging.getLogger("tipring.board")
 
 IDLE_FRAMES = 50          # 1 s of 20 ms frames with every line idle before a media clock stops
 
 
-class LinePortsBoard:
-    """Mixin over `self.ports` (port number -> LinePort)."""
+class LinePortsBoard(Board):
+    """Extends `Board` (board/interface.py) over `self.ports` (port number -> LinePort)."""
 
     ports: dict
 
@@ -73,6 +75,19 @@ class LinePortsBoard:
     def media_changed(self, port: int) -> None:
         self.wake(port)
 
+    def call_waiting_now(self, port: int):
+        p = self.ports.get(port)
+        return None if p is None else p.fxs.features.call_waiting_now()
+
+    def feature_value(self, port: int, key: str):
+        p = self.ports.get(port)
+        return None if p is None else p.fxs.features.to_config().get(key)
+
+    def reconfigure_line(self, port: int, line_cfg: dict) -> None:
+        p = self.ports.get(port)
+        if p is not None:
+            p.reconfigure(line_cfg)
+
     def _posted(self, port, item):
         """What a line's `HookSwitch` posted through the loop: an edge wakes the media clock."""
         p = self.ports.get(port)
@@ -82,6 +97,8 @@ class LinePortsBoard:
 
     # -- the media clock's sleep -----------------------------------------------------------------
 
+    _closed = False
+
     def _clock_init(self) -> None:
         self._quiet = {}          # clock key -> idle frames in a row
         self._asleep = set()      # keys of stopped clocks
@@ -89,7 +106,7 @@ class LinePortsBoard:
     def wake(self, port=None) -> None:
         """Something may need audio on `port` (None: any line): restart its media clock now if
         it sleeps, and give it a full `IDLE_FRAMES` before it may sleep again."""
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         for key in self._clock_keys(port):
             self._quiet[key] = 0

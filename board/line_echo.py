@@ -1,8 +1,8 @@
 """One FXS port's echo canceller and fax/modem tone watch: the glue around firmware/dsp/echo.py
 and firmware/dsp/modem_tones.py, run from `LinePort.media_tick` (board/line_port.py).
 
-Owns, for one line and only while a call's media flows (`app.streams` / `app.conf_streams`
-hold the port):
+Owns, for one line and only while the handset hears a call's media (`app.media_call(port)`
+names the call):
 - the line echo canceller (`LineEchoCanceller`, G.168): the mouthpiece frame handed to the
   media stream goes through it, with the earpiece frame played one tick before as reference
   (`near_end`, then `far_end` with what the earpiece gets);
@@ -83,12 +83,8 @@ class LineEcho:
             self.ec = None
 
     def _current_call(self):
-        app = self.line.app
-        for table in (getattr(app, "streams", None), getattr(app, "conf_streams", None)):
-            entry = table.get(self.line.port) if table else None
-            if entry is not None:
-                return getattr(entry[1], "call_id", None) or "?"
-        return None
+        media_call = getattr(self.line.app, "media_call", None)
+        return media_call(self.line.port) if media_call is not None else None
 
     @property
     def enabled(self) -> bool:

@@ -542,10 +542,9 @@ class LinePort:
             return
         waiting, new = self._vmwi_due
         self._vmwi_due = None
-        wake = getattr(self.app, "board", None)
-        wake = getattr(wake, "wake", None)
-        if wake is not None:
-            wake(self.port)                      # the media clock may sleep: the burst needs it
+        board = getattr(self.app, "board", None)
+        if board is not None:
+            board.wake(self.port)                # the media clock may sleep: the burst needs it
         self._vmwi_pcm = vmwi_pcm(waiting, new, self.cid_method)
         self.emit("line_signal", {"line": self.port, "signal": "vmwi", "waiting": waiting,
                                   "method": self.cid_method, "ms": int(len(self._vmwi_pcm) / 16)})
@@ -614,7 +613,8 @@ class LinePort:
     def idle(self) -> bool:
         """True when this line needs no media clock: on-hook and settled (no hook, line or ring
         timer), not ringing, no tone, caller ID or far-end digit audio playing or pending, no
-        test ring, and no call media for the port (`app.streams` / `app.conf_streams`). Whatever
+        test ring, and no call media for the port (`app.has_media(port)`: a held party
+        hearing hold music counts). Whatever
         is in doubt counts as not idle. The board stops its media clock while every line it
         clocks is idle and restarts it on the next hook edge or command (board/common.py)."""
         if self._closed:
@@ -633,7 +633,5 @@ class LinePort:
             return False
         if any(t is not None and not t.cancelled for t in self._timers.values()):
             return False
-        for table in (getattr(self.app, "streams", None), getattr(self.app, "conf_streams", None)):
-            if table and self.port in table:
-                return False
-        return True
+        has_media = getattr(self.app, "has_media", None)
+        return not (has_media is not None and has_media(self.port))

@@ -35,6 +35,7 @@ class SlicBoard(LinePortsBoard):
         self.factory = pin_factory or pin_factory_for(self.board)
         self.hardware, self.ports, self._fds = {}, {}, {}
         self.leds = self.button = None
+        self._line_led = None
         self._closed = False
         self._clock_init()
         try:
@@ -124,7 +125,7 @@ class SlicBoard(LinePortsBoard):
             return
         busy = any(p.fxs.state != "on_hook" for p in self.ports.values())
         want = "on" if busy else "off"
-        if getattr(self, "_line_led", None) != want:
+        if self._line_led != want:
             self._line_led = want
             try:
                 self.leds.show("line_in_use", want)

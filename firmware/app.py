@@ -23,9 +23,7 @@ from firmware.loop import EventLoop
 from firmware.loop.udp import UdpEndpoint
 from firmware.calls.manager import CallManager
 from firmware.calls.mwi import MwiService
-from firmware.media.stream import MediaStream
-
-FAX_JITTER_MS = 60      # fixed playout delay of a fax/modem call (G.711 pass-through)
+from firmware.media.routing import FAX_JITTER_MS, MediaRouter
 from firmware.sip.locate import DEFAULT_PORT, Locator
 from firmware.sip.registration import Registration
 from firmware.sip.useragent import UserAgent
@@ -78,12 +76,11 @@ class Firmware:
         self.mwi = None        # message waiting (firmware/calls/mwi.py), in front of the calls' NOTIFY
         self.rtp = {}          # local RTP port -> UdpEndpoint
         self.rtcp = {}
-        self.streams = {}      # FXS port -> (MediaStream, Call): the call the handset hears
-        self.conf_streams = {} # FXS port -> (MediaStream, Call): the other call of a 3-way conference
+        self.media = MediaRouter()   # which stream each line hears, the mix, the hold music
         self.hold_music = {}   # FXS port -> HoldMusic: what a party we hold hears (line.N.hold_music)
-        self._moh_on = set()   # FXS ports whose held party hears it now (restarts at each hold)
+        self.config_notes = []  # what the CLI fell back from (config_fallback), set before start
+        self._saver = None     # the config_store.Saver, made at the first save
         self._next_rtp = 0
-        self._flow_reason = {} # registrar (host, port) -> why its connection last failed (tcp/tls)
         self.dns = None        # DnsResolver, made at the first name to look up
         self.hops = {}         # FXS port -> located targets of a line that does not register
         self._stopping = False
@@ -118,7 +115,7 @@ class Firmware:
             elif o[0] == "line":
                 self._line_command(o[1], o[2], o[3:])
             elif o[0] == "media":
-                self._media(o[1], o[2])
+                self._media_out(self.media.op(o[1], o[2], self.loop.now()))
             elif o[0] == "locate":
                 self._locate_registrar(o[1])
         if registered and self.mwi is not None and not self._stopping:
@@ -202,42 +199,28 @@ class Firmware:
     def _sip_transport_status(self, kind, peer, reason) -> None:
         """What the stream transport reports (firmware/loop/tcp.py rule 4). A connection that
         failed or was lost ends the transactions sent over it at once; a line registered
-        through it hears `on_transport_lost(reason, now)` when its Registration has that hook,
-        else gets one `registration_failed`; when the kept connection is back the line
-        re-registers (`on_transport_restored(now)` when present, else `start()`)."""
+        through it hears `Registration.on_transport_lost(reason, now)` (it re-registers when
+        it was registered); when the kept connection is back a line that is not registering
+        starts again."""
         now = self.loop.now()
         if kind == "error" or peer is None:
             self.emit("error", {"where": "sip", "message": reason})
             return
         peer = tuple(peer[:2])
-        regs = [r for r in self.registrations.values() if tuple(getattr(r, "next_hop", ()) or ())[:2] == peer]
+        regs = [r for r in self.registrations.values() if tuple(r.next_hop or ())[:2] == peer]
         if kind in ("failed", "lost"):
             outs = self.ua.transport_failed(peer, reason, now)
             told = {o[2].get("line") for o in outs if o[0] == "event" and o[1] == "registration_failed"}
             self.do(outs)
-            # a reconnect refused again for the same reason (a wrong CA, a registrar still
-            # down) is not news: one event per reason until the connection is back
-            again = self._flow_reason.get(peer) == reason
-            self._flow_reason[peer] = reason
             for reg in regs:
                 if reg.line in told or reg.state in ("idle", "stopped", "unregistering"):
                     continue
-                hook = getattr(reg, "on_transport_lost", None)
-                if hook is not None:
-                    self.do(self.ua.run_tu(reg, hook(reason, now), now))
-                elif not again:
-                    self.emit("registration_failed", {"line": reg.line, "registrar": reg.registrar_text,
-                                                      "status": None, "reason": reason,
-                                                      "retry_in": self.sip.retry_in(peer)})
+                self.do(self.ua.run_tu(reg, reg.on_transport_lost(reason, now), now))
             if not regs and not told:
                 self.emit("error", {"where": "sip", "message": reason})
         elif kind == "restored":
-            self._flow_reason.pop(peer, None)
             for reg in regs:
-                hook = getattr(reg, "on_transport_restored", None)
-                if hook is not None:
-                    self.do(self.ua.run_tu(reg, hook(now), now))
-                elif reg.state not in ("registering", "unregistering", "stopped"):
+                if reg.state not in ("registering", "unregistering", "stopped"):
                     self.do(self.ua.run_tu(reg, reg.start(now), now))
 
     # ------------------------------------------------------------------ start / stop
@@ -256,7 +239,7 @@ class Firmware:
         self._start_board(started)
         self._start_console(started)
         self.emit("started", started)
-        notes = getattr(self, "config_notes", None)
+        notes = self.config_notes
         if notes:
             self.emit("config_fallback", {"path": self.cfg.path, "backup": (self.cfg.path or "") + ".bak",
                                           "problems": notes})
@@ -409,64 +392,61 @@ class Firmware:
     def _features_for(self, port):
         """The line's service settings; call waiting as the handset has it now (*56/*57, *70)."""
         feats = dict(self.cfg.line(port) or {})
-        ports = getattr(self.board, "ports", None) if self.board is not None else None
-        fxs = getattr(ports.get(port), "fxs", None) if isinstance(ports, dict) else None
-        lf = getattr(fxs, "features", None)
-        if lf is not None and hasattr(lf, "call_waiting_now"):
-            feats["call_waiting"] = lf.call_waiting_now()
+        now_on = self.board.call_waiting_now(port) if self.board is not None else None
+        if now_on is not None:
+            feats["call_waiting"] = now_on
         return feats
 
     def _line_busy(self, port):
-        if self.board is not None and hasattr(self.board, "line_busy"):
-            return self.board.line_busy(port)
-        return False
+        return self.board.line_busy(port) if self.board is not None else False
+
+    # the line's intents (firmware/line/fxs.py) -> (what carries it out, how many of the
+    # intent's arguments it takes): a CallManager method, called (port, *args, now), or one
+    # of this class's `_intent_*` methods, called (port, args, now)
+    INTENTS = {"dial": ("dial", 1), "answer": ("answer", 0), "hangup": ("hangup", 0),
+               # FLOWS §12, §13: hold / resume, answer a waiting call, swap, drop a second call
+               "flash": ("flash", 0), "dial_second": ("dial_second", 1),
+               "answer_recall": ("answer_recall", 0), "conference": ("conference", 0),
+               "drop_last": ("drop_last", 0), "transfer_blind": ("transfer_blind", 1),
+               "digit": ("_intent_digit", None), "transfer_attended": ("_intent_transfer_attended", None),
+               "feature": ("_intent_feature", None), "flash_relay": ("_intent_flash_relay", None)}
 
     def line_intent(self, port: int, intent: str, *args) -> None:
-        """What the FXS line wants from the call layer: dial NUMBER, answer, hangup, flash."""
-        now = self.loop.now()
-        if intent == "dial":
-            self.do(self.calls_mgr.dial(port, args[0], now))
-        elif intent == "answer":
-            self.do(self.calls_mgr.answer(port, now))
-        elif intent == "hangup":
-            self.do(self.calls_mgr.hangup(port, now))
-        elif intent == "digit":
-            entry = self.streams.get(port)
-            if entry is not None and entry[0].dtmf_pt is not None:
-                entry[0].send_digit(args[0], args[1] if len(args) > 1 else 100)
-        elif intent == "flash":
-            # FLOWS §12, §13: hold / resume, answer a waiting call, swap, drop a second call
-            self.do(self.calls_mgr.flash(port, now))
-        elif intent == "dial_second":
-            self.do(self.calls_mgr.dial_second(port, args[0], now))
-        elif intent == "answer_recall":
-            self.do(self.calls_mgr.answer_recall(port, now))
-        elif intent == "conference":
-            self.do(self.calls_mgr.conference(port, now))
-        elif intent == "drop_last":
-            self.do(self.calls_mgr.drop_last(port, now))
-        elif intent == "transfer_blind":
-            self.do(self.calls_mgr.transfer_blind(port, args[0], now))
-        elif intent == "transfer_attended":
-            # FLOWS §15: hanging up while talking to C with B on hold joins B and C
-            held = self.calls_mgr.held.get(port)
-            if held is not None:
-                self.do(self.calls_mgr.transfer_attended(port, held, now, hung_up=True))
-            else:
-                self.do(self.calls_mgr.hangup(port, now))
-        elif intent == "feature":
-            self._feature(port, args[0], args[1] if len(args) > 1 else None)
-        elif intent == "flash_relay":
-            self._relay_flash(port, args[0] if args else "rfc4733", now)
-        else:
+        """What the FXS line wants from the call layer: dial NUMBER, answer, hangup, flash...
+        (`INTENTS`); an unknown intent is an `error` event."""
+        entry = self.INTENTS.get(intent)
+        if entry is None:
             self.emit("error", {"where": "calls", "message": "line %d: unknown line intent %r" % (port, intent)})
+            return
+        how, nargs = entry
+        now = self.loop.now()
+        if nargs is None:
+            getattr(self, how)(port, args, now)
+        else:
+            self.do(getattr(self.calls_mgr, how)(port, *args[:nargs], now))
 
-    def _relay_flash(self, port, method, now):
+    def _intent_digit(self, port, args, now):
+        """A digit keyed in a call: RFC 4733 in the heard call's stream when it has
+        telephone-event (else the audio carries it in-band)."""
+        self.media.send_digit(port, args[0], args[1] if len(args) > 1 else 100)
+
+    def _intent_transfer_attended(self, port, args, now):
+        # FLOWS §15: hanging up while talking to C with B on hold joins B and C
+        held = self.calls_mgr.held.get(port)
+        if held is not None:
+            self.do(self.calls_mgr.transfer_attended(port, held, now, hung_up=True))
+        else:
+            self.do(self.calls_mgr.hangup(port, now))
+
+    def _intent_feature(self, port, args, now):
+        self._feature(port, args[0], args[1] if len(args) > 1 else None)
+
+    def _intent_flash_relay(self, port, args, now):
         """Flash relay (`line.N.flash_relay`): the flash goes to the far end's PBX as RFC 4733
         event 16 in the RTP stream, or as SIP INFO; without telephone-event in the call,
         RFC 4733 falls back to INFO, as a Cisco SPA does."""
-        entry = self.streams.get(port)
-        if method == "rfc4733" and entry is not None and entry[0].send_digit("flash", FLASH_EVENT_MS):
+        method = args[0] if args else "rfc4733"
+        if method == "rfc4733" and self.media.send_digit(port, "flash", FLASH_EVENT_MS):
             return
         self.do(self.calls_mgr.flash_info(port, now))
 
@@ -477,10 +457,7 @@ class Firmware:
         key = CONFIG_KEYS.get(name)
         if key is None:
             return
-        ports = self.board.ports if self.board is not None and hasattr(self.board, "ports") else {}
-        feats = getattr(ports.get(port), "fxs", None)
-        feats = getattr(feats, "features", None)
-        value = getattr(feats, key, None) if feats is not None else None
+        value = self.board.feature_value(port, key) if self.board is not None else None
         if value is None:
             return
         try:
@@ -507,14 +484,13 @@ class Firmware:
     def saver(self):
         """The one `config_store.Saver` of this firmware: feature codes, the console's `save`
         and factory reset write through it, off the loop and in order."""
-        saver = getattr(self, "_saver", None)
-        if saver is None:
+        if self._saver is None:
             from firmware.config_store import Saver
-            saver = self._saver = Saver(self.loop)
-        return saver
+            self._saver = Saver(self.loop)
+        return self._saver
 
     def _line_command(self, port, verb, args):
-        if self.board is not None and hasattr(self.board, "line_command"):
+        if self.board is not None:
             self.board.line_command(port, verb, *args)
 
     def _rtp_alloc(self):
@@ -539,80 +515,30 @@ class Firmware:
         raise OSError("no free RTP port")
 
     def _rtp_in(self, local_port, data, addr):
-        for stream, call in list(self.streams.values()) + list(self.conf_streams.values()):
-            if stream.local[1] == local_port:
-                for ev in stream.on_packet(data, addr, self.loop.now()):
-                    if ev[0] == "digit":
-                        self.emit("digit", {"line": call.port, "digit": ev[1], "how": "rfc4733"})
-                        self._line_command(call.port, "remote_digit", (ev[1],))
-                return
+        self._media_out(self.media.packet(local_port, data, addr, self.loop.now()))
 
-    def _media(self, op, call):
-        """A call's RTP: the line hears one call at a time (`streams[port]`). A new call's
-        start takes the line's audio from another call (a transfer or Replaces moved it);
-        that call's own stop then only closes its sockets."""
-        now = self.loop.now()
-        port = call.port
-        entry = self.streams.get(port)
-        mine = entry is not None and entry[1] is call
-        joined = self.conf_streams.get(port)
-        if joined is not None and joined[1] is call and op != "join":
-            if op == "update" and call.plan is not None:
-                joined[0].update(call.plan)
-            elif op == "stop":
-                del self.conf_streams[port]
-                self._end_stream(port, joined, now)
-                self._close_rtp(call.rtp[1])
-            elif op == "start":        # the conference is over: this call alone again
-                del self.conf_streams[port]
-                if entry is not None:
-                    self._end_stream(port, entry, now)
-                self.streams[port] = joined
-            return
-        if op == "join" and call.plan is not None:
-            # FLOWS §17: a second stream on the line, mixed with the first (media_frame)
-            if joined is not None:
-                self._end_stream(port, joined, now)
-            self.conf_streams[port] = (self._new_stream(call, now), call)
-        elif op == "start" and call.plan is not None:
-            if entry is not None and not mine:
-                self._end_stream(port, entry, now)
-            stream = self._new_stream(call, now, entry[0] if mine else None)
-            self.streams[port] = (stream, call)
-        elif op == "update" and mine and call.plan is not None:
-            entry[0].update(call.plan)
-        elif op == "stop":
-            if mine:
-                del self.streams[port]
-                self._end_stream(port, entry, now)
-                if joined is not None:          # the conference's other party talks on
-                    del self.conf_streams[port]
-                    self.streams[port] = joined
-            self._close_rtp(call.rtp[1])
-        if op in ("start", "update", "join") and self.board is not None and hasattr(self.board, "media_changed"):
-            self.board.media_changed(port)
+    def _media_out(self, outputs) -> None:
+        """Carry out what the media router returned (firmware/media/routing.py)."""
+        for o in outputs:
+            kind = o[0]
+            if kind == "rtp":
+                self._rtp_send(o[1], o[2], o[3])
+            elif kind == "event":
+                self.emit(o[1], o[2])
+            elif kind == "line":
+                self._line_command(o[1], o[2], o[3:])
+            elif kind == "close":
+                self._close_rtp(o[1])
+            elif kind == "changed" and self.board is not None:
+                self.board.media_changed(o[1])
 
-    def _new_stream(self, call, now, prev=None):
-        """The call's RTP stream, sending as the same source as its earlier one (`prev`, else
-        the one `_end_stream` ended) when it had one: the far end of a resumed, swapped or
-        joined call sees its SSRC, sequence and timestamps carry on (MediaStream.carry_on)."""
-        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
-        if getattr(call, "fax", None) is not None:   # a fax call stays in pass-through
-            stream.jitter.fix(FAX_JITTER_MS)
-        state = prev.send_state(now) if prev is not None else getattr(call, "rtp_sent", None)
-        if state is not None:
-            stream.carry_on(state, now)
-        return stream
+    def media_call(self, port: int):
+        """The Call-ID of the call the line's handset hears now, or None (board/line_echo.py)."""
+        return self.media.heard_call_id(port)
 
-    def _end_stream(self, port, entry, now):
-        stream, call = entry
-        call.rtp_sent = stream.send_state(now)
-        for data, addr in stream.close(now):
-            self._rtp_send(stream, data, addr)
-        self.emit("media", dict({"line": port, "call_id": call.call_id}, **stream.stats(),
-                                jitter_mode=stream.jitter.mode,
-                                jitter_target_ms=round(stream.jitter.target * 1000.0
-                                                       / stream.jitter.clock_rate)))
+    def has_media(self, port: int) -> bool:
+        """True while any call of the line has RTP: the line's media clock must run."""
+        return self.media.has_media(port)
 
     def _load_hold_music(self) -> None:
         """Each line's hold music, read once here (start-up, config load), never per frame:
@@ -638,7 +564,7 @@ class Firmware:
             moh.source = what
             music[ln["port"]] = moh
         self.hold_music = music
-        self._moh_on &= set(music)
+        self.media.set_hold_music(music)
 
     def fax_detected(self, port: int, call_id: str, tone: str, direction: str) -> None:
         """The line heard a fax/modem tone (CED, ANSam, CNG) in a call (board/line_echo.py;
@@ -649,16 +575,11 @@ class Firmware:
         if self.calls_mgr is None:
             return
         now = self.loop.now()
-        first = all(getattr(c, "fax", None) is None for c in self.calls_mgr.calls_on(port))
+        first = all(c.fax is None for c in self.calls_mgr.calls_on(port))
         call, outputs = self.calls_mgr.fax_passthrough(port, call_id, tone, now)
         if call is None:
             return
-        fixed = False
-        for table in (self.streams, self.conf_streams):
-            entry = table.get(port)
-            if entry is not None and entry[1] is call and entry[0].jitter.mode != "fixed":
-                entry[0].jitter.fix(FAX_JITTER_MS)
-                fixed = True
+        fixed = self.media.fix_jitter(port, call)
         if fixed or first:
             self.emit("fax_passthrough", {"line": port, "call_id": call_id, "tone": tone,
                                           "direction": direction, "jitter_mode": "fixed",
@@ -673,61 +594,21 @@ class Firmware:
             if ep is not None:
                 ep.close()
 
-    def _rtp_send(self, stream, data, addr):
-        ep = self.rtp.get(stream.local[1])
-        if ep is not None and addr is not None:
+    def _rtp_send(self, local_port, data, addr):
+        ep = self.rtp.get(local_port)
+        if ep is not None:
             try:
                 ep.send(data, tuple(addr))
             except OSError:
                 pass
 
     def media_frame(self, port: int, capture: bytes, now: float):
-        """The line's 20 ms tick while a call has media: send what the handset said, return
-        what it should hear (None when this line has no media)."""
-        entry = self.streams.get(port)
-        if entry is None:
-            return None
-        joined = self.conf_streams.get(port)
-        if joined is not None:
-            return self._conference_frame(entry[0], joined[0], capture, now)
-        stream = entry[0]
-        if stream.direction == "sendonly":
-            # we hold this call (FLOWS §12): the held party hears the line's hold music (or
-            # silence), never the handset dialling or talking at the second dial tone
-            moh = self.hold_music.get(port)
-            if moh is not None and port not in self._moh_on:
-                moh.restart()
-                self._moh_on.add(port)
-            capture = moh.next_frame(len(capture)) if moh is not None else bytes(len(capture))
-        else:
-            self._moh_on.discard(port)
-        for data, addr in stream.on_capture(capture, now):
-            self._rtp_send(stream, data, addr)
-        if stream.deadline() <= now:
-            for data, addr in stream.on_timer(now):
-                self._rtp_send(stream, data, addr)
-        return stream.playout(now)
-
-    def _conference_frame(self, a, b, capture, now):
-        """Three-way calling mixed here (FLOWS §17): each remote hears the handset plus the
-        other remote, the handset hears both remotes."""
-        from firmware.media.mixer import Conference
-        from_a = a.playout(now)
-        from_b = b.playout(now)
-        conf = Conference(["line", "a", "b"], frame_samples=len(capture) // 2)
-        conf.put("line", capture)
-        if from_a is not None and len(from_a) == len(capture):
-            conf.put("a", from_a)
-        if from_b is not None and len(from_b) == len(capture):
-            conf.put("b", from_b)
-        heard = conf.mix()
-        for stream, frame in ((a, heard["a"]), (b, heard["b"])):
-            for data, addr in stream.on_capture(frame, now):
-                self._rtp_send(stream, data, addr)
-            if stream.deadline() <= now:
-                for data, addr in stream.on_timer(now):
-                    self._rtp_send(stream, data, addr)
-        return heard["line"]
+        """The line's 20 ms tick while a call has media: send what the handset said (and the
+        hold music to held parties), return what it should hear (None: no call media)."""
+        heard, outputs = self.media.frame(port, capture, now)
+        if outputs:
+            self._media_out(outputs)
+        return heard
 
     def _contact(self, user, target) -> str:
         host = self.ua.host
@@ -789,16 +670,20 @@ class Firmware:
         self._locate(backup, located)
 
     def _add_registration_tus(self, reg) -> None:
-        """The registration and its keep-alive/ping monitor are transaction users of the UA;
-        an old registration of the same line leaves (its de-registration is already sent)."""
-        for old in [t for t in self.ua.tus if getattr(t, "line", None) == reg.line
-                    and getattr(t, "state", None) == "stopped"]:
-            self.ua.remove_tu(old)
-            if old.monitor is not None:
-                self.ua.remove_tu(old.monitor)
+        """The registration and its keep-alive/ping monitor are transaction users of the UA."""
         self.ua.add_tu(reg)
         if reg.monitor is not None:
             self.ua.add_tu(reg.monitor)
+
+    def _retire_registration(self, reg, now) -> None:
+        """A line's registration replaced by a config change: its de-registration goes out
+        and it leaves the UA's transaction users with its monitor. The answers still reach
+        it (the UA routes a response to its transaction's owner, not through `ua.tus`), and
+        no timer of it runs again: no refresh, keep-alive or ping from an old account."""
+        self.do(self.ua.run_tu(reg, reg.stop(now), now))
+        self.ua.remove_tu(reg)
+        if reg.monitor is not None:
+            self.ua.remove_tu(reg.monitor)
 
     def _contact_for(self, port):
         """The Contact a line's calls carry: the registered one (the NAT mapping the registrar
@@ -853,8 +738,7 @@ class Firmware:
         return self._exit
 
     def close(self) -> None:
-        saver = getattr(self, "_saver", None)
-        if saver is not None and not saver.close(timeout=10.0):   # a save asked just before the stop
+        if self._saver is not None and not self._saver.close(timeout=10.0):   # a save asked just before the stop
             log.warning("a config save was still running at exit")
         for ep in list(self.rtp.values()) + list(self.rtcp.values()):
             ep.close()
@@ -887,7 +771,7 @@ class Firmware:
             entry = {"port": ln["port"], "user": ln["user"], "registrar": ln["registrar"],
                      "registration": reg.state if reg else "off",
                      "expires_in": int(reg.bound_until - now) if reg and reg.bound_until else None}
-            if self.board is not None and hasattr(self.board, "line_status"):
+            if self.board is not None:
                 entry.update(self.board.line_status(ln["port"]))
             if self.mwi is not None:
                 entry["mwi"] = self.mwi.status(ln["port"])
@@ -920,16 +804,8 @@ class Firmware:
                     notes.append("%s.%s: takes effect after reboot" % (sec, k))
         if new_cfg.sip["trace"] != old.sip["trace"]:
             self.set_trace(new_cfg.sip["trace"])
-        rebind = new_cfg.sip["bind"] != old.sip["bind"]
-        if rebind:
-            try:
-                host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
-                new_ep = self._open_sip_transport(host, port)
-            except OSError as e:
-                notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
-                             % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))
-                new_cfg.data["sip"]["bind"] = old.sip["bind"]
-                rebind = False
+        new_ep = self._new_bind(new_cfg, old, notes)
+        rebind = new_ep is not None
         self.cfg = new_cfg
         self._load_hold_music()
         now = self.loop.now()
@@ -940,7 +816,7 @@ class Firmware:
         for ln in changed:     # de-register from where we were, with the old account
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:
-                self.do(self.ua.run_tu(reg, reg.stop(now), now))
+                self._retire_registration(reg, now)
         if rebind:
             old_ep = self.sip
             self.sip = new_ep
@@ -954,15 +830,31 @@ class Firmware:
                 self._register_line(ln)
                 notes.append("line %d: re-registering" % ln["port"])
         self.calls_mgr.lines = {l["port"]: l for l in new_cfg.lines}
-        ports = getattr(self.board, "ports", None) or {}
-        for ln in new_cfg.lines:      # the line's own settings apply at once, no re-registration
-            port = ports.get(ln["port"])
-            if port is not None and old_ports.get(ln["port"]) != ln and hasattr(port, "reconfigure"):
-                port.reconfigure(ln)
-        wake = getattr(self.board, "wake", None)
-        if wake is not None:
-            wake()          # the board's media clock may sleep: a new config restarts it
+        self._reconfigure_lines(old_ports, new_cfg.lines)
         return notes
+
+    def _reconfigure_lines(self, old_ports, lines) -> None:
+        """A line's own settings apply at once on the board, no re-registration."""
+        if self.board is None:
+            return
+        for ln in lines:
+            if old_ports.get(ln["port"]) != ln:
+                self.board.reconfigure_line(ln["port"], ln)
+        self.board.wake()     # the board's media clock may sleep: a new config restarts it
+
+    def _new_bind(self, new_cfg, old, notes):
+        """The SIP transport on a changed `sip.bind`, or None: unchanged, or it cannot bind
+        there (a note says why, and the new config keeps the old address)."""
+        if new_cfg.sip["bind"] == old.sip["bind"]:
+            return None
+        try:
+            host, port = parse_hostport(new_cfg.sip["bind"], allow_zero=True)
+            return self._open_sip_transport(host, port)
+        except OSError as e:
+            notes.append("sip.bind: cannot bind %s (%s); SIP stays on %s:%d"
+                         % (new_cfg.sip["bind"], e.strerror or e, self.ua.host, self.ua.port))
+            new_cfg.data["sip"]["bind"] = old.sip["bind"]
+            return None
 
     def hangup(self, line=None) -> str:
         port = line or (self.cfg.lines[0]["port"] if self.cfg.lines else 1)
@@ -973,7 +865,7 @@ class Firmware:
         return "line %s: call ended" % port
 
     def ring(self, line: int) -> str:
-        if self.board is not None and hasattr(self.board, "test_ring"):
+        if self.board is not None:
             return self.board.test_ring(line)
         return "line %d: no ringer on this board" % line
 

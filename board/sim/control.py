@@ -275,9 +275,7 @@ class ControlServer:
 
     def request(self, text: str, reply, client=None) -> None:
         """Handle one request line; `reply(dict)` is called exactly once (maybe later)."""
-        wake = getattr(self.board, "wake", None)
-        if wake is not None:
-            wake()                    # the media clock runs while the handset acts and hears
+        self.board.wake()             # the media clock runs while the handset acts and hears
         words = text.split()
         verb = words[0].lower()
         pos, kw = [], {}

@@ -1,12 +1,9 @@
 """Three-way calling (FLOWS.md §17): the signalling on the virtual network of test_services.py
-(A 1001 talks to B, flashes, calls C, joins the three, drops the last, hangs up) and the local
-mix through `Firmware.media_frame` with two streams on one line."""
-
-import array
+(A 1001 talks to B, flashes, calls C, joins the three, drops the last, hangs up). The local
+mix itself is tested on the media router (tests/media/test_routing.py)."""
 
 import pytest
 
-from firmware.app import Firmware
 from tests.calls.test_services import A, B, C, DOMAIN, three
 from tests.calls.test_waiting import _reinvites
 
@@ -72,90 +69,6 @@ def test_a_party_leaving_the_conference_leaves_a_two_party_call():
     net2.run(b2.hangup(1, 5.0), B)               # the first party leaves
     assert (A, 1, "remote_hangup") in net2.line_cmds
     assert a2.call_on(1) is second2 and not a2.conf and not a2.held
-
-
-# ---------------------------------------------------------------------- the mix
-
-
-class _Stream:
-    """Stands in for a MediaStream: a fixed frame from the far end, records what it is sent."""
-
-    def __init__(self, heard, direction="sendrecv"):
-        self.heard = heard
-        self.sent = []
-        self.direction = direction
-
-    def on_capture(self, frame, now):
-        self.sent.append(frame)
-        return []
-
-    def playout(self, now):
-        return self.heard
-
-    def deadline(self):
-        return float("inf")
-
-
-def _frame(v):
-    return array.array("h", [v] * 160).tobytes()
-
-
-def _val(frame):
-    return set(array.array("h", frame))
-
-
-def test_media_frame_mixes_the_handset_and_both_remotes():
-    fw = Firmware.__new__(Firmware)
-    fw.rtp = {}
-    fw.hold_music, fw._moh_on = {}, set()
-    sa, sb = _Stream(_frame(100)), _Stream(_frame(20))
-    fw.streams = {1: (sa, object())}
-    fw.conf_streams = {1: (sb, object())}
-    out = fw.media_frame(1, _frame(3000), 0.0)
-    assert _val(out) == {120}                     # the handset hears both remotes
-    assert _val(sa.sent[-1]) == {3020}            # A hears the handset and B
-    assert _val(sb.sent[-1]) == {3100}            # B hears the handset and A
-    sb.heard = None                               # B's buffer empty: silence from B
-    out = fw.media_frame(1, _frame(-500), 0.02)
-    assert _val(out) == {100} and _val(sa.sent[-1]) == {-500} and _val(sb.sent[-1]) == {-400}
-    del fw.conf_streams[1]                        # back to a two-party call
-    out = fw.media_frame(1, _frame(7), 0.04)
-    assert _val(out) == {100} and _val(sa.sent[-1]) == {7} and len(sb.sent) == 2
-
-
-def test_a_call_we_hold_is_sent_silence_not_the_handset():
-    # FLOWS §12: at the second dial tone the held party must not hear A talk or key C's number
-    fw = Firmware.__new__(Firmware)
-    fw.rtp = {}
-    fw.hold_music, fw._moh_on = {}, set()
-    held = _Stream(_frame(100), direction="sendonly")
-    fw.streams = {1: (held, object())}
-    fw.conf_streams = {}
-    fw.media_frame(1, _frame(3000), 0.0)
-    assert _val(held.sent[-1]) == {0}
-    held.direction = "sendrecv"                   # resumed: the handset again
-    fw.media_frame(1, _frame(3000), 0.02)
-    assert _val(held.sent[-1]) == {3000}
-
-
-def test_a_call_we_hold_is_sent_the_hold_music_from_its_start_at_each_hold():
-    from firmware.media.moh import HoldMusic
-    fw = Firmware.__new__(Firmware)
-    fw.rtp = {}
-    music = array.array("h", [1] * 160 + [2] * 160 + [3] * 160).tobytes()
-    fw.hold_music, fw._moh_on = {1: HoldMusic(music)}, set()
-    held = _Stream(_frame(100), direction="sendonly")
-    fw.streams = {1: (held, object())}
-    fw.conf_streams = {}
-    for k in range(4):
-        fw.media_frame(1, _frame(3000), 0.02 * k)
-    assert [_val(f) for f in held.sent] == [{1}, {2}, {3}, {1}]   # the file, looped
-    held.direction = "sendrecv"
-    fw.media_frame(1, _frame(3000), 0.08)
-    assert _val(held.sent[-1]) == {3000}
-    held.direction = "sendonly"                   # held again: the music from its start
-    fw.media_frame(1, _frame(3000), 0.1)
-    assert _val(held.sent[-1]) == {1}
 
 
 # ---------------------------------------------------------------------- options (FLOWS §17)

@@ -2,7 +2,8 @@
 board behind a real Kamailio, baresip B (1002, 700 Hz). The handset (saying 1000 Hz) talks to
 B and flashes: B is held (sendonly) and what tipring sends B over RTP (read off loopback by the
 RTP tap) is the line's hold music: the comfort tone's two notes, or the WAV file's audio, never
-the handset. Flash again: B hears the handset again."""
+the handset. Flash again: B hears the handset again. And with B held the handset calls C
+(1003): while the handset talks to C, B still hears the music (#15)."""
 
 import math
 import shutil
@@ -10,7 +11,7 @@ import wave
 
 import pytest
 
-from tests.integration.test_threeway_e2e import A_HZ, B_HZ, _has, _lacks
+from tests.integration.test_threeway_e2e import A_HZ, B_HZ, C_HZ, _has, _lacks, _near
 from tests.peers import rtptap
 from tests.peers.ata_rig import AtaRig
 from tests.peers.baresip import goertzel_power
@@ -102,4 +103,37 @@ def test_a_held_party_hears_the_wav_file(tmp_path):
             level = math.sqrt(sum(v * v for b in loud for v in b) / (800.0 * len(loud)))
             assert abs(level - amp / math.sqrt(2)) < 0.1 * amp     # at the file's own level
             resume_b(rig, h)
+        assert not rig.errors(), rig.errors()
+
+
+def test_a_held_party_still_hears_the_music_once_the_second_call_connects(tmp_path):
+    path = str(tmp_path / "hold.wav")
+    amp = 8000
+    samples = [int(amp * math.sin(2 * math.pi * FILE_HZ * k / 8000)) for k in range(8000)]
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(v.to_bytes(2, "little", signed=True) for v in samples))
+    with AtaRig(str(tmp_path), phones=[("1002", B_HZ), ("1003", C_HZ)], hold_music=path) as rig:
+        c = rig.phone("1003")
+        with rig.handset() as h:
+            hold_b(rig, h)
+            m = rig.mark()
+            h.ok("dial 1003# mode=dtmf")
+            assert rig.call_event(since=m, state="connected", peer="1003"), rig.calls_since(m)
+            assert c.wait({"CALL_ESTABLISHED"}, 10)
+            assert h.ok("wait fxs=second_talking 5")
+            heard = rig.listen(settle=1.0, ms=1500)
+            _has(rig, heard, "1003", A_HZ)                 # C hears the handset
+            _has(rig, heard, "1002", FILE_HZ)              # B, held, still hears the music
+            loud = blocks(heard["1002"])
+            assert len(loud) >= 13 and all(share(b, FILE_HZ) > 0.9 for b in loud)   # all along
+            _lacks(rig, heard, "1002", A_HZ)               # never the handset
+            _lacks(rig, heard, "1002", C_HZ)               # nor C
+            got = h.ok("listen 500")["freqs"]
+            assert _near(got, C_HZ) and not _near(got, B_HZ), got
+            # B's stream lived on through the second call: one RTP source, never back in time
+            assert rig.sources("1002") == (1, 0), rig.sources("1002")
+            h.ok("onhook")
         assert not rig.errors(), rig.errors()

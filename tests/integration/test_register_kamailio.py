@@ -91,3 +91,53 @@ def test_registrar_down_longer_than_the_binding_then_back(kam, tmp_path):
         back = fw.wait_event(lambda e: e["event"] == "registered", 45, since=n)
         assert back, fw.events()
         assert "sip:1001@127.0.0.1:%d" % sip in kam.contacts("1001")
+
+
+def test_a_changed_account_de_registers_the_old_registration_and_it_leaves_the_ua(kam, tmp_path):
+    """In-process: `apply_config` with a new `expires` replaces the line's Registration. The
+    old one de-registers (Kamailio's 200 still reaches it) and has left `ua.tus` with its
+    monitor at once, so no refresh or keep-alive of the old account runs on; the new one
+    registers and is the line's only registration TU."""
+    import threading
+
+    from firmware import config as config_mod
+    from firmware.app import Firmware
+
+    raw = config(kam, free_port(), expires=60)
+    raw["sip"]["nat_keepalive_s"] = 15          # a monitor TU beside each registration
+    fw = Firmware(config_mod.validate(raw), log_json=None)
+    events = []
+    emit = fw.emit
+    fw.emit = lambda name, fields: (events.append((name, dict(fields))), emit(name, fields))[1]
+    fw.start()
+    thread = threading.Thread(target=fw.loop.run, daemon=True)
+    thread.start()
+
+    def wait(pred, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.05)
+        return False
+
+    try:
+        assert wait(lambda: any(n == "registered" for n, f in events)), events
+        old = fw.registrations[1]
+        assert old in fw.ua.tus and old.monitor is not None and old.monitor in fw.ua.tus
+        done = []
+        new_cfg = config_mod.set_value(fw.cfg, "line.1.expires", "120")
+        fw.loop.call_soon_threadsafe(lambda: done.append(fw.apply_config(new_cfg)))
+        assert wait(lambda: done) and "line 1: re-registering" in done[0]
+        new = fw.registrations[1]
+        assert new is not old
+        assert wait(lambda: old.state == "stopped" and new.state == "registered"), (old.state, new.state)
+        assert old not in fw.ua.tus and old.monitor not in fw.ua.tus
+        assert [t for t in fw.ua.tus if t in (new, new.monitor)] == [new, new.monitor]
+        un = [f for n, f in events if n == "unregistered"]
+        assert un and un[0]["status"] == 200
+        assert "sip:1001@127.0.0.1:%d" % fw.ua.port in kam.contacts("1001")
+    finally:
+        fw.loop.call_soon_threadsafe(fw.loop.stop)
+        thread.join(5)
+        fw.close()

@@ -193,9 +193,9 @@ def test_hold_and_resume_keep_srtp_working(tmp_path):
 
 
 def test_call_waiting_swaps_carry_the_srtp_contexts(tmp_path):
-    """1002 calls in, then 1003 (call waiting); flash swaps to 1003 and back to 1002. Each swap
-    ends one RTP stream and starts another for the same call, as the same RTP source
-    (MediaStream.carry_on): its SRTP contexts go with it, so neither baresip nor tipring
+    """1002 calls in, then 1003 (call waiting); flash swaps to 1003 and back to 1002. The call
+    we hold keeps its RTP stream (sent the hold music or silence) and the one we resume goes
+    on in it, the same RTP source with the same SRTP contexts, so neither baresip nor tipring
     rejects a packet and the handset hears each party in turn."""
     with AtaRig(str(tmp_path), phones=[("1002", PHONE_HZ), ("1003", 900)], mediaenc="srtp",
                 srtp="optional") as rig:
@@ -218,8 +218,13 @@ def test_call_waiting_swaps_carry_the_srtp_contexts(tmp_path):
                 assert any(abs(f - hz) <= 15 for f in heard["freqs"]), (peer, heard)
             h.ok("onhook")
             c.cmd("hangup")
+        # a call held across the swaps keeps its stream: each call's one `media` event comes
+        # when it ends
+        ids = {e["call_id"] for e in rig.calls_since() if e["event"] == "call" and e.get("call_id")}
+        for call_id in ids:
+            assert rig.fw.wait_event(lambda e: e["event"] == "media" and e["call_id"] == call_id, 10), call_id
         media = [e for e in rig.fw.events() if e["event"] == "media"]
-        assert media and all(e["srtp"] and e["srtp_auth_failed"] == 0 and e["srtp_replayed"] == 0
+        assert len(media) == len(ids) == 2 and all(e["srtp"] and e["srtp_auth_failed"] == 0 and e["srtp_replayed"] == 0
                              for e in media), media
         for p in (b, c):
             assert "SRTP is Enabled" in p.log() and "failed to decrypt" not in p.log(), p.log()[-1500:]

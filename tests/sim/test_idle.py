@@ -225,5 +225,5 @@ def test_a_call_end_to_end_after_both_boards_slept(vloop):
     ask(a, "onhook")
     ask(b, "onhook")
     vloop.run_for(1.0 + SLEEP_S + 1.0)
-    assert not a.streams and not b.streams
+    assert not a.has_media(1) and not b.has_media(1)
     assert not a.board.clock_running() and not b.board.clock_running()

@@ -244,9 +244,9 @@ def audio_setup(loop):
     orig_ear = hsb.earpiece
 
     def earpiece(frame):
-        st = b.streams.get(1)
+        st = b.media.stream_for(1)
         if st is not None and clicks.get("t_answer") is not None:
-            j = st[0].jitter
+            j = st.jitter
             depth.append((loop.now() - clicks["t_answer"], j.depth_ms, j.target * 1000.0 / j.clock_rate))
         if clicks["armed"]:
             k = loud(frame)
@@ -275,11 +275,11 @@ def _audio_drive(a, b, clicks, jb, cap, tx, rx, play, seconds, out):
         clicks["t_answer"] = time.monotonic()
         hb("offhook")
         time.sleep(1.0)
-        st = b.streams.get(1)
+        st = b.media.stream_for(1)
         if st is None:
             out.append("  no media stream on B")
             return None
-        j = st[0].jitter
+        j = st.jitter
         jb["initial_ms"] = j._initial * 1000 / j.clock_rate
         jb["min_ms"] = j._min * 1000 / j.clock_rate
         jb["max_ms"] = j._max * 1000 / j.clock_rate
