@@ -64,22 +64,35 @@ G711 = ("PCMU", "PCMA")      # the codecs a fax/modem call is carried in (pass-t
 BUSY = (486, 600)
 REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
 
-# state -> what may move it; read beside FLOWS.md
+# state -> event -> next state; read beside FLOWS.md. Every state change goes through
+# `Call._move`, which looks it up here; an event with no entry for the current state is an
+# `error` event and changes nothing. tests/calls/test_call_table.py checks that every event
+# the code moves with is listed and every entry is used.
+_SETUP = {"1xx": None, "180": "ringing", "183": "early", "2xx": "connected", "3xx": None,
+          "failure": "ended", "timeout": "ended", "hangup": "cancelling", "bad_answer": "releasing",
+          "bye": "ended"}
+
+
+def _setup(state, **extra):
+    """The entries of an outgoing call being set up, staying in `state` where None."""
+    row = {ev: (nxt or state) for ev, nxt in _SETUP.items()}
+    row.update(extra)
+    return row
+
+
 TRANSITIONS = {
-    "dialing":     {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
-                    "auth": "dialing", "3xx": "dialing", "failure": "ended", "timeout": "ended",
-                    "hangup": "cancelling"},
-    "proceeding":  {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "ringing":     {"1xx": "ringing", "180": "ringing", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "early":       {"1xx": "early", "180": "early", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "cancelling":  {"2xx": "releasing", "failure": "ended", "timeout": "ended", "1xx": "cancelling",
-                    "180": "cancelling", "183": "cancelling"},
-    "incoming":    {"answer": "connected", "cancel": "ended", "hangup": "ended", "timeout": "ended"},
-    "connected":   {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
-    "held":        {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
+    "dialing":     _setup("dialing", **{"1xx": "proceeding", "auth": "dialing", "failover": "dialing"}),
+    "proceeding":  _setup("proceeding", auth="proceeding"),
+    "ringing":     _setup("ringing"),
+    "early":       _setup("early", **{"180": "early"}),
+    "cancelling":  {"1xx": "cancelling", "180": "cancelling", "183": "cancelling", "2xx": "releasing",
+                    "failure": "ended", "timeout": "ended", "bye": "ended"},
+    "incoming":    {"answer": "connected", "cancel": "ended", "reject": "ended", "timeout": "ended",
+                    "bye": "ended"},
+    "connected":   {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held",
+                    "dialog_gone": "releasing"},
+    "held":        {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held",
+                    "dialog_gone": "releasing"},
     "releasing":   {"bye": "ended", "final": "ended", "timeout": "ended"},
     "ended":       {},
 }
@@ -196,9 +209,16 @@ class Call:
         f.update(extra)
         return ("event", "call", f)
 
-    def _move(self, event):
-        nxt = TRANSITIONS.get(self.state, {}).get(event)
+    def _move(self, event, acts=None) -> bool:
+        """The one place the state changes: TRANSITIONS[state][event]. A miss appends an
+        `error` event to `acts` (the caller's outputs), changes nothing and returns False."""
+        nxt = TRANSITIONS[self.state].get(event)
         if nxt is None:
+            if acts is not None:
+                acts.append(("event", "error", {"where": "calls", "line": self.port, "call_id": self.call_id,
+                                                "state": self.state, "event": event,
+                                                "message": "line %d: call event %r has no move in state %r"
+                                                % (self.port, event, self.state)}))
             return False
         self.state = nxt
         return True
@@ -223,9 +243,11 @@ class Call:
         req.headers.remove("Via")   # the UA puts its own, with rport
         return ("send", req, self._dest_for(req))
 
-    def _end(self, reason):
+    def _end(self, reason, event):
+        """Move to `ended` by `event`: media off, the dialog gone, the `ended` event."""
         acts = []
-        self.state = "ended"
+        if not self._move(event, acts):
+            return acts
         self.reason = reason
         self._retry_at = None
         self._reinvite = None
@@ -249,7 +271,7 @@ class Call:
         if proxy is None:
             self.final_status = (503, "Service Unavailable")
             return [self._event("dialing")] + [("line", "remote_failed", "congestion")] + \
-                self._end("the proxy's address is not known (DNS)")
+                self._end("the proxy's address is not known (DNS)", "failure")
         display = self.line.get("display_name")
         who = ('"%s" ' % display) if display else ""
         self._cseq += 1
@@ -284,26 +306,14 @@ class Call:
         self.invite_tx = tx
 
     def on_provisional(self, resp, now: float) -> list:
-        if resp.cseq.method != "INVITE" or self.state in ("ended",):
+        """A 1xx to our INVITE: early dialog (and PRACK for a reliable one), then ringback,
+        early media or just proceeding."""
+        if resp.cseq.method != "INVITE" or self.state in ("ended", "releasing"):
             return []
         if not self._initial(resp) or self.state in IN_CALL:
             return []               # a 1xx to a re-INVITE: nothing to do
-        code = resp.status
+        early = self._early_dialog(resp)
         acts = []
-        early = None
-        if code > 100 and resp.to.tag:
-            early = self._early.get(resp.to.tag)
-            if early is None:
-                try:
-                    early = Dialog.uac(self.invite, resp, contact=self._contact(),
-                                       via_host=self.ua.host, via_port=self.ua.port)
-                    self._early[resp.to.tag] = early
-                except ValueError:
-                    early = None
-                if self.dialog is None:
-                    self.dialog = early
-            else:
-                early.on_response(resp)
         rseq = _reliable(resp) if early is not None else None
         if rseq is not None:
             last = self._rseq.get(resp.to.tag)
@@ -313,24 +323,51 @@ class Call:
             prack = early.request("PRACK", headers=[("RAck", "%d %d INVITE" % (rseq, resp.cseq.seq))])
             acts.append(self._in_dialog(prack))
         before = self.state
+        acts += self._progress(resp)
+        if self.state != before and self.state in ("proceeding", "ringing", "early"):
+            acts.append(self._event())
+        return acts
+
+    def _early_dialog(self, resp):
+        """The early dialog a 1xx with a To tag makes or refreshes (one per fork), or None."""
+        if resp.status <= 100 or not resp.to.tag:
+            return None
+        early = self._early.get(resp.to.tag)
+        if early is not None:
+            early.on_response(resp)
+            return early
+        try:
+            early = Dialog.uac(self.invite, resp, contact=self._contact(),
+                               via_host=self.ua.host, via_port=self.ua.port)
+            self._early[resp.to.tag] = early
+        except ValueError:
+            early = None
+        if self.dialog is None:
+            self.dialog = early
+        return early
+
+    def _progress(self, resp):
+        """What a 1xx tells the line: 18x with SDP plays the far end's early media (or, for
+        a quiet transfer call, is only kept for the 2xx), 180/183 ringback, 100 nothing."""
+        code = resp.status
+        acts = []
+        before = self.state
         if resp.body and code in (180, 183) and (resp.content_type or "") == "application/sdp":
             try:
                 self.plan = self.sdp.on_answer(parse_sdp(resp.body))
             except (SdpError, ValueError):
                 self.plan = None
             if self.plan is not None and not self.early_media:
-                self._move("180")       # the answer is kept for the 2xx; nothing is played
-            elif self.plan is not None and self._move("183"):
+                self._move("180", acts)     # the answer is kept for the 2xx; nothing is played
+            elif self.plan is not None and self._move("183", acts):
                 acts.append(("media", "update" if self.media_on else "start"))
                 self.media_on = True
                 acts.append(("line", "remote_early_media"))
         elif code == 180 or code == 183:
-            if self._move("180") and before != "ringing" and not self.media_on:
+            if self._move("180", acts) and before != "ringing" and not self.media_on:
                 acts.append(("line", "remote_ringing"))
         else:
-            self._move("1xx")
-        if self.state != before and self.state in ("proceeding", "ringing", "early"):
-            acts.append(self._event())
+            self._move("1xx", acts)
         return acts
 
     def on_response(self, resp, now: float) -> list:
@@ -344,7 +381,7 @@ class Call:
             return self._invite_final(resp, now)
         if method == "BYE" or method == "CANCEL":
             if method == "BYE" and self.state == "releasing":
-                return self._end(self.reason or "local hangup")
+                return self._end(self.reason or "local hangup", "final")
             return []
         if method == "REFER":
             return self._refer_answer(resp, now)
@@ -355,6 +392,8 @@ class Call:
 
     def _invite_final(self, resp, now):
         code = resp.status
+        if self.state == "ended":
+            return []               # the call is over (ended by the far end meanwhile)
         if 200 <= code < 300:
             early = self._early.get(resp.to.tag)
             if self.dialog is not None and self.dialog.remote_tag == resp.to.tag:
@@ -369,52 +408,67 @@ class Call:
             acts = [self._in_dialog(ack)]
             if self.state == "cancelling":
                 # the 200 crossed our CANCEL: the call exists, end it properly (FLOWS §8)
-                self.state = "releasing"
+                self._move("2xx", acts)
                 self.reason = "cancelled"
                 acts.append(self._in_dialog(self.dialog.bye()))
                 return acts
-            if self.state in IN_CALL:
+            if self.state in IN_CALL + ("releasing",):
                 return acts  # a retransmitted 2xx: ACK again, nothing else
             if resp.body:
                 try:
                     self.plan = self.sdp.on_answer(parse_sdp(resp.body))
                 except (SdpError, ValueError) as e:
                     self.reason = "bad answer SDP: %s" % e
-                    self.state = "releasing"
+                    self._move("bad_answer", acts)
                     acts.append(self._in_dialog(self.dialog.bye()))
                     return acts + [("line", "remote_failed", "reorder")]
-            self._move("2xx")
+            if not self._move("2xx", acts):
+                return acts
             self.answered_at = now
             acts.append(("media", "update" if self.media_on else "start"))
             self.media_on = True
             acts += [("line", "remote_answered"), self._event("connected")]
             return acts
         if code in (401, 407) and self.state in ("dialing", "proceeding"):
-            result = self.auth.respond(resp, self.invite)
-            if not result.ok:
-                self.reason = "%d %s (%s)" % (code, resp.reason, result.reason)
-                return self._end(self.reason) + [("line", "remote_failed", "reorder")]
-            self._cseq = self.invite.cseq.seq
-            acts = self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri)
-            for name, value in result.headers:
-                acts[0][1].headers.set(name, value)
-            return acts
+            return self._authenticate(resp, now)
         if 300 <= code < 400 and self.state != "cancelling":
             contacts = [c for c in resp.contact if not c.star]
             if contacts and self.redirects < MAX_REDIRECTS:
-                self.redirects += 1
-                target = str(contacts[0].uri)
-                self.dialog = None
-                return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
-                    [self._event("dialing", redirected_to=target)]
+                return self._redirect_to(str(contacts[0].uri), now)
         self.reason = "%d %s" % (code, resp.reason)
         self.final_status = (code, resp.reason or "Failed")
         if self.state == "cancelling":
-            return self._end("cancelled")
+            return self._end("cancelled", "failure")
         kind = "busy" if code in BUSY else ("reorder" if code in REORDER or 300 <= code < 400 else "congestion")
-        acts = self._end(self.reason)
+        acts = self._end(self.reason, "failure")
         line_verb = ("line", "remote_busy") if kind == "busy" else ("line", "remote_failed", kind)
         return [line_verb] + acts
+
+    def _authenticate(self, resp, now):
+        """401/407 to our INVITE: the same INVITE again with credentials (CSeq + 1), once."""
+        code = resp.status
+        result = self.auth.respond(resp, self.invite)
+        if not result.ok:
+            self.reason = "%d %s (%s)" % (code, resp.reason, result.reason)
+            return self._end(self.reason, "failure") + [("line", "remote_failed", "reorder")]
+        errs = []
+        if not self._move("auth", errs):
+            return errs
+        self._cseq = self.invite.cseq.seq
+        acts = self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri)
+        for name, value in result.headers:
+            acts[0][1].headers.set(name, value)
+        return acts
+
+    def _redirect_to(self, target, now):
+        """3xx to our INVITE: a new INVITE to its first Contact (at most MAX_REDIRECTS)."""
+        errs = []
+        if not self._move("3xx", errs):
+            return errs
+        self.redirects += 1
+        self.dialog = None
+        return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
+            [self._event("dialing", redirected_to=target)]
 
     def _domain(self):
         u = self.invite.from_.uri
@@ -443,10 +497,10 @@ class Call:
             # glare: both sides sent re-INVITEs; try again after a random wait (§14.1)
             span = GLARE_OWNER if self.direction == "out" else GLARE_OTHER
             self._retry_at = now + _retry_delay(span)
-        elif code in (408, 481):
+        elif code in (408, 481) and self.state in IN_CALL:
             # the dialog is gone (§14.1, §12.2.1.2): end the call
             acts.append(self._in_dialog(self.dialog.bye()))
-            self.state = "releasing"
+            self._move("dialog_gone", acts)
             self.reason = "%d %s to re-INVITE" % (code, resp.reason)
             acts += [("line", "remote_hangup")]
             if self.media_on:
@@ -459,10 +513,12 @@ class Call:
         acts = []
         if self.media_on:
             acts.append(("media", "update"))
+        if self.state not in IN_CALL:   # ending meanwhile: the media follows, the state stays
+            return acts
         plan = self.plan
         held = plan is not None and (plan.direction != "sendrecv" or plan.remote_hold)
         before = self.state
-        if self._move("hold" if held else "resume") and self.state != before:
+        if self._move("hold" if held else "resume", acts) and self.state != before:
             acts.append(self._event())
         return acts
 
@@ -527,6 +583,9 @@ class Call:
         if method is None and self.state == "dialing" and self.fallbacks and self.invite is not None:
             # RFC 3263 §4.3: no answer at all from this hop: the same request, in a new
             # transaction (new branch, same CSeq), to the next one
+            errs = []
+            if not self._move("failover", errs):
+                return errs
             self.next_hop = self.fallbacks.pop(0)
             self.failovers += 1
             self._cseq = self.invite.cseq.seq - 1
@@ -535,7 +594,7 @@ class Call:
         if self.final_status is None and self.state in ("dialing", "proceeding", "ringing", "early"):
             self.final_status = (408, "Request Timeout")
         if self.state == "releasing":
-            return self._end(self.reason or "local hangup")
+            return self._end(self.reason or "local hangup", "timeout")
         if self.state in IN_CALL:
             self._reinvite = None
             if self._fax_reoffer:
@@ -543,16 +602,16 @@ class Call:
             return []
         if self.state in ("dialing", "proceeding", "ringing", "early", "cancelling"):
             cancelled = self.state == "cancelling"
-            acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason)
+            acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason, "timeout")
             return acts if cancelled else [("line", "remote_failed", "congestion")] + acts
         return []
 
     def hangup(self, now: float) -> list:
         """The handset hung up (or the no-answer timer fired, for outgoing calls)."""
         if self.state in ("dialing", "proceeding", "ringing", "early"):
-            self.state = "cancelling"
-            self.reason = "cancelled"
             acts = []
+            self._move("hangup", acts)
+            self.reason = "cancelled"
             if self.invite_tx is not None:
                 acts.append(("cancel", self.invite_tx))
             if self.media_on:
@@ -560,10 +619,10 @@ class Call:
                 self.media_on = False
             return acts
         if self.state in IN_CALL:
-            self.state = "releasing"
+            acts = [self._in_dialog(self.dialog.bye())]
+            self._move("hangup", acts)
             self.reason = "local hangup"
             self._retry_at = None
-            acts = [self._in_dialog(self.dialog.bye())]
             if self.media_on:
                 acts.append(("media", "stop"))
                 self.media_on = False
@@ -595,11 +654,11 @@ class Call:
                 answer, self.plan = self.sdp.answer(parse_sdp(req.body))
                 self._answer_sdp = answer.to_bytes()
             except ValueError as e:     # SdpError, or anything else the offer trips on
-                self.state = "ended"
+                acts = [("respond", self._response(488, "Not Acceptable Here",
+                                                   extra=[("Warning", '304 tipring "%s"' % str(e)[:80])]))]
+                self._move("reject", acts)
                 self.reason = "488 %s" % e
-                return [("respond", self._response(488, "Not Acceptable Here",
-                                                   extra=[("Warning", '304 tipring "%s"' % str(e)[:80])])),
-                        self._event("ended")]
+                return acts + [self._event("ended")]
         self.dialog = Dialog.uas(req, self.local_tag, contact=self._contact(),
                                  via_host=self.ua.host, via_port=self.ua.port)
         if not ring:
@@ -623,7 +682,7 @@ class Call:
         rel = self._rel
         if now >= rel["give_up"]:
             acts = [("respond", self._response(500, "Server Internal Error (no PRACK)"))]
-            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180")
+            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180", "timeout")
         rel["interval"] *= 2
         rel["next"] = now + rel["interval"]
         return [("respond", rel["resp"])]
@@ -660,7 +719,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(302, "Moved Temporarily", extra=redirect_headers(target, reason, diverted)))]
-        return acts + self._end("forwarded to %s (%s)" % (target, reason))
+        return acts + self._end("forwarded to %s (%s)" % (target, reason), "reject")
 
     def _response(self, code, reason=None, body=b"", extra=()):
         from firmware.sip.dialog import make_response
@@ -677,10 +736,10 @@ class Call:
             return []
         if self._answer_sdp is None:  # offerless INVITE: our offer goes in the 200 (RFC 3264 §5)
             self._answer_sdp = self.sdp.offer().to_bytes()
-        self.state = "connected"
+        acts = [("respond", self._response(200, "OK", self._answer_sdp))]
+        self._move("answer", acts)
         self.answered_at = now
         self.dialog.confirm()
-        acts = [("respond", self._response(200, "OK", self._answer_sdp))]
         if self.plan is not None:
             acts.append(("media", "start"))
             self.media_on = True
@@ -691,7 +750,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(code, reason))]
-        return acts + self._end(why)
+        return acts + self._end(why, "reject")
 
     def on_ack(self, ack, now: float) -> list:
         """The ACK for our 2xx; with a body it is the answer to the offer in that 2xx (an
@@ -711,7 +770,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(487, "Request Terminated"))]
-        return acts + [("line", "remote_hangup")] + self._end("cancelled by caller")
+        return acts + [("line", "remote_hangup")] + self._end("cancelled by caller", "cancel")
 
     # ------------------------------------------------------------------ in dialog
     def owns(self, req) -> bool:
@@ -747,7 +806,7 @@ class Call:
             was = self.state
             why = self.reason if was == "releasing" and self.transferred else "remote hangup"
             self.reason = why
-            acts += self._end(why)
+            acts += self._end(why, "bye")
             if was in IN_CALL or was == "releasing":
                 acts.insert(1, ("line", "remote_hangup"))
             return acts
