@@ -194,8 +194,6 @@ class Call:
         self.transferred = False        # the line has moved on: no line commands from this call
         self.end_with = None            # a call to end with this one (attended transfer done)
         self.quiet = False              # a call placed for a REFER: no line commands until up
-        self.bridged = False            # referred to a conference bridge: the line hears nothing more
-        self.hung_up_transfer = False   # our REFER was sent because the handset hung up (FLOWS §15)
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
         self.fax = None                 # the fax/modem tone that put this call in pass-through
         self._fax_reoffer = False       # a G.711 re-offer waits for our pending re-INVITE
@@ -915,6 +913,27 @@ class Call:
             other.transferred = True    # the target ends that dialog itself (RFC 5589 §7)
         return [self._in_dialog(req)]
 
+    def drop_party(self, party: str, now: float) -> list:
+        """Ask the conference bridge this call talks to to end its dialog with `party` (a
+        From/To value, the party's AOR): REFER with Refer-To `<AOR;method=BYE>` (RFC 4579
+        §5.9). The outcome is logged only; the call itself stays either way."""
+        if self.state not in IN_CALL or self.dialog is None or self.refer_out is not None:
+            return [("event", "error", {"where": "calls", "message": "line %d: the conference bridge call "
+                                        "cannot take a REFER now" % self.port})]
+        from firmware.sip.uri import SipUri
+        try:
+            u = NameAddr.parse(party).uri
+        except ValueError:
+            u = None
+        if u is None or u.opaque is not None or not u.host:
+            return [("event", "error", {"where": "calls", "message": "line %d: no SIP address for the party "
+                                        "to drop from the conference" % self.port})]
+        target = SipUri(u.scheme, u.user, u.host, u.port, dict(u.params, method="BYE"), None, None)
+        by = "<sip:%s@%s>" % (self.line["user"], self._line_domain())
+        req = self.dialog.refer("<%s>" % target, headers=[("Referred-By", by)])
+        self.refer_out = {"cseq": req.cseq.seq, "other": None, "drop": str(target)}
+        return [self._in_dialog(req)]
+
     def flash_info(self, now: float) -> list:
         """Flash relay (FLOWS §12 for PBX-hosted services): tell the far end about a hook
         flash with INFO `application/hook-flash` `signal=hf`, the form Cisco/Linksys ATAs
@@ -925,7 +944,11 @@ class Call:
 
     def _refer_failed(self):
         other = self.refer_out.get("other")
+        drop = self.refer_out.get("drop")
         self.refer_out = None
+        if drop:
+            return [("event", "error", {"where": "calls", "message": "line %d: the conference bridge did not "
+                                        "drop %s" % (self.port, drop)})]
         if other is not None and other.state != "ended":
             other.transferred = False   # still our call: the line hears it again
         return [("line", "transfer_failed")]
@@ -935,6 +958,8 @@ class Call:
         if r is None or resp.cseq.seq != r["cseq"] or resp.status < 200:
             return []
         if resp.status < 300:
+            if r.get("drop"):
+                self.refer_out = None   # accepted; what the bridge does next is its own affair
             return []               # 202: the outcome comes by NOTIFY
         return self._refer_failed()
 

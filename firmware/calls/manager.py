@@ -53,6 +53,7 @@ Rules:
 """
 
 from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri, requires_100rel
+from firmware.calls.services import TRANSITIONS as SERVICE_TRANSITIONS, LineService
 from firmware.compat import random_hex
 from firmware.sip.dialog import check_dialog_request, make_response
 from firmware.sip.useragent import response_to
@@ -115,12 +116,7 @@ class CallManager:
         self.fallbacks_for = fallbacks_for or (lambda port: [])
         self.contact_for = contact_for or (lambda port: None)
         self.calls = {}        # call_id -> Call
-        self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
-        self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
-        self.waiting = {}      # port -> an incoming call waiting (180 sent, call-waiting tone)
-        self.second = {}       # port -> True when the active call is the handset's second call
-        self.conf = {}         # port -> True while the active and the held call are mixed (FLOWS §17)
-        self.bridging = {}     # port -> our call to the conference bridge, until it is up or failed
+        self.services = {}     # port -> LineService: the line's calls and what it does with them
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
@@ -166,67 +162,52 @@ class CallManager:
         r = call.refer_in
         return r is not None and r["new"] is not None and r["new"].state != "ended" and call.state == "ended"
 
-    def _role(self, call):
-        port = call.port
-        if self.by_line.get(port) is call:
-            return "active"
-        if self.held.get(port) is call:
-            return "held"
-        if self.waiting.get(port) is call:
-            return "waiting"
-        return None
+    # ------------------------------------------------------------------ the line's services
+    def service(self, port: int) -> LineService:
+        """The service machine of line `port` (firmware/calls/services.py)."""
+        svc = self.services.get(port)
+        if svc is None:
+            svc = self.services[port] = LineService(port)
+        return svc
 
+    def call_on(self, port):
+        """The line's active call (the one the handset hears), or None."""
+        return self.service(port).active
+
+    def calls_on(self, port):
+        """Every call of the line: active, held, waiting (those that exist)."""
+        return self.service(port).calls()
+
+    def held_call(self, port):
+        """The line's call on hold beside its active one (second call, swapped), or None."""
+        return self.service(port).held
+
+    def has_calls(self) -> bool:
+        """Whether any line has a call (active, held or waiting)."""
+        return any(svc.calls() for svc in self.services.values())
+
+    # read-only views of the slots, port -> Call, for callers of the earlier dicts
+    by_line = property(lambda self: {p: s.active for p, s in self.services.items() if s.active is not None})
+    held = property(lambda self: {p: s.held for p, s in self.services.items() if s.held is not None})
+    waiting = property(lambda self: {p: s.waiting for p, s in self.services.items() if s.waiting is not None})
+
+    # ------------------------------------------------------------------ carrying out a call's actions
     # what a line command of a call that is not the line's active one becomes
     _HELD_CMDS = {"remote_hangup": "held_hangup"}
+    _CONF_CMDS = {"remote_hangup": "remote_hangup"}
     _WAITING_CMDS = {"incoming": "call_waiting", "remote_hangup": "call_waiting_end"}
+    _TRANSFER_VERBS = ("transfer_ok", "transfer_failed")
 
     def _run(self, call, actions, now):
+        """Carry out `call`'s actions through the UA, the line and the media glue, then
+        settle what its new state means for the line (ended, a transfer's or the bridge's
+        outcome, a call to end with it)."""
         out = []
-        role = self._role(call)
+        role = self.service(call.port).role(call)
         for a in actions:
-            kind = a[0]
-            if kind == "send":
-                out += self.ua.send_request(a[1], a[2], now, self._tu(call, a[1].method))
-                if a[1].method == "INVITE" and call.invite is a[1]:
-                    call.invite_tx = self.ua.tx_for(a[1])
-            elif kind == "respond":
-                out += self.ua.send_response(a[1], now)
-            elif kind == "cancel":
-                out += self.ua.cancel(a[1], now)
-            elif kind == "line":
-                if a[1] == "transfer_failed" and call.hung_up_transfer:
-                    out += self._reclaim(call, now)
-                    continue
-                if call.bridged:
-                    if a[1] == "transfer_failed":
-                        out += self._bridge_refused(call, now)
-                    continue
-                if self._quiet(call) and a[1] not in ("transfer_ok", "transfer_failed"):
-                    continue
-                verb = a[1]
-                if role == "held":
-                    if self.conf.get(call.port):
-                        verb = "remote_hangup" if verb == "remote_hangup" else None
-                    else:
-                        verb = self._HELD_CMDS.get(verb)
-                elif role == "waiting":
-                    verb = self._WAITING_CMDS.get(verb)
-                elif role is None and a[1] not in ("transfer_ok", "transfer_failed") \
-                        and self.calls_on(call.port):
-                    verb = None     # a call the line has left (dropped, swapped out): quiet
-                if verb is None:
-                    continue
-                out.append(("line", call.port, verb) + tuple(a[2:]))
-            elif kind == "media":
-                out.append(("media", a[1], call))
-                if a[1] == "stop":
-                    call.rtp_closed = True
-            elif kind == "transfer":
-                out += self._place_transfer(call, a[1], a[2], now)
-            else:
-                out.append(a)
+            out += self._carry(call, role, a, now)
         if call.state == "ended":
-            self._forget(call)
+            out += self._forget(call)
             if not getattr(call, "rtp_closed", False):
                 # a call that ended before its media started (refused, cancelled, not
                 # answered) still holds the RTP port `rtp_alloc` opened for it: free it
@@ -234,56 +215,89 @@ class CallManager:
                 out.append(("media", "stop", call))
         if call.transfer_of is not None and not call.transfer_reported:
             out += self._transfer_outcome(call, now)
-        if self.bridging.get(call.port) is call and call.state in IN_CALL + ("ended",):
+        if self.service(call.port).bridge is call and call.state in IN_CALL + ("ended",):
             out += self._bridge_outcome(call, now)
         other, call.end_with = call.end_with, None
         if other is not None and other.state != "ended":
             out += self._run(other, other.release(now, "transferred"), now)
         return out
 
+    def _carry(self, call, role, a, now):
+        kind = a[0]
+        if kind == "send":
+            out = self.ua.send_request(a[1], a[2], now, self._tu(call, a[1].method))
+            if a[1].method == "INVITE" and call.invite is a[1]:
+                call.invite_tx = self.ua.tx_for(a[1])
+            return out
+        if kind == "respond":
+            return self.ua.send_response(a[1], now)
+        if kind == "cancel":
+            return self.ua.cancel(a[1], now)
+        if kind == "line":
+            return self._line_cmd(call, role, a, now)
+        if kind == "media":
+            if a[1] == "stop":
+                call.rtp_closed = True
+            return [("media", a[1], call)]
+        if kind == "transfer":
+            return self._place_transfer(call, a[1], a[2], now)
+        return [a]
+
+    def _line_cmd(self, call, role, a, now):
+        """A call's line command, as the line should hear it (or not at all)."""
+        svc = self.service(call.port)
+        verb = a[1]
+        if verb in self._TRANSFER_VERBS and svc.state == "transferring" and svc.handing is call:
+            return self._handed_over(call, verb, now)
+        if call in svc.joined:          # sent to the conference bridge: the line hears the bridge
+            return self._bridge_refused(call, now) if verb == "transfer_failed" else []
+        if verb in self._TRANSFER_VERBS:
+            return [("line", call.port, verb) + tuple(a[2:])]
+        if self._quiet(call):
+            return []
+        if role == "held":
+            verb = (self._CONF_CMDS if svc.state == "conference" else self._HELD_CMDS).get(verb)
+        elif role == "waiting":
+            verb = self._WAITING_CMDS.get(verb)
+        elif role is None and svc.calls():
+            verb = None         # a call the line has left (dropped, swapped out): quiet
+        return [] if verb is None else [("line", call.port, verb) + tuple(a[2:])]
+
     def _forget(self, call):
+        """An ended call leaves the manager and its line's slot."""
         self.calls.pop(call.call_id, None)
-        port = call.port
-        if self.waiting.get(port) is call:
-            del self.waiting[port]
-        if self.held.get(port) is call:
-            del self.held[port]
-            self.conf.pop(port, None)
-        if self.by_line.get(call.port) is call:
-            del self.by_line[call.port]
-            self.second.pop(port, None)
-            if self.conf.pop(port, None) and port in self.held:
-                self.by_line[port] = self.held.pop(port)   # the conference's other party talks on
-            r = call.refer_in
-            if r is not None and r["new"] is not None and r["new"].state != "ended":
-                self.by_line[call.port] = r["new"]   # the transfer goes on without the old call
         self._timers.pop(call.call_id, None)
         self._forward_na.pop(call.call_id, None)
-
-    def call_on(self, port):
-        """The line's active call (the one the handset hears), or None."""
-        return self.by_line.get(port)
-
-    def calls_on(self, port):
-        """Every call of the line: active, held, waiting (those that exist)."""
-        return [c for c in (self.by_line.get(port), self.held.get(port), self.waiting.get(port)) if c is not None]
+        svc = self.service(call.port)
+        role = svc.role(call)
+        if role == "active":
+            r = call.refer_in
+            if r is not None and r["new"] is not None and r["new"].state != "ended":
+                return svc.move("replace", r["new"])   # the transfer goes on without the old call
+            return svc.move("active_end", call)
+        if role in ("held", "waiting"):
+            return svc.move(role + "_end", call)
+        return []
 
     # ------------------------------------------------------------------ from the line
-    def dial(self, port: int, number: str, now: float) -> list:
+    def _place(self, port, number, now):
+        """A new outgoing call of the line's handset: (call, its first actions)."""
         line = self.lines[port]
-        if port in self.by_line:
-            return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
         call = self._new_call(line, "out", now)
-        out_call_id = None
         acts = call.dial(number, line["domain"], self._route(call, port), now)
-        out_call_id = call.call_id
-        self.calls[out_call_id] = call
-        self.by_line[port] = call
-        self._timers[out_call_id] = now + line.get("no_answer_s", 60)
-        return self._run(call, acts, now)
+        self.calls[call.call_id] = call
+        self._timers[call.call_id] = now + line.get("no_answer_s", 60)
+        return call, acts
+
+    def dial(self, port: int, number: str, now: float) -> list:
+        svc = self.service(port)
+        if svc.active is not None or svc.state != "idle":
+            return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
+        call, acts = self._place(port, number, now)
+        return svc.move("dial", call) + self._run(call, acts, now)
 
     def answer(self, port: int, now: float) -> list:
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None:
             return []
         self._timers.pop(call.call_id, None)
@@ -292,7 +306,7 @@ class CallManager:
     def reinvite(self, port: int, now: float, direction: str = "sendrecv") -> list:
         """Send a re-INVITE in the call on `port` (session refresh; `direction` "sendonly"
         holds, "sendrecv" resumes). Nothing when the line has no call in progress."""
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None:
             return []
         return self._run(call, call.reinvite(now, direction), now)
@@ -309,45 +323,53 @@ class CallManager:
     def hangup(self, port: int, now: float) -> list:
         """The handset hung up. The active call ends (in a conference, both do); a call on
         hold stays and rings the phone back (`recall`, FLOWS §13), a waiting call rings it."""
-        call = self.by_line.get(port)
-        held = self.held.get(port)
-        waiting = self.waiting.get(port)
-        out = []
-        bridge = self.bridging.pop(port, None)
-        if bridge is not None:               # the bridge was still being called: give it up
-            self._timers.pop(bridge.call_id, None)
-            out += self._run(bridge, bridge.release(now, "local hangup"), now)
-        if self.conf.get(port) and held is not None and call is not None \
-                and self.lines[port].get("conference_hangup") == "transfer":
-            # FLOWS §17 "or transfers them to each other": B and C talk on without us
-            del self.conf[port]
-            return out + self.transfer_attended(port, held, now, hung_up=True)
-        if self.conf.pop(port, None) and held is not None:
-            del self.held[port]
+        svc = self.service(port)
+        out = self._give_up_bridge(svc, now)
+        if svc.state == "conference":
+            if self.lines[port].get("conference_hangup") == "transfer":
+                # FLOWS §17 "or transfers them to each other": B and C talk on without us
+                return out + self.transfer_attended(port, svc.held, now, hung_up=True)
+            held = svc.held
+            out += svc.move("end_conference")
             out += self._run(held, held.hangup(now), now)
-            held = None
-        if call is not None and held is None and waiting is None and call.state == "held" \
-                and call._reinvite_dir == "sendonly" and call.refer_out is None and not call.transferred:
+        call = svc.active
+        if call is not None and svc.state in ("held", "single") and self._held_by_flash(call):
             # the only call, held by our flash: it stays, the phone rings back (FLOWS §13)
-            return [("line", port, "recall", {"number": call.peer, "name": None})]
+            return out + svc.move("recall") + [("line", port, "recall", {"number": call.peer, "name": None})]
+        other = svc.held or svc.waiting
+        if other is not None:               # the line moves on to the other call
+            out += svc.move("ring_waiting" if other is svc.waiting else ("hangup" if call else "recall"))
         if call is not None:
-            for other in list(self.calls.values()):     # a transfer under way ends with the handset
-                if other.transfer_of is call and other.state != "ended":
-                    other.transfer_of = None
-                    out += self._run(other, other.release(now, "local hangup"), now)
-            call.transfer_of = None     # a transfer's call the handset ends reports nothing more
-            if held is not None or waiting is not None:
-                del self.by_line[port]              # the line moves on to the other call
-                self.second.pop(port, None)
+            out += self._end_transfers_of(call, now)
             out += self._run(call, call.hangup(now), now)
-        if held is not None and self.held.get(port) is held:
-            del self.held[port]
-            self.by_line[port] = held
-            out.append(("line", port, "recall", {"number": held.peer, "name": None}))
-        elif waiting is not None and self.waiting.get(port) is waiting and port not in self.by_line:
-            del self.waiting[port]
-            self.by_line[port] = waiting
-            out.append(("line", port, "incoming", _caller_id(waiting.invite)))
+        if other is not None and svc.active is other and svc.state == "recall":
+            out.append(("line", port, "recall", {"number": other.peer, "name": None}))
+        elif other is not None and svc.active is other:
+            out.append(("line", port, "incoming", _caller_id(other.invite)))
+        return out
+
+    @staticmethod
+    def _held_by_flash(call):
+        return call.state == "held" and call._reinvite_dir == "sendonly" and call.refer_out is None \
+            and not call.transferred
+
+    def _give_up_bridge(self, svc, now):
+        """On-hook while the bridge is still being called: give it up."""
+        bridge = svc.bridge
+        if bridge is None:
+            return []
+        out = svc.move("bridge_cancel")
+        self._timers.pop(bridge.call_id, None)
+        return out + self._run(bridge, bridge.release(now, "local hangup"), now)
+
+    def _end_transfers_of(self, call, now):
+        """A transfer under way (a REFER's new call) ends with the handset."""
+        out = []
+        for other in list(self.calls.values()):
+            if other.transfer_of is call and other.state != "ended":
+                other.transfer_of = None
+                out += self._run(other, other.release(now, "local hangup"), now)
+        call.transfer_of = None     # a transfer's call the handset ends reports nothing more
         return out
 
     def hangup_all(self, port: int, now: float) -> list:
@@ -358,9 +380,8 @@ class CallManager:
         return out
 
     # ------------------------------------------------------------------ several calls (FLOWS §12, §13, §17)
-    def _resume(self, port, call, now):
-        """Make `call` the line's active call again: re-INVITE sendrecv, the line hears it."""
-        self.by_line[port] = call
+    def _resume(self, call, now):
+        """`call` is the line's active call again: re-INVITE sendrecv, the line hears it."""
         out = self._run(call, call.reinvite(now, "sendrecv"), now)
         if call.plan is not None and call.media_on:
             out.append(("media", "start", call))
@@ -369,71 +390,65 @@ class CallManager:
     def flash(self, port: int, now: float) -> list:
         """A hook flash: answer a waiting call (the active one held), swap two calls, drop a
         second call and resume the first, or hold / resume the only call."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
-        waiting = self.waiting.get(port)
+        svc = self.service(port)
+        active, held, waiting = svc.active, svc.held, svc.waiting
         if waiting is not None and active is not None and active.state in IN_CALL and held is None:
             out = self._run(active, active.reinvite(now, "sendonly"), now)
-            self.held[port] = active
-            del self.waiting[port]
-            self.by_line[port] = waiting
+            out += svc.move("answer_waiting")
             self._timers.pop(waiting.call_id, None)
             return out + self._run(waiting, waiting.answer(now), now)
         if held is not None and active is None:
-            del self.held[port]
-            return self._resume(port, held, now)
+            return svc.move("unhold") + self._resume(held, now)
         if held is not None:
-            if self.second.pop(port, None) or active.state not in IN_CALL:
-                del self.by_line[port]                # drop the second call, back to the first
+            if svc.state == "second" or active.state not in IN_CALL:
+                out = svc.move("drop_second")       # drop the second call, back to the first
                 self._timers.pop(active.call_id, None)
-                out = self._run(active, active.hangup(now), now)
-                del self.held[port]
-                return out + self._resume(port, held, now)
+                out += self._run(active, active.hangup(now), now)
+                return out + self._resume(held, now)
             out = self._run(active, active.reinvite(now, "sendonly"), now)    # swap
-            self.held[port] = active
-            return out + self._resume(port, held, now)
+            return out + svc.move("swap") + self._resume(held, now)
         if active is not None and active.state == "connected":
-            return self.reinvite(port, now, "sendonly")
+            return svc.move("hold") + self.reinvite(port, now, "sendonly")
         if active is not None and active.state == "held":
-            return self.reinvite(port, now, "sendrecv")
+            return svc.move("unhold") + self.reinvite(port, now, "sendrecv")
         return []
 
     def dial_second(self, port: int, number: str, now: float) -> list:
         """The handset dials a second call while the first is on hold (FLOWS §12, §17)."""
-        first = self.by_line.get(port)
-        if first is None or port in self.held or first.state not in IN_CALL:
+        svc = self.service(port)
+        first = svc.active
+        if first is None or svc.held is not None or first.state not in IN_CALL:
             return [("event", "error", {"where": "calls", "message": "line %d: no held call for a second call" % port})]
-        del self.by_line[port]
-        self.held[port] = first
-        out = self.dial(port, number, now)
-        if port in self.by_line:
-            self.second[port] = True
-        else:
-            self.by_line[port] = self.held.pop(port)
+        call, acts = self._place(port, number, now)
+        out = svc.move("dial_second", call)
+        out += self._run(call, acts, now)
+        if svc.state == "held" and svc.held is first:
+            out += svc.move("restore")      # it failed at once: the first call stays the line's
         return out
 
     def answer_recall(self, port: int, now: float) -> list:
         """Off-hook while a held call rings back: resume it."""
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None or call.state not in IN_CALL:
             return []
-        return self._resume(port, call, now)
+        return self.service(port).move("answer_recall") + self._resume(call, now)
 
     def conference(self, port: int, now: float) -> list:
         """Three-way calling (FLOWS §17): resume the held call; both calls are mixed locally,
         or, with the line's `conference_uri`, on that network bridge."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
+        svc = self.service(port)
+        active, held = svc.active, svc.held
         if active is None or held is None or active.state not in IN_CALL or held.state not in IN_CALL:
             return [("event", "error", {"where": "calls", "message": "line %d: no two calls to join" % port})]
-        if self.lines[port].get("conference_uri") and port not in self.bridging:
+        if self.lines[port].get("conference_uri") and svc.bridge is None:
             return self._call_bridge(port, now)
         return self._mix_locally(port, now)
 
     def _mix_locally(self, port, now):
-        held = self.held[port]
-        self.conf[port] = True
-        out = self._run(held, held.reinvite(now, "sendrecv"), now)
+        svc = self.service(port)
+        held = svc.held
+        out = svc.move("conference")
+        out += self._run(held, held.reinvite(now, "sendrecv"), now)
         if held.plan is not None:
             out.append(("media", "join", held))
         return out
@@ -451,32 +466,32 @@ class CallManager:
         number = uri.split(":", 1)[1].split("@")[0]
         acts = bridge.dial(number, domain, self._route(bridge, port), now, target_uri=uri)
         self.calls[bridge.call_id] = bridge
-        self.bridging[port] = bridge
         self._timers[bridge.call_id] = now + line.get("no_answer_s", 60)
-        return self._run(bridge, acts, now)
+        return self.service(port).move("call_bridge", bridge) + self._run(bridge, acts, now)
 
     def _bridge_outcome(self, bridge, now):
         """The bridge answered: it becomes the line's call and both parties are referred to
         it; it failed: the three are mixed here instead, and the log says why."""
         port = bridge.port
-        del self.bridging[port]
+        svc = self.service(port)
         self._timers.pop(bridge.call_id, None)
-        parties = [c for c in (self.by_line.get(port), self.held.get(port)) if c is not None and c.state in IN_CALL]
+        parties = [c for c in (svc.held, svc.active) if c is not None and c.state in IN_CALL]
         if bridge.state == "ended":
             code, reason = bridge.final_status or (503, "Service Unavailable")
-            out = [("event", "error", {"where": "calls", "message": "line %d: conference bridge %s failed "
-                                       "(%d %s); mixing locally" % (port, bridge.peer or "", code, reason)})]
+            out = svc.move("bridge_failed")
+            out.append(("event", "error", {"where": "calls", "message": "line %d: conference bridge %s failed "
+                                           "(%d %s); mixing locally" % (port, bridge.peer or "", code, reason)}))
+            if svc.active is None:          # a party left while the bridge was called
+                out += svc.move("active_end")
+            elif svc.held is None:
+                out += svc.move("held_end")
             if len(parties) == 2:
                 out += self._mix_locally(port, now)
             return out
         bridge.quiet = False
         uri = "<%s>" % str(bridge.invite.uri)
-        self.by_line[port] = bridge
-        self.held.pop(port, None)
-        self.second.pop(port, None)
-        out = []
+        out = svc.move("bridge_up", parties)
         for party in parties:
-            party.bridged = True
             out += self._run(party, party.refer(uri, now), now)
         return out
 
@@ -490,21 +505,34 @@ class CallManager:
         return out
 
     def drop_last(self, port: int, now: float) -> list:
-        """Flash in a conference: end the last call (the second one), talk on with the first."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
-        if not self.conf.pop(port, None) or active is None or held is None:
+        """Flash in a conference: end the last call (the second one), talk on with the first.
+        On a network bridge, the bridge is asked to drop the party that joined last."""
+        svc = self.service(port)
+        if svc.state == "bridged":
+            return self._drop_from_bridge(svc, now)
+        active = svc.active
+        if svc.state != "conference" or active is None or svc.held is None:
             return []
-        del self.by_line[port]
-        self.second.pop(port, None)
-        del self.held[port]
-        self.by_line[port] = held
         # the dropped call's media stop hands the line's audio to the other one (app glue)
-        return self._run(active, active.hangup(now), now)
+        return svc.move("drop_last") + self._run(active, active.hangup(now), now)
+
+    def _drop_from_bridge(self, svc, now):
+        """Flash on a network bridge (#15): as in a local three-way call (SPA, HT80x: "flash
+        drops the last party"), the party that joined last leaves. Its dialog with us ended
+        when it moved to the bridge, so the bridge is asked to end its own dialog with it:
+        REFER to the conference URI with Refer-To `<its AOR;method=BYE>` (RFC 4579 §5.9,
+        RFC 3515 §2.4.2). The handset talks on with the bridge; a bridge that refuses
+        leaves the three together and the log says so."""
+        bridge, last = svc.active, (svc.joined[-1] if svc.joined else None)
+        out = svc.move("drop_last")
+        if bridge is None or last is None or bridge.state not in IN_CALL or last.dialog is None:
+            return out + [("event", "error", {"where": "calls", "message": "line %d: no party to drop from the "
+                                              "conference bridge" % svc.port})]
+        return out + self._run(bridge, bridge.drop_party(last.dialog.remote_uri, now), now)
 
     def flash_info(self, port: int, now: float) -> list:
         """Flash relay by SIP INFO: the line's active call tells its far end."""
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None or call.state not in IN_CALL:
             return [("event", "error", {"where": "calls", "message": "line %d: no call to relay a flash to" % port})]
         return self._run(call, call.flash_info(now), now)
@@ -514,7 +542,7 @@ class CallManager:
         """Blind transfer (FLOWS §14, as A): REFER the far end of the call on `port` to
         NUMBER in the line's domain. The line hears `transfer_ok` (the call is then ended
         with BYE) or `transfer_failed` (the call stays)."""
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None or call.state not in IN_CALL:
             return [("event", "error", {"where": "calls", "message": "line %d: no call to transfer" % port})]
         target = "<sip:%s@%s>" % (number, self.lines[port].get("domain") or call._line_domain())
@@ -524,30 +552,33 @@ class CallManager:
         """Attended transfer (FLOWS §15, as A): REFER the far end of the call on `port` to
         the far end of `other_call` (a Call or its Call-ID), with Replaces naming that
         dialog; both our dialogs end when it worked. `hung_up`: the handset hung up to
-        transfer; if the transfer fails the consultation call ends and the phone rings
-        back for the held one (`_reclaim`)."""
-        call = self.by_line.get(port)
+        transfer (service `transferring`); if the transfer fails the consultation call ends
+        and the phone rings back for the held one (`_reclaim`)."""
+        call = self.call_on(port)
         other = other_call if isinstance(other_call, Call) else self.calls.get(other_call)
         if call is None or call.state not in IN_CALL or other is None or other is call \
                 or other.state not in IN_CALL or other.dialog is None:
             return [("event", "error", {"where": "calls", "message": "line %d: no calls for an attended transfer" % port})]
-        call.hung_up_transfer = hung_up
-        return self._run(call, call.refer(replaces_uri(other), now, other=other), now)
+        out = self.service(port).move("transfer_on_hangup", call) if hung_up else []
+        return out + self._run(call, call.refer(replaces_uri(other), now, other=other), now)
+
+    def _handed_over(self, call, verb, now):
+        """The outcome of the REFER the handset hung up for."""
+        if verb == "transfer_failed":
+            return self._reclaim(call, now)
+        return self.service(call.port).move("transfer_ok") + [("line", call.port, verb)]
 
     def _reclaim(self, call, now):
         """A transfer the handset hung up for has failed (FLOWS §15): end the consultation
         call it was sent in and ring the phone back for the held party; off-hook resumes it."""
-        call.hung_up_transfer = False
         port = call.port
-        held = self.held.get(port)
+        svc = self.service(port)
+        held = svc.held
         if held is not None and held is not call and held.state in IN_CALL:
-            del self.held[port]
-            self.conf.pop(port, None)
-            self.second.pop(port, None)
-            self.by_line[port] = held
-            out = self._run(call, call.release(now, "transfer failed"), now) if call.state in IN_CALL else []
+            out = svc.move("transfer_failed", held)
+            out += self._run(call, call.release(now, "transfer failed"), now) if call.state in IN_CALL else []
             return out + [("line", port, "recall", {"number": held.peer, "name": None})]
-        return [("line", port, "transfer_failed")]
+        return svc.move("transfer_failed") + [("line", port, "transfer_failed")]
 
     # ------------------------------------------------------------------ transfer (transferee)
     def _place_transfer(self, old, target, headers, now):
@@ -572,9 +603,8 @@ class CallManager:
         if new.state in IN_CALL:
             new.transfer_reported = True
             new.quiet = False
-            if self.by_line.get(new.port) in (old, None):
-                self.by_line[new.port] = new
-            out = []
+            svc = self.service(new.port)
+            out = svc.move("replace", new) if svc.active in (old, None) else []
             if old.state in IN_CALL:
                 out += self._run(old, old.refer_notify(200, "OK", final=True), now)
                 old.transferred = True
@@ -608,31 +638,42 @@ class CallManager:
         415: a body that is no SDP; 482/486: a Call-ID we already have), then the services."""
         if req.to.tag:
             return self._in_dialog(req, tx, src, now)
+        line, refusal = self._screen(req, tx, src, now)
+        if line is None:
+            return refusal
+        if req.headers.get("Replaces"):
+            return self._on_replaces(req, tx, src, now)
+        return self._offer(req, tx, src, line, now)
+
+    def _screen(self, req, tx, src, now):
+        """(the line an INVITE is for, None) or (None, the outputs refusing it)."""
         user = req.uri.split(":", 1)[-1].split("@")[0].split(";")[0] if "@" in req.uri else ""
         line = next((l for l in self.lines.values() if l["user"] == user), None)
         if not self._from_a_proxy(src) and (line is None or not line.get("direct_calls")):
-            return self._refuse_stranger(req, tx, src, user, now)
+            return None, self._refuse_stranger(req, tx, src, user, now)
         if line is None:
-            return self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
+            return None, self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE for unknown user %r from %s:%d" % (user, src[0], src[1])})]
         if not line.get("direct_calls") and not self._from_proxy(src, line["port"]):
-            return self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
+            return None, self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
         bad = self._unusable(req)
         if bad is not None:
             code, reason, extra = bad
-            return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
+            return None, self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE from %s:%d refused: %d %s"
                                      % (src[0], src[1], code, reason)})]
         if requires_100rel(req) and not line.get("prack", True):
             # RFC 3262 §4 / RFC 3261 §8.2.2.3: reliable provisionals are off on this line
-            return self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
-                                                     extra=[("Unsupported", "100rel")]), now)
-        if req.headers.get("Replaces"):
-            return self._on_replaces(req, tx, src, now)
+            return None, self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
+                                                           extra=[("Unsupported", "100rel")]), now)
+        return line, None
+
+    def _offer(self, req, tx, src, line, now):
+        """The services for a new call to `line`: forwarding, DND, busy, call waiting, else
+        the phone rings."""
         port = line["port"]
         feats = self.features_for(port) or {}
-        domain = line.get("domain") or self.ua.host
         if feats.get("forward_all"):
             return self._forward(req, line, feats["forward_all"], "unconditional", now)
         if feats.get("dnd"):
@@ -640,25 +681,25 @@ class CallManager:
             reason = "Busy Here" if code == 486 else "Decline"
             return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4)), now) + \
                 [self._refused(req, line, "do not disturb (%d %s)" % (code, reason))]
-        current = self.by_line.get(port)
-        if current is not None or self.line_busy(port):
+        svc = self.service(port)
+        current = svc.active
+        if current is not None or self.line_busy(port) or "incoming" not in SERVICE_TRANSITIONS[svc.state]:
             if feats.get("forward_busy"):
                 return self._forward(req, line, feats["forward_busy"], "user-busy", now)
-            if feats.get("call_waiting", True) and current is not None \
-                    and current.state == "connected" and port not in self.held and port not in self.waiting \
-                    and not self.conf.get(port):
+            if feats.get("call_waiting", True) and current is not None and current.state == "connected" \
+                    and svc.held is None and svc.waiting is None and "wait" in SERVICE_TRANSITIONS[svc.state]:
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
         call = self._new_call(line, "in", now)
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
-        self.by_line[port] = call
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
         if feats.get("forward_no_answer"):
             self._timers[req.call_id] = now + (feats.get("forward_no_answer_s") or 20)
+            domain = line.get("domain") or self.ua.host
             self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
-        return self._run(call, acts, now)
+        return svc.move("incoming", call) + self._run(call, acts, now)
 
     def _from_a_proxy(self, src):
         """Whether `src` is the proxy/registrar address of one of our lines."""
@@ -711,9 +752,8 @@ class CallManager:
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
-        self.waiting[port] = call
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
-        return self._run(call, acts, now)
+        return self.service(port).move("wait", call) + self._run(call, acts, now)
 
     @staticmethod
     def _target_uri(number, domain):
@@ -759,7 +799,7 @@ class CallManager:
             return self._run(new, acts, now)
         old.transferred = True
         out = self._run(old, old.release(now, "replaced by %s" % new.peer), now)
-        self.by_line[old.port] = new
+        out += self.service(old.port).move("replace", new)
         return out + self._run(new, acts, now)
 
     def _in_dialog(self, req, tx, src, now):
