@@ -15,9 +15,13 @@ Rules:
    reuses a Call-ID (482/486) is refused before anything is kept (`_unusable`); an in-dialog
    request reaches its call only when Call-ID and both tags match (481 otherwise), so a bad
    request never ends a call in progress.
-3. Several calls per line (FLOWS §12, §13, §17): `by_line` is the line's ACTIVE call (the
-   one the handset hears, `call_on(port)`), `held` its other call on hold, `waiting` an
-   incoming call waiting to be answered; `calls_on(port)` lists them. Line commands of a
+3. Several calls per line (FLOWS §12, §13, §17). Each line has one service machine
+   (`service(port)`, a LineService of firmware/calls/services.py): its state (idle, single,
+   held, second, conference, bridging, bridged, waiting, swapped, recall, transferring) and
+   its slots: the ACTIVE call (the one the handset hears, `call_on(port)`), the `held` one
+   (`held_call(port)`), the `waiting` one; `calls_on(port)` lists them. Every change of
+   either goes through that machine's table, fed by the methods below; `by_line`, `held`
+   and `waiting` are read-only views (port -> Call) of the slots. Line commands of a
    call that is not the active one are translated for the line (waiting: `incoming` ->
    `call_waiting`, `remote_hangup` -> `call_waiting_end`; held: `remote_hangup` ->
    `held_hangup`) or dropped. `flash` answers a waiting call (the active one held,
@@ -30,6 +34,14 @@ Rules:
    once it answers, REFERs both parties to it (a failing bridge falls back to the local
    mix); `drop_last` ends the second call; hanging up a conference ends both, or with
    `conference_hangup = "transfer"` joins them by REFER with Replaces. A third INVITE gets 486.
+   Flash on a network bridge (`drop_last` in service `bridged`) does what it does in a
+   local three-way call, which is what SPA and HT80x users know: the party that joined
+   last leaves. Our dialogs with B and C ended when they moved to the bridge, so the
+   bridge (the conference focus) is asked to end its own dialog with C: REFER in our
+   bridge call with Refer-To `<C's AOR;method=BYE>` (RFC 4579 §5.9). Relaying the flash
+   (INFO hook-flash or RFC 4733) was not chosen: what a bridge makes of a flash is its own
+   menu, not "drop the last party". A bridge that refuses the REFER leaves the three
+   together, and the log says so (`error`); the handset talks on with the bridge.
 4. A local no-answer timer ends an unanswered incoming call with 480 and an outgoing one with
    CANCEL (`no_answer_s` per line).
 5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
@@ -185,6 +197,10 @@ class CallManager:
     def has_calls(self) -> bool:
         """Whether any line has a call (active, held or waiting)."""
         return any(svc.calls() for svc in self.services.values())
+
+    def ports_with_calls(self) -> list:
+        """The lines that have a call (active, held or waiting)."""
+        return [port for port, svc in self.services.items() if svc.calls()]
 
     # read-only views of the slots, port -> Call, for callers of the earlier dicts
     by_line = property(lambda self: {p: s.active for p, s in self.services.items() if s.active is not None})

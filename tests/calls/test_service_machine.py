@@ -201,6 +201,8 @@ def test_second_call_conference_and_drop_last_agree_step_by_step():
     assert net.check("") == ("second_call", "second")
     net.far("answer", net.c, C, 2.0)
     assert net.check("") == ("second_talking", "second")
+    assert net.a.held_call(1).peer == "1002" and net.a.call_on(1).peer == "1003"
+    assert net.a.ports_with_calls() == [1] and net.a.has_calls()
     net.handset("flash", 3.0)
     assert net.check("") == ("conference", "conference")
     net.handset("flash", 4.0)                     # drop C
@@ -208,6 +210,7 @@ def test_second_call_conference_and_drop_last_agree_step_by_step():
     assert net.c.calls == {} and net.b.call_on(1).state == "connected"
     net.handset("on_hook", 5.0)
     assert net.check("") == ("on_hook", "idle")
+    assert net.a.ports_with_calls() == [] and not net.a.has_calls() and net.a.held_call(1) is None
 
 
 def test_giving_up_the_second_call_and_hanging_up_with_one_held_rings_back():
