@@ -12,7 +12,7 @@ import inspect
 
 import pytest
 
-from firmware.calls import manager as manager_mod
+from firmware.calls import flash as flash_mod, manager as manager_mod
 from firmware.calls.services import LINE_STATES, STATES, TRANSITIONS, LineService
 from firmware.line import fxs
 from firmware.line.fxs import FxsLine
@@ -33,7 +33,8 @@ def _strings(node):
 def _manager_events():
     """Every event name the manager hands `LineService.move` (`role + "_end"` is both ends)."""
     events = set()
-    for node in ast.walk(ast.parse(inspect.getsource(manager_mod))):
+    source = inspect.getsource(manager_mod) + "\n" + inspect.getsource(flash_mod)
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "move":
             arg = node.args[0]
             if isinstance(arg, ast.BinOp):
