@@ -12,7 +12,8 @@ Rules:
    REFER with method=BYE to drop a party).
 """
 
-from firmware.calls.call import Call, IN_CALL, _caller_id, replaces_uri
+from firmware.calls.call import Call, IN_CALL, _caller_id
+from firmware.calls.refer import replaces_uri
 
 
 class HandsetServices:

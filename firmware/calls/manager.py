@@ -64,7 +64,8 @@ Rules:
    or `transfer_failed`.
 """
 
-from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, requires_100rel
+from firmware.calls.call import Call, IN_CALL, _caller_id, requires_100rel
+from firmware.calls.refer import redirect_headers
 from firmware.calls.flash import HandsetServices
 from firmware.calls.services import TRANSITIONS as SERVICE_TRANSITIONS, LineService
 from firmware.compat import random_hex
