@@ -57,9 +57,19 @@ class HandsetServices:
         bridge = svc.bridge
         if bridge is None:
             return []
-        out = svc.move("bridge_cancel")
+        out = svc.move("bridge_cancel") + self._parties_left(svc)
         self._timers.pop(bridge.call_id, None)
         return out + self._run(bridge, bridge.release(now, "local hangup"), now)
+
+    @staticmethod
+    def _parties_left(svc):
+        """Back to `second` from the bridge: a party that left while the bridge was called
+        leaves its slot now (second -> held or single)."""
+        if svc.active is None and svc.held is not None:
+            return svc.move("active_end")
+        if svc.held is None and svc.active is not None:
+            return svc.move("held_end")
+        return []
 
     def _end_transfers_of(self, call, now):
         """A transfer under way (a REFER's new call) ends with the handset."""
@@ -180,10 +190,7 @@ class HandsetServices:
             out = svc.move("bridge_failed")
             out.append(("event", "error", {"where": "calls", "message": "line %d: conference bridge %s failed "
                                            "(%d %s); mixing locally" % (port, bridge.peer or "", code, reason)}))
-            if svc.active is None:          # a party left while the bridge was called
-                out += svc.move("active_end")
-            elif svc.held is None:
-                out += svc.move("held_end")
+            out += self._parties_left(svc)
             if len(parties) == 2:
                 out += self._mix_locally(port, now)
             return out

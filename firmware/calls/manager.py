@@ -269,15 +269,14 @@ class CallManager(HandsetServices):
             return self._handed_over(call, verb, now)
         if call in svc.joined:          # sent to the conference bridge: the line hears the bridge
             return self._bridge_refused(call, now) if verb == "transfer_failed" else []
-        if verb in self._TRANSFER_VERBS:
-            return [("line", call.port, verb) + tuple(a[2:])]
-        if self._quiet(call):
+        transfer = verb in self._TRANSFER_VERBS
+        if self._quiet(call) and not transfer:
             return []
         if role == "held":
             verb = (self._CONF_CMDS if svc.state == "conference" else self._HELD_CMDS).get(verb)
         elif role == "waiting":
             verb = self._WAITING_CMDS.get(verb)
-        elif role is None and svc.calls():
+        elif role is None and not transfer and svc.calls():
             verb = None         # a call the line has left (dropped, swapped out): quiet
         return [] if verb is None else [("line", call.port, verb) + tuple(a[2:])]
 

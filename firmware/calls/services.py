@@ -89,6 +89,7 @@ TRANSITIONS = {
     "bridged": {                                      # talking on the bridge call
         "drop_last":          ("single",      "none"),          # flash: the bridge drops C
         "wait":               ("waiting",     "wait"),          # C rings in: a plain call now
+        "hold":               ("held",        "none"),          # flash after a party left: hold it
         "active_end":         ("idle",        "drop_active"),
         "replace":            ("bridged",     "take"),
     },
@@ -133,7 +134,7 @@ LINE_STATES = {
     "dialing":          ("single",),
     "ringback":         ("single",),
     "early_media":      ("single",),
-    "talking":          ("single",),
+    "talking":          ("single", "bridging", "bridged"),   # C left while the bridge was called
     "busy":             ("idle",),
     "reorder":          ("idle",),
     "howler":           ("idle",),

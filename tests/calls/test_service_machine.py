@@ -351,3 +351,28 @@ def test_a_bridge_that_refuses_the_drop_is_logged_and_the_call_stays():
     errors = [e[2]["message"] for e in net.events if e[0] == A and e[1] == "error"]
     assert errors == ["line 1: the conference bridge did not drop sip:1003@%s:%d;method=BYE" % P]
     assert net.a.call_on(1).state == "connected"
+
+
+def test_a_party_leaving_while_the_bridge_is_called_leaves_the_other_one_for_the_bridge():
+    net = LinedNet()
+    DroppingBridge(net)
+    _talking_to_b(net)
+    net.a.lines[1]["conference_uri"] = "conf"
+    net.handset("flash", 1.0)
+    net.keys("1003", 1.5)
+    net.far("answer", net.c, C, 2.0)
+    first = []
+    net.drop = lambda data: data.startswith(b"INVITE sip:conf@") and not first.append(1) and len(first) == 1
+    net.handset("flash", 3.0)                     # the bridge's first INVITE is lost
+    assert net.check("") == ("conference", "bridging")
+    net.far("hangup", net.c, C, 3.1)              # C leaves meanwhile
+    assert net.check("") == ("talking", "bridging")
+    net.tick(3.7)                                 # Timer A: the INVITE again; the bridge answers
+    assert net.check("bridge up") == ("talking", "bridged")
+    assert net.a.call_on(1).peer == "conf" and net.b.call_on(1).peer == "conf"
+    net.handset("flash", 3.8)                     # a plain call to the bridge now: flash holds it
+    assert net.check("") == ("flash_dial", "held")
+    net.handset("flash", 3.9)
+    assert net.check("") == ("talking", "single")
+    net.handset("on_hook", 4.0)
+    assert net.check("") == ("on_hook", "idle") and net.a.calls == {}
