@@ -432,7 +432,7 @@ class Firmware:
 
     def _intent_transfer_attended(self, port, args, now):
         # FLOWS §15: hanging up while talking to C with B on hold joins B and C
-        held = self.calls_mgr.held.get(port)
+        held = self.calls_mgr.held_call(port)
         if held is not None:
             self.do(self.calls_mgr.transfer_attended(port, held, now, hung_up=True))
         else:
@@ -701,7 +701,7 @@ class Firmware:
         self._exit = exit_code
         now = self.loop.now()
         if self.calls_mgr is not None:
-            for port in set(self.calls_mgr.by_line) | set(self.calls_mgr.held) | set(self.calls_mgr.waiting):
+            for port in self.calls_mgr.ports_with_calls():
                 self.do(self.calls_mgr.hangup_all(port, now))
         if self.mwi is not None:
             self.do(self.mwi.stop(now))          # unsubscribe before de-registering

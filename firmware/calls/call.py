@@ -38,14 +38,11 @@ names it (answered 200; any other PRACK 481); no PRACK within 64*T1 rejects the 
 An answer from the handset meanwhile is held and the 200 goes right after the PRACK. The
 manager answers `Require: 100rel` with 420 on a line with `prack = false`.
 
-Services (FLOWS §10-§15; the manager ties the calls together). `redirect()` answers a ringing
-call 302 with Contact and Diversion (RFC 5806) and History-Info (RFC 7044). Transferee (RFC 3515,
-RFC 5589): an in-dialog REFER is answered 202, a NOTIFY (Event: refer, message/sipfrag
-"SIP/2.0 100 Trying") follows, and the action `("transfer", uri, headers)` asks the manager
-for the new call; `refer_notify()` reports its outcome, `release()` ends this dialog.
-Transferor: `refer()` sends REFER (Referred-By), a NOTIFY sipfrag 2xx ends the call with BYE
-and tells the line `transfer_ok`, a failure (REFER refused, NOTIFY >= 300, no answer) tells
-it `transfer_failed` and the call stays. `take_over()` answers an INVITE with Replaces at
+Services (FLOWS §10-§15; the manager ties the calls together; REFER is in refer.py).
+`redirect()` answers a ringing call 302 with Contact and Diversion (RFC 5806) and
+History-Info (RFC 7044). Transferee and transferor (RFC 3515, RFC 5589): see refer.py; the
+action `("transfer", uri, headers)` asks the manager for a REFER's new call, `release()`
+ends this dialog for a service. `take_over()` answers an INVITE with Replaces at
 once (RFC 3891). `transferred`/`quiet` calls say nothing to the line (the manager filters).
 """
 
@@ -54,32 +51,47 @@ from firmware.sip.auth import DigestClient
 from firmware.sip.dialog import Dialog
 from firmware.sip.message import NameAddr
 from firmware.media.sdp import SdpSession, SdpError, parse as parse_sdp
+# the REFER side of a call lives in refer.py; IN_CALL (the states of a confirmed dialog that
+# is not ending) is defined there and used here
+from firmware.calls.refer import IN_CALL, Transfer, redirect_headers
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 MAX_REDIRECTS = 3
 GLARE_OWNER = (2.1, 4.0)   # RFC 3261 §14.1: retry delay after 491 when we chose the Call-ID
 GLARE_OTHER = (0.0, 2.0)   # ... and when the peer did
-IN_CALL = ("connected", "held")
 G711 = ("PCMU", "PCMA")      # the codecs a fax/modem call is carried in (pass-through)
 BUSY = (486, 600)
 REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
 
-# state -> what may move it; read beside FLOWS.md
+# state -> event -> next state; read beside FLOWS.md. Every state change goes through
+# `Call._move`, which looks it up here; an event with no entry for the current state is an
+# `error` event and changes nothing. tests/calls/test_call_table.py checks that every event
+# the code moves with is listed and every entry is used.
+_SETUP = {"1xx": None, "180": "ringing", "183": "early", "2xx": "connected", "3xx": None,
+          "failure": "ended", "timeout": "ended", "hangup": "cancelling", "bad_answer": "releasing",
+          "bye": "ended"}
+
+
+def _setup(state, **extra):
+    """The entries of an outgoing call being set up, staying in `state` where None."""
+    row = {ev: (nxt or state) for ev, nxt in _SETUP.items()}
+    row.update(extra)
+    return row
+
+
 TRANSITIONS = {
-    "dialing":     {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
-                    "auth": "dialing", "3xx": "dialing", "failure": "ended", "timeout": "ended",
-                    "hangup": "cancelling"},
-    "proceeding":  {"1xx": "proceeding", "180": "ringing", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "ringing":     {"1xx": "ringing", "180": "ringing", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "early":       {"1xx": "early", "180": "early", "183": "early", "2xx": "connected",
-                    "failure": "ended", "timeout": "ended", "hangup": "cancelling"},
-    "cancelling":  {"2xx": "releasing", "failure": "ended", "timeout": "ended", "1xx": "cancelling",
-                    "180": "cancelling", "183": "cancelling"},
-    "incoming":    {"answer": "connected", "cancel": "ended", "hangup": "ended", "timeout": "ended"},
-    "connected":   {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
-    "held":        {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held"},
+    "dialing":     _setup("dialing", **{"1xx": "proceeding", "auth": "dialing", "failover": "dialing"}),
+    "proceeding":  _setup("proceeding", auth="proceeding"),
+    "ringing":     _setup("ringing"),
+    "early":       _setup("early", **{"180": "early"}),
+    "cancelling":  {"1xx": "cancelling", "180": "cancelling", "183": "cancelling", "2xx": "releasing",
+                    "failure": "ended", "timeout": "ended", "bye": "ended"},
+    "incoming":    {"answer": "connected", "cancel": "ended", "reject": "ended", "timeout": "ended",
+                    "bye": "ended"},
+    "connected":   {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held",
+                    "dialog_gone": "releasing"},
+    "held":        {"bye": "ended", "hangup": "releasing", "resume": "connected", "hold": "held",
+                    "dialog_gone": "releasing"},
     "releasing":   {"bye": "ended", "final": "ended", "timeout": "ended"},
     "ended":       {},
 }
@@ -127,8 +139,9 @@ def _caller_id(req) -> dict:
     return {"number": number, "name": name}
 
 
-class Call:
-    """Represents one call on one FXS line (outgoing or incoming)."""
+class Call(Transfer):
+    """Represents one call on one FXS line (outgoing or incoming); REFER and its NOTIFYs:
+    refer.py."""
 
     def __init__(self, line: dict, direction: str, ua, rtp, now: float, media_keys=None):
         """`media_keys(n) -> n random bytes`: the SRTP key source (os.urandom), needed when
@@ -181,8 +194,6 @@ class Call:
         self.transferred = False        # the line has moved on: no line commands from this call
         self.end_with = None            # a call to end with this one (attended transfer done)
         self.quiet = False              # a call placed for a REFER: no line commands until up
-        self.bridged = False            # referred to a conference bridge: the line hears nothing more
-        self.hung_up_transfer = False   # our REFER was sent because the handset hung up (FLOWS §15)
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
         self.fax = None                 # the fax/modem tone that put this call in pass-through
         self._fax_reoffer = False       # a G.711 re-offer waits for our pending re-INVITE
@@ -196,9 +207,16 @@ class Call:
         f.update(extra)
         return ("event", "call", f)
 
-    def _move(self, event):
-        nxt = TRANSITIONS.get(self.state, {}).get(event)
+    def _move(self, event, acts=None) -> bool:
+        """The one place the state changes: TRANSITIONS[state][event]. A miss appends an
+        `error` event to `acts` (the caller's outputs), changes nothing and returns False."""
+        nxt = TRANSITIONS[self.state].get(event)
         if nxt is None:
+            if acts is not None:
+                acts.append(("event", "error", {"where": "calls", "line": self.port, "call_id": self.call_id,
+                                                "state": self.state, "event": event,
+                                                "message": "line %d: call event %r has no move in state %r"
+                                                % (self.port, event, self.state)}))
             return False
         self.state = nxt
         return True
@@ -223,9 +241,11 @@ class Call:
         req.headers.remove("Via")   # the UA puts its own, with rport
         return ("send", req, self._dest_for(req))
 
-    def _end(self, reason):
+    def _end(self, reason, event):
+        """Move to `ended` by `event`: media off, the dialog gone, the `ended` event."""
         acts = []
-        self.state = "ended"
+        if not self._move(event, acts):
+            return acts
         self.reason = reason
         self._retry_at = None
         self._reinvite = None
@@ -249,7 +269,7 @@ class Call:
         if proxy is None:
             self.final_status = (503, "Service Unavailable")
             return [self._event("dialing")] + [("line", "remote_failed", "congestion")] + \
-                self._end("the proxy's address is not known (DNS)")
+                self._end("the proxy's address is not known (DNS)", "failure")
         display = self.line.get("display_name")
         who = ('"%s" ' % display) if display else ""
         self._cseq += 1
@@ -284,26 +304,14 @@ class Call:
         self.invite_tx = tx
 
     def on_provisional(self, resp, now: float) -> list:
-        if resp.cseq.method != "INVITE" or self.state in ("ended",):
+        """A 1xx to our INVITE: early dialog (and PRACK for a reliable one), then ringback,
+        early media or just proceeding."""
+        if resp.cseq.method != "INVITE" or self.state in ("ended", "releasing"):
             return []
         if not self._initial(resp) or self.state in IN_CALL:
             return []               # a 1xx to a re-INVITE: nothing to do
-        code = resp.status
+        early = self._early_dialog(resp)
         acts = []
-        early = None
-        if code > 100 and resp.to.tag:
-            early = self._early.get(resp.to.tag)
-            if early is None:
-                try:
-                    early = Dialog.uac(self.invite, resp, contact=self._contact(),
-                                       via_host=self.ua.host, via_port=self.ua.port)
-                    self._early[resp.to.tag] = early
-                except ValueError:
-                    early = None
-                if self.dialog is None:
-                    self.dialog = early
-            else:
-                early.on_response(resp)
         rseq = _reliable(resp) if early is not None else None
         if rseq is not None:
             last = self._rseq.get(resp.to.tag)
@@ -313,24 +321,51 @@ class Call:
             prack = early.request("PRACK", headers=[("RAck", "%d %d INVITE" % (rseq, resp.cseq.seq))])
             acts.append(self._in_dialog(prack))
         before = self.state
+        acts += self._progress(resp)
+        if self.state != before and self.state in ("proceeding", "ringing", "early"):
+            acts.append(self._event())
+        return acts
+
+    def _early_dialog(self, resp):
+        """The early dialog a 1xx with a To tag makes or refreshes (one per fork), or None."""
+        if resp.status <= 100 or not resp.to.tag:
+            return None
+        early = self._early.get(resp.to.tag)
+        if early is not None:
+            early.on_response(resp)
+            return early
+        try:
+            early = Dialog.uac(self.invite, resp, contact=self._contact(),
+                               via_host=self.ua.host, via_port=self.ua.port)
+            self._early[resp.to.tag] = early
+        except ValueError:
+            early = None
+        if self.dialog is None:
+            self.dialog = early
+        return early
+
+    def _progress(self, resp):
+        """What a 1xx tells the line: 18x with SDP plays the far end's early media (or, for
+        a quiet transfer call, is only kept for the 2xx), 180/183 ringback, 100 nothing."""
+        code = resp.status
+        acts = []
+        before = self.state
         if resp.body and code in (180, 183) and (resp.content_type or "") == "application/sdp":
             try:
                 self.plan = self.sdp.on_answer(parse_sdp(resp.body))
             except (SdpError, ValueError):
                 self.plan = None
             if self.plan is not None and not self.early_media:
-                self._move("180")       # the answer is kept for the 2xx; nothing is played
-            elif self.plan is not None and self._move("183"):
+                self._move("180", acts)     # the answer is kept for the 2xx; nothing is played
+            elif self.plan is not None and self._move("183", acts):
                 acts.append(("media", "update" if self.media_on else "start"))
                 self.media_on = True
                 acts.append(("line", "remote_early_media"))
         elif code == 180 or code == 183:
-            if self._move("180") and before != "ringing" and not self.media_on:
+            if self._move("180", acts) and before != "ringing" and not self.media_on:
                 acts.append(("line", "remote_ringing"))
         else:
-            self._move("1xx")
-        if self.state != before and self.state in ("proceeding", "ringing", "early"):
-            acts.append(self._event())
+            self._move("1xx", acts)
         return acts
 
     def on_response(self, resp, now: float) -> list:
@@ -344,7 +379,7 @@ class Call:
             return self._invite_final(resp, now)
         if method == "BYE" or method == "CANCEL":
             if method == "BYE" and self.state == "releasing":
-                return self._end(self.reason or "local hangup")
+                return self._end(self.reason or "local hangup", "final")
             return []
         if method == "REFER":
             return self._refer_answer(resp, now)
@@ -355,6 +390,8 @@ class Call:
 
     def _invite_final(self, resp, now):
         code = resp.status
+        if self.state == "ended":
+            return []               # the call is over (ended by the far end meanwhile)
         if 200 <= code < 300:
             early = self._early.get(resp.to.tag)
             if self.dialog is not None and self.dialog.remote_tag == resp.to.tag:
@@ -369,52 +406,67 @@ class Call:
             acts = [self._in_dialog(ack)]
             if self.state == "cancelling":
                 # the 200 crossed our CANCEL: the call exists, end it properly (FLOWS §8)
-                self.state = "releasing"
+                self._move("2xx", acts)
                 self.reason = "cancelled"
                 acts.append(self._in_dialog(self.dialog.bye()))
                 return acts
-            if self.state in IN_CALL:
+            if self.state in IN_CALL + ("releasing",):
                 return acts  # a retransmitted 2xx: ACK again, nothing else
             if resp.body:
                 try:
                     self.plan = self.sdp.on_answer(parse_sdp(resp.body))
                 except (SdpError, ValueError) as e:
                     self.reason = "bad answer SDP: %s" % e
-                    self.state = "releasing"
+                    self._move("bad_answer", acts)
                     acts.append(self._in_dialog(self.dialog.bye()))
                     return acts + [("line", "remote_failed", "reorder")]
-            self._move("2xx")
+            if not self._move("2xx", acts):
+                return acts
             self.answered_at = now
             acts.append(("media", "update" if self.media_on else "start"))
             self.media_on = True
             acts += [("line", "remote_answered"), self._event("connected")]
             return acts
         if code in (401, 407) and self.state in ("dialing", "proceeding"):
-            result = self.auth.respond(resp, self.invite)
-            if not result.ok:
-                self.reason = "%d %s (%s)" % (code, resp.reason, result.reason)
-                return self._end(self.reason) + [("line", "remote_failed", "reorder")]
-            self._cseq = self.invite.cseq.seq
-            acts = self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri)
-            for name, value in result.headers:
-                acts[0][1].headers.set(name, value)
-            return acts
+            return self._authenticate(resp, now)
         if 300 <= code < 400 and self.state != "cancelling":
             contacts = [c for c in resp.contact if not c.star]
             if contacts and self.redirects < MAX_REDIRECTS:
-                self.redirects += 1
-                target = str(contacts[0].uri)
-                self.dialog = None
-                return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
-                    [self._event("dialing", redirected_to=target)]
+                return self._redirect_to(str(contacts[0].uri), now)
         self.reason = "%d %s" % (code, resp.reason)
         self.final_status = (code, resp.reason or "Failed")
         if self.state == "cancelling":
-            return self._end("cancelled")
+            return self._end("cancelled", "failure")
         kind = "busy" if code in BUSY else ("reorder" if code in REORDER or 300 <= code < 400 else "congestion")
-        acts = self._end(self.reason)
+        acts = self._end(self.reason, "failure")
         line_verb = ("line", "remote_busy") if kind == "busy" else ("line", "remote_failed", kind)
         return [line_verb] + acts
+
+    def _authenticate(self, resp, now):
+        """401/407 to our INVITE: the same INVITE again with credentials (CSeq + 1), once."""
+        code = resp.status
+        result = self.auth.respond(resp, self.invite)
+        if not result.ok:
+            self.reason = "%d %s (%s)" % (code, resp.reason, result.reason)
+            return self._end(self.reason, "failure") + [("line", "remote_failed", "reorder")]
+        errs = []
+        if not self._move("auth", errs):
+            return errs
+        self._cseq = self.invite.cseq.seq
+        acts = self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=self.invite.uri)
+        for name, value in result.headers:
+            acts[0][1].headers.set(name, value)
+        return acts
+
+    def _redirect_to(self, target, now):
+        """3xx to our INVITE: a new INVITE to its first Contact (at most MAX_REDIRECTS)."""
+        errs = []
+        if not self._move("3xx", errs):
+            return errs
+        self.redirects += 1
+        self.dialog = None
+        return self.dial(self.peer, self._domain(), self.next_hop, now, target_uri=target) + \
+            [self._event("dialing", redirected_to=target)]
 
     def _domain(self):
         u = self.invite.from_.uri
@@ -443,10 +495,10 @@ class Call:
             # glare: both sides sent re-INVITEs; try again after a random wait (§14.1)
             span = GLARE_OWNER if self.direction == "out" else GLARE_OTHER
             self._retry_at = now + _retry_delay(span)
-        elif code in (408, 481):
+        elif code in (408, 481) and self.state in IN_CALL:
             # the dialog is gone (§14.1, §12.2.1.2): end the call
             acts.append(self._in_dialog(self.dialog.bye()))
-            self.state = "releasing"
+            self._move("dialog_gone", acts)
             self.reason = "%d %s to re-INVITE" % (code, resp.reason)
             acts += [("line", "remote_hangup")]
             if self.media_on:
@@ -459,10 +511,12 @@ class Call:
         acts = []
         if self.media_on:
             acts.append(("media", "update"))
+        if self.state not in IN_CALL:   # ending meanwhile: the media follows, the state stays
+            return acts
         plan = self.plan
         held = plan is not None and (plan.direction != "sendrecv" or plan.remote_hold)
         before = self.state
-        if self._move("hold" if held else "resume") and self.state != before:
+        if self._move("hold" if held else "resume", acts) and self.state != before:
             acts.append(self._event())
         return acts
 
@@ -527,6 +581,9 @@ class Call:
         if method is None and self.state == "dialing" and self.fallbacks and self.invite is not None:
             # RFC 3263 §4.3: no answer at all from this hop: the same request, in a new
             # transaction (new branch, same CSeq), to the next one
+            errs = []
+            if not self._move("failover", errs):
+                return errs
             self.next_hop = self.fallbacks.pop(0)
             self.failovers += 1
             self._cseq = self.invite.cseq.seq - 1
@@ -535,7 +592,7 @@ class Call:
         if self.final_status is None and self.state in ("dialing", "proceeding", "ringing", "early"):
             self.final_status = (408, "Request Timeout")
         if self.state == "releasing":
-            return self._end(self.reason or "local hangup")
+            return self._end(self.reason or "local hangup", "timeout")
         if self.state in IN_CALL:
             self._reinvite = None
             if self._fax_reoffer:
@@ -543,16 +600,16 @@ class Call:
             return []
         if self.state in ("dialing", "proceeding", "ringing", "early", "cancelling"):
             cancelled = self.state == "cancelling"
-            acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason)
+            acts = self._end("cancelled" if cancelled else "no answer from the proxy (%s)" % reason, "timeout")
             return acts if cancelled else [("line", "remote_failed", "congestion")] + acts
         return []
 
     def hangup(self, now: float) -> list:
         """The handset hung up (or the no-answer timer fired, for outgoing calls)."""
         if self.state in ("dialing", "proceeding", "ringing", "early"):
-            self.state = "cancelling"
-            self.reason = "cancelled"
             acts = []
+            self._move("hangup", acts)
+            self.reason = "cancelled"
             if self.invite_tx is not None:
                 acts.append(("cancel", self.invite_tx))
             if self.media_on:
@@ -560,10 +617,10 @@ class Call:
                 self.media_on = False
             return acts
         if self.state in IN_CALL:
-            self.state = "releasing"
+            acts = [self._in_dialog(self.dialog.bye())]
+            self._move("hangup", acts)
             self.reason = "local hangup"
             self._retry_at = None
-            acts = [self._in_dialog(self.dialog.bye())]
             if self.media_on:
                 acts.append(("media", "stop"))
                 self.media_on = False
@@ -595,11 +652,11 @@ class Call:
                 answer, self.plan = self.sdp.answer(parse_sdp(req.body))
                 self._answer_sdp = answer.to_bytes()
             except ValueError as e:     # SdpError, or anything else the offer trips on
-                self.state = "ended"
+                acts = [("respond", self._response(488, "Not Acceptable Here",
+                                                   extra=[("Warning", '304 tipring "%s"' % str(e)[:80])]))]
+                self._move("reject", acts)
                 self.reason = "488 %s" % e
-                return [("respond", self._response(488, "Not Acceptable Here",
-                                                   extra=[("Warning", '304 tipring "%s"' % str(e)[:80])])),
-                        self._event("ended")]
+                return acts + [self._event("ended")]
         self.dialog = Dialog.uas(req, self.local_tag, contact=self._contact(),
                                  via_host=self.ua.host, via_port=self.ua.port)
         if not ring:
@@ -623,7 +680,7 @@ class Call:
         rel = self._rel
         if now >= rel["give_up"]:
             acts = [("respond", self._response(500, "Server Internal Error (no PRACK)"))]
-            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180")
+            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180", "timeout")
         rel["interval"] *= 2
         rel["next"] = now + rel["interval"]
         return [("respond", rel["resp"])]
@@ -660,7 +717,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(302, "Moved Temporarily", extra=redirect_headers(target, reason, diverted)))]
-        return acts + self._end("forwarded to %s (%s)" % (target, reason))
+        return acts + self._end("forwarded to %s (%s)" % (target, reason), "reject")
 
     def _response(self, code, reason=None, body=b"", extra=()):
         from firmware.sip.dialog import make_response
@@ -677,10 +734,10 @@ class Call:
             return []
         if self._answer_sdp is None:  # offerless INVITE: our offer goes in the 200 (RFC 3264 §5)
             self._answer_sdp = self.sdp.offer().to_bytes()
-        self.state = "connected"
+        acts = [("respond", self._response(200, "OK", self._answer_sdp))]
+        self._move("answer", acts)
         self.answered_at = now
         self.dialog.confirm()
-        acts = [("respond", self._response(200, "OK", self._answer_sdp))]
         if self.plan is not None:
             acts.append(("media", "start"))
             self.media_on = True
@@ -691,7 +748,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(code, reason))]
-        return acts + self._end(why)
+        return acts + self._end(why, "reject")
 
     def on_ack(self, ack, now: float) -> list:
         """The ACK for our 2xx; with a body it is the answer to the offer in that 2xx (an
@@ -711,7 +768,7 @@ class Call:
         if self.state != "incoming":
             return []
         acts = [("respond", self._response(487, "Request Terminated"))]
-        return acts + [("line", "remote_hangup")] + self._end("cancelled by caller")
+        return acts + [("line", "remote_hangup")] + self._end("cancelled by caller", "cancel")
 
     # ------------------------------------------------------------------ in dialog
     def owns(self, req) -> bool:
@@ -747,7 +804,7 @@ class Call:
             was = self.state
             why = self.reason if was == "releasing" and self.transferred else "remote hangup"
             self.reason = why
-            acts += self._end(why)
+            acts += self._end(why, "bye")
             if was in IN_CALL or was == "releasing":
                 acts.insert(1, ("line", "remote_hangup"))
             return acts
@@ -793,173 +850,6 @@ class Call:
             return [("respond", make_response(req, 200))]
         return [("respond", make_response(req, 405, headers=[("Allow", ALLOW)]))]
 
-    # ------------------------------------------------------------------ transfer (RFC 3515, 5589)
-    def _on_refer(self, req, now):
-        """Transferee: a REFER in our call. 202, NOTIFY 100 Trying, and a new call for the
-        manager to place; errors as RFC 3515 §2.4.2 says."""
-        from firmware.sip.dialog import make_response
-        values = req.headers.get_all("Refer-To")
-        if len(values) != 1:
-            return [("respond", make_response(req, 400, "Bad Request (one Refer-To needed)"))]
-        if self.state not in IN_CALL or self.dialog is None:
-            return [("respond", make_response(req, 603, "Declined (not in a call)"))]
-        if self.refer_in is not None:
-            return [("respond", make_response(req, 491, "Request Pending"))]
-        try:
-            target, headers = refer_target(values[0], self._line_domain())
-        except ValueError as e:
-            return [("respond", make_response(req, 400, "Bad Request (%s)" % str(e)[:60]))]
-        by = req.headers.get("Referred-By")
-        if by:
-            headers = [("Referred-By", by)] + headers
-        sub = (req.headers.get("Refer-Sub") or "").strip().lower() != "false"   # RFC 4488
-        self._refers += 1
-        event = "refer" if self._refers == 1 else "refer;id=%d" % req.cseq.seq
-        self.refer_in = {"new": None, "sub": sub, "event": event}
-        extra = [] if sub else [("Refer-Sub", "false")]
-        acts = [("respond", make_response(req, 202, "Accepted", contact=self._contact(), headers=extra))]
-        acts += self.refer_notify(100, "Trying", final=False)
-        acts.append(("transfer", target, headers))
-        return acts
-
-    def refer_notify(self, code: int, reason: str, final: bool) -> list:
-        """Transferee: a NOTIFY with the new call's status line (message/sipfrag, RFC 3515
-        §2.4.5); `final` ends the implicit subscription."""
-        r = self.refer_in
-        if r is None or not r["sub"] or self.state not in IN_CALL or self.dialog is None:
-            return []
-        state = "terminated;reason=noresource" if final else "active;expires=60"
-        body = ("SIP/2.0 %d %s\r\n" % (code, reason)).encode()
-        req = self.dialog.notify(r["event"], state, body, "message/sipfrag;version=2.0")
-        return [self._in_dialog(req)]
-
-    def _line_domain(self):
-        return self.line.get("domain") or self._dialog_domain()
-
-    def _dialog_domain(self):
-        try:
-            u = NameAddr.parse(self.dialog.local_uri).uri
-            return u.host if not u.port else "%s:%d" % (u.host, u.port)
-        except (ValueError, AttributeError):
-            return self.ua.host
-
-    def refer(self, refer_to: str, now: float, other=None) -> list:
-        """Transferor: send REFER (Refer-To `refer_to`, Referred-By our line) in this call.
-        `other`: the call a Refer-To with Replaces names (attended transfer), ended quietly
-        with this one when the transfer succeeds."""
-        if self.state not in IN_CALL or self.dialog is None or self.refer_out is not None:
-            return []
-        by = "<sip:%s@%s>" % (self.line["user"], self._line_domain())
-        req = self.dialog.refer(refer_to, headers=[("Referred-By", by)])
-        self.refer_out = {"cseq": req.cseq.seq, "other": other}
-        if other is not None:
-            other.transferred = True    # the target ends that dialog itself (RFC 5589 §7)
-        return [self._in_dialog(req)]
-
-    def flash_info(self, now: float) -> list:
-        """Flash relay (FLOWS §12 for PBX-hosted services): tell the far end about a hook
-        flash with INFO `application/hook-flash` `signal=hf`, the form Cisco/Linksys ATAs
-        send ("Hook Flash Tx Method: INFO"); the call itself does not change."""
-        if self.state not in IN_CALL or self.dialog is None:
-            return []
-        return [self._in_dialog(self.dialog.info(b"signal=hf\r\n", "application/hook-flash"))]
-
-    def _refer_failed(self):
-        other = self.refer_out.get("other")
-        self.refer_out = None
-        if other is not None and other.state != "ended":
-            other.transferred = False   # still our call: the line hears it again
-        return [("line", "transfer_failed")]
-
-    def _refer_answer(self, resp, now):
-        r = self.refer_out
-        if r is None or resp.cseq.seq != r["cseq"] or resp.status < 200:
-            return []
-        if resp.status < 300:
-            return []               # 202: the outcome comes by NOTIFY
-        return self._refer_failed()
-
-    def _refer_progress(self, notify, now):
-        """Transferor: a NOTIFY sipfrag from the transferee (RFC 3515 §2.4.5)."""
-        code = sipfrag_status(notify.body)
-        state = (notify.headers.get("Subscription-State") or "").strip().lower()
-        if code is None or code < 200:
-            if state.startswith("terminated"):      # ended without a final answer
-                return self._refer_failed()
-            return []
-        if code >= 300:
-            return self._refer_failed()
-        # FLOWS §15: when it worked, A's dialogs all end with BYE; the replaced one too,
-        # in case the far end does not end it itself on Replaces
-        self.end_with = self.refer_out.get("other")
-        self.refer_out = None
-        acts = [("line", "transfer_ok")] + self.release(now, "transferred")
-        self.transferred = True
-        return acts
-
     def status(self, now: float) -> dict:
         return {"line": self.port, "call_id": self.call_id, "direction": self.direction, "state": self.state,
                 "peer": self.peer, "duration_s": round(now - (self.answered_at or self.started), 1)}
-
-
-DIVERSION_CAUSE = {"unconditional": 302, "user-busy": 486, "no-answer": 408}   # RFC 4458 §3
-
-
-def redirect_headers(target: str, reason: str, diverted: str) -> list:
-    """Contact, Diversion (RFC 5806) and History-Info (RFC 7044) for a 302 that forwards a
-    call for `diverted` to `target` (both SIP URIs) for `reason`."""
-    cause = DIVERSION_CAUSE.get(reason, 302)
-    hist_target = "%s;cause=%d" % (target, cause)
-    return [("Contact", "<%s>" % target),
-            ("Diversion", "<%s>;reason=%s;counter=1" % (diverted, reason)),
-            ("History-Info", "<%s>;index=1, <%s>;index=1.1;mp=1" % (diverted, hist_target))]
-
-
-def refer_target(value: str, domain: str):
-    """(Request-URI text, extra headers) for the INVITE a Refer-To asks for: the URI without
-    its headers, and a Replaces header from `?Replaces=` (unescaped, RFC 3891 §5). A tel: URI
-    becomes sip:NUMBER@`domain`. ValueError when it is no SIP URI."""
-    from firmware.sip.uri import SipUri
-    na = NameAddr.parse(value.strip())
-    uri = na.uri
-    if uri is None or uri.opaque is not None or uri.scheme not in ("sip", "sips", "tel"):
-        raise ValueError("Refer-To is not a SIP URI")
-    headers = []
-    for name, val in (uri.headers or {}).items():
-        if name.lower() == "replaces":
-            # the value was %-unescaped: a CR, LF or NUL in it would become header lines of
-            # the INVITE we send (header injection); RFC 3891 §6.1 has no such characters
-            if any(ord(c) < 32 or ord(c) == 127 for c in val):
-                raise ValueError("control character in Replaces")
-            headers.append(("Replaces", val))
-    if uri.scheme == "tel":
-        if not uri.user:
-            raise ValueError("empty tel: number")
-        return "sip:%s@%s" % (uri.user, domain), headers
-    if not uri.host:
-        raise ValueError("Refer-To has no host")
-    clean = SipUri(uri.scheme, uri.user, uri.host, uri.port, dict(uri.params), None, uri.password)
-    clean.params.pop("method", None)
-    return str(clean), headers
-
-
-def sipfrag_status(body: bytes):
-    """The status code of a message/sipfrag body ('SIP/2.0 200 OK'), or None."""
-    try:
-        first = body.decode("utf-8", "replace").lstrip().split("\n", 1)[0].strip()
-    except AttributeError:
-        return None
-    parts = first.split(" ", 2)
-    if len(parts) >= 2 and parts[0].upper() == "SIP/2.0" and parts[1].isdigit() and len(parts[1]) == 3:
-        return int(parts[1])
-    return None
-
-
-def replaces_uri(call) -> str:
-    """The Refer-To for an attended transfer to the far end of `call` (RFC 5589 §7): its
-    remote target with `?Replaces=callid;to-tag=..;from-tag=..` seen from that far end."""
-    from firmware.sip.uri import parse_any
-    uri = parse_any(call.dialog.remote_target)
-    uri.headers = {"Replaces": "%s;to-tag=%s;from-tag=%s" % (call.call_id, call.dialog.remote_tag,
-                                                               call.dialog.local_tag)}
-    return "<%s>" % uri

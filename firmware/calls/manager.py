@@ -15,9 +15,13 @@ Rules:
    reuses a Call-ID (482/486) is refused before anything is kept (`_unusable`); an in-dialog
    request reaches its call only when Call-ID and both tags match (481 otherwise), so a bad
    request never ends a call in progress.
-3. Several calls per line (FLOWS §12, §13, §17): `by_line` is the line's ACTIVE call (the
-   one the handset hears, `call_on(port)`), `held` its other call on hold, `waiting` an
-   incoming call waiting to be answered; `calls_on(port)` lists them. Line commands of a
+3. Several calls per line (FLOWS §12, §13, §17). Each line has one service machine
+   (`service(port)`, a LineService of firmware/calls/services.py): its state (idle, single,
+   held, second, conference, bridging, bridged, waiting, swapped, recall, transferring) and
+   its slots: the ACTIVE call (the one the handset hears, `call_on(port)`), the `held` one
+   (`held_call(port)`), the `waiting` one; `calls_on(port)` lists them. Every change of
+   either goes through that machine's table, fed by the methods below; `by_line`, `held`
+   and `waiting` are read-only views (port -> Call) of the slots. Line commands of a
    call that is not the active one are translated for the line (waiting: `incoming` ->
    `call_waiting`, `remote_hangup` -> `call_waiting_end`; held: `remote_hangup` ->
    `held_hangup`) or dropped. `flash` answers a waiting call (the active one held,
@@ -30,6 +34,14 @@ Rules:
    once it answers, REFERs both parties to it (a failing bridge falls back to the local
    mix); `drop_last` ends the second call; hanging up a conference ends both, or with
    `conference_hangup = "transfer"` joins them by REFER with Replaces. A third INVITE gets 486.
+   Flash on a network bridge (`drop_last` in service `bridged`) does what it does in a
+   local three-way call, which is what SPA and HT80x users know: the party that joined
+   last leaves. Our dialogs with B and C ended when they moved to the bridge, so the
+   bridge (the conference focus) is asked to end its own dialog with C: REFER in our
+   bridge call with Refer-To `<C's AOR;method=BYE>` (RFC 4579 §5.9). Relaying the flash
+   (INFO hook-flash or RFC 4733) was not chosen: what a bridge makes of a flash is its own
+   menu, not "drop the last party". A bridge that refuses the REFER leaves the three
+   together, and the log says so (`error`); the handset talks on with the bridge.
 4. A local no-answer timer ends an unanswered incoming call with 480 and an outgoing one with
    CANCEL (`no_answer_s` per line).
 5. The calls' own timers (a re-INVITE retried after 491, RFC 3261 §14.1) run from here too:
@@ -52,7 +64,10 @@ Rules:
    or `transfer_failed`.
 """
 
-from firmware.calls.call import Call, IN_CALL, _caller_id, redirect_headers, replaces_uri, requires_100rel
+from firmware.calls.call import Call, IN_CALL, _caller_id, requires_100rel
+from firmware.calls.refer import redirect_headers
+from firmware.calls.flash import HandsetServices
+from firmware.calls.services import TRANSITIONS as SERVICE_TRANSITIONS, LineService
 from firmware.compat import random_hex
 from firmware.sip.dialog import check_dialog_request, make_response
 from firmware.sip.useragent import response_to
@@ -91,8 +106,8 @@ class _CallTU:
         return []
 
 
-class CallManager:
-    """Represents call control for all lines of the ATA."""
+class CallManager(HandsetServices):
+    """Represents call control for all lines of the ATA (the handset's services: flash.py)."""
 
     def __init__(self, ua, lines, proxy_for, rtp_alloc, line_busy=None, features_for=None, fallbacks_for=None,
                  contact_for=None, media_keys=None):
@@ -115,12 +130,7 @@ class CallManager:
         self.fallbacks_for = fallbacks_for or (lambda port: [])
         self.contact_for = contact_for or (lambda port: None)
         self.calls = {}        # call_id -> Call
-        self.by_line = {}      # port -> the line's ACTIVE Call (the one the handset hears)
-        self.held = {}         # port -> the line's other call, on hold (waiting answered, second call)
-        self.waiting = {}      # port -> an incoming call waiting (180 sent, call-waiting tone)
-        self.second = {}       # port -> True when the active call is the handset's second call
-        self.conf = {}         # port -> True while the active and the held call are mixed (FLOWS §17)
-        self.bridging = {}     # port -> our call to the conference bridge, until it is up or failed
+        self.services = {}     # port -> LineService: the line's calls and what it does with them
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
@@ -166,67 +176,56 @@ class CallManager:
         r = call.refer_in
         return r is not None and r["new"] is not None and r["new"].state != "ended" and call.state == "ended"
 
-    def _role(self, call):
-        port = call.port
-        if self.by_line.get(port) is call:
-            return "active"
-        if self.held.get(port) is call:
-            return "held"
-        if self.waiting.get(port) is call:
-            return "waiting"
-        return None
+    # ------------------------------------------------------------------ the line's services
+    def service(self, port: int) -> LineService:
+        """The service machine of line `port` (firmware/calls/services.py)."""
+        svc = self.services.get(port)
+        if svc is None:
+            svc = self.services[port] = LineService(port)
+        return svc
 
+    def call_on(self, port):
+        """The line's active call (the one the handset hears), or None."""
+        return self.service(port).active
+
+    def calls_on(self, port):
+        """Every call of the line: active, held, waiting (those that exist)."""
+        return self.service(port).calls()
+
+    def held_call(self, port):
+        """The line's call on hold beside its active one (second call, swapped), or None."""
+        return self.service(port).held
+
+    def has_calls(self) -> bool:
+        """Whether any line has a call (active, held or waiting)."""
+        return any(svc.calls() for svc in self.services.values())
+
+    def ports_with_calls(self) -> list:
+        """The lines that have a call (active, held or waiting)."""
+        return [port for port, svc in self.services.items() if svc.calls()]
+
+    # read-only views of the slots, port -> Call, for callers of the earlier dicts
+    by_line = property(lambda self: {p: s.active for p, s in self.services.items() if s.active is not None})
+    held = property(lambda self: {p: s.held for p, s in self.services.items() if s.held is not None})
+    waiting = property(lambda self: {p: s.waiting for p, s in self.services.items() if s.waiting is not None})
+
+    # ------------------------------------------------------------------ carrying out a call's actions
     # what a line command of a call that is not the line's active one becomes
     _HELD_CMDS = {"remote_hangup": "held_hangup"}
+    _CONF_CMDS = {"remote_hangup": "remote_hangup"}
     _WAITING_CMDS = {"incoming": "call_waiting", "remote_hangup": "call_waiting_end"}
+    _TRANSFER_VERBS = ("transfer_ok", "transfer_failed")
 
     def _run(self, call, actions, now):
+        """Carry out `call`'s actions through the UA, the line and the media glue, then
+        settle what its new state means for the line (ended, a transfer's or the bridge's
+        outcome, a call to end with it)."""
         out = []
-        role = self._role(call)
+        role = self.service(call.port).role(call)
         for a in actions:
-            kind = a[0]
-            if kind == "send":
-                out += self.ua.send_request(a[1], a[2], now, self._tu(call, a[1].method))
-                if a[1].method == "INVITE" and call.invite is a[1]:
-                    call.invite_tx = self.ua.tx_for(a[1])
-            elif kind == "respond":
-                out += self.ua.send_response(a[1], now)
-            elif kind == "cancel":
-                out += self.ua.cancel(a[1], now)
-            elif kind == "line":
-                if a[1] == "transfer_failed" and call.hung_up_transfer:
-                    out += self._reclaim(call, now)
-                    continue
-                if call.bridged:
-                    if a[1] == "transfer_failed":
-                        out += self._bridge_refused(call, now)
-                    continue
-                if self._quiet(call) and a[1] not in ("transfer_ok", "transfer_failed"):
-                    continue
-                verb = a[1]
-                if role == "held":
-                    if self.conf.get(call.port):
-                        verb = "remote_hangup" if verb == "remote_hangup" else None
-                    else:
-                        verb = self._HELD_CMDS.get(verb)
-                elif role == "waiting":
-                    verb = self._WAITING_CMDS.get(verb)
-                elif role is None and a[1] not in ("transfer_ok", "transfer_failed") \
-                        and self.calls_on(call.port):
-                    verb = None     # a call the line has left (dropped, swapped out): quiet
-                if verb is None:
-                    continue
-                out.append(("line", call.port, verb) + tuple(a[2:]))
-            elif kind == "media":
-                out.append(("media", a[1], call))
-                if a[1] == "stop":
-                    call.rtp_closed = True
-            elif kind == "transfer":
-                out += self._place_transfer(call, a[1], a[2], now)
-            else:
-                out.append(a)
+            out += self._carry(call, role, a, now)
         if call.state == "ended":
-            self._forget(call)
+            out += self._forget(call)
             if not getattr(call, "rtp_closed", False):
                 # a call that ended before its media started (refused, cancelled, not
                 # answered) still holds the RTP port `rtp_alloc` opened for it: free it
@@ -234,56 +233,88 @@ class CallManager:
                 out.append(("media", "stop", call))
         if call.transfer_of is not None and not call.transfer_reported:
             out += self._transfer_outcome(call, now)
-        if self.bridging.get(call.port) is call and call.state in IN_CALL + ("ended",):
+        if self.service(call.port).bridge is call and call.state in IN_CALL + ("ended",):
             out += self._bridge_outcome(call, now)
         other, call.end_with = call.end_with, None
         if other is not None and other.state != "ended":
             out += self._run(other, other.release(now, "transferred"), now)
         return out
 
+    def _carry(self, call, role, a, now):
+        kind = a[0]
+        if kind == "send":
+            out = self.ua.send_request(a[1], a[2], now, self._tu(call, a[1].method))
+            if a[1].method == "INVITE" and call.invite is a[1]:
+                call.invite_tx = self.ua.tx_for(a[1])
+            return out
+        if kind == "respond":
+            return self.ua.send_response(a[1], now)
+        if kind == "cancel":
+            return self.ua.cancel(a[1], now)
+        if kind == "line":
+            return self._line_cmd(call, role, a, now)
+        if kind == "media":
+            if a[1] == "stop":
+                call.rtp_closed = True
+            return [("media", a[1], call)]
+        if kind == "transfer":
+            return self._place_transfer(call, a[1], a[2], now)
+        return [a]
+
+    def _line_cmd(self, call, role, a, now):
+        """A call's line command, as the line should hear it (or not at all)."""
+        svc = self.service(call.port)
+        verb = a[1]
+        if verb in self._TRANSFER_VERBS and svc.state == "transferring" and svc.handing is call:
+            return self._handed_over(call, verb, now)
+        if call in svc.joined:          # sent to the conference bridge: the line hears the bridge
+            return self._bridge_refused(call, now) if verb == "transfer_failed" else []
+        transfer = verb in self._TRANSFER_VERBS
+        if self._quiet(call) and not transfer:
+            return []
+        if role == "held":
+            verb = (self._CONF_CMDS if svc.state == "conference" else self._HELD_CMDS).get(verb)
+        elif role == "waiting":
+            verb = self._WAITING_CMDS.get(verb)
+        elif role is None and not transfer and svc.calls():
+            verb = None         # a call the line has left (dropped, swapped out): quiet
+        return [] if verb is None else [("line", call.port, verb) + tuple(a[2:])]
+
     def _forget(self, call):
+        """An ended call leaves the manager and its line's slot."""
         self.calls.pop(call.call_id, None)
-        port = call.port
-        if self.waiting.get(port) is call:
-            del self.waiting[port]
-        if self.held.get(port) is call:
-            del self.held[port]
-            self.conf.pop(port, None)
-        if self.by_line.get(call.port) is call:
-            del self.by_line[call.port]
-            self.second.pop(port, None)
-            if self.conf.pop(port, None) and port in self.held:
-                self.by_line[port] = self.held.pop(port)   # the conference's other party talks on
-            r = call.refer_in
-            if r is not None and r["new"] is not None and r["new"].state != "ended":
-                self.by_line[call.port] = r["new"]   # the transfer goes on without the old call
         self._timers.pop(call.call_id, None)
         self._forward_na.pop(call.call_id, None)
-
-    def call_on(self, port):
-        """The line's active call (the one the handset hears), or None."""
-        return self.by_line.get(port)
-
-    def calls_on(self, port):
-        """Every call of the line: active, held, waiting (those that exist)."""
-        return [c for c in (self.by_line.get(port), self.held.get(port), self.waiting.get(port)) if c is not None]
+        svc = self.service(call.port)
+        role = svc.role(call)
+        if role == "active":
+            r = call.refer_in
+            if r is not None and r["new"] is not None and r["new"].state != "ended":
+                return svc.move("replace", r["new"])   # the transfer goes on without the old call
+            return svc.move("active_end", call)
+        if role in ("held", "waiting"):
+            return svc.move(role + "_end", call)
+        return []
 
     # ------------------------------------------------------------------ from the line
-    def dial(self, port: int, number: str, now: float) -> list:
+    def _place(self, port, number, now):
+        """A new outgoing call of the line's handset: (call, its first actions)."""
         line = self.lines[port]
-        if port in self.by_line:
-            return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
         call = self._new_call(line, "out", now)
-        out_call_id = None
         acts = call.dial(number, line["domain"], self._route(call, port), now)
-        out_call_id = call.call_id
-        self.calls[out_call_id] = call
-        self.by_line[port] = call
-        self._timers[out_call_id] = now + line.get("no_answer_s", 60)
-        return self._run(call, acts, now)
+        self.calls[call.call_id] = call
+        self._timers[call.call_id] = now + line.get("no_answer_s", 60)
+        return call, acts
+
+    def dial(self, port: int, number: str, now: float) -> list:
+        svc = self.service(port)
+        if svc.active is not None or svc.state != "idle":
+            return [("event", "error", {"where": "calls", "message": "line %d already has a call" % port})]
+        call, acts = self._place(port, number, now)
+        return svc.move("dial", call) + self._run(call, acts, now)
 
     def answer(self, port: int, now: float) -> list:
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None:
             return []
         self._timers.pop(call.call_id, None)
@@ -292,7 +323,7 @@ class CallManager:
     def reinvite(self, port: int, now: float, direction: str = "sendrecv") -> list:
         """Send a re-INVITE in the call on `port` (session refresh; `direction` "sendonly"
         holds, "sendrecv" resumes). Nothing when the line has no call in progress."""
-        call = self.by_line.get(port)
+        call = self.call_on(port)
         if call is None:
             return []
         return self._run(call, call.reinvite(now, direction), now)
@@ -305,249 +336,6 @@ class CallManager:
         if call is None:
             return None, []
         return call, self._run(call, call.fax_passthrough(tone, now), now)
-
-    def hangup(self, port: int, now: float) -> list:
-        """The handset hung up. The active call ends (in a conference, both do); a call on
-        hold stays and rings the phone back (`recall`, FLOWS §13), a waiting call rings it."""
-        call = self.by_line.get(port)
-        held = self.held.get(port)
-        waiting = self.waiting.get(port)
-        out = []
-        bridge = self.bridging.pop(port, None)
-        if bridge is not None:               # the bridge was still being called: give it up
-            self._timers.pop(bridge.call_id, None)
-            out += self._run(bridge, bridge.release(now, "local hangup"), now)
-        if self.conf.get(port) and held is not None and call is not None \
-                and self.lines[port].get("conference_hangup") == "transfer":
-            # FLOWS §17 "or transfers them to each other": B and C talk on without us
-            del self.conf[port]
-            return out + self.transfer_attended(port, held, now, hung_up=True)
-        if self.conf.pop(port, None) and held is not None:
-            del self.held[port]
-            out += self._run(held, held.hangup(now), now)
-            held = None
-        if call is not None and held is None and waiting is None and call.state == "held" \
-                and call._reinvite_dir == "sendonly" and call.refer_out is None and not call.transferred:
-            # the only call, held by our flash: it stays, the phone rings back (FLOWS §13)
-            return [("line", port, "recall", {"number": call.peer, "name": None})]
-        if call is not None:
-            for other in list(self.calls.values()):     # a transfer under way ends with the handset
-                if other.transfer_of is call and other.state != "ended":
-                    other.transfer_of = None
-                    out += self._run(other, other.release(now, "local hangup"), now)
-            call.transfer_of = None     # a transfer's call the handset ends reports nothing more
-            if held is not None or waiting is not None:
-                del self.by_line[port]              # the line moves on to the other call
-                self.second.pop(port, None)
-            out += self._run(call, call.hangup(now), now)
-        if held is not None and self.held.get(port) is held:
-            del self.held[port]
-            self.by_line[port] = held
-            out.append(("line", port, "recall", {"number": held.peer, "name": None}))
-        elif waiting is not None and self.waiting.get(port) is waiting and port not in self.by_line:
-            del self.waiting[port]
-            self.by_line[port] = waiting
-            out.append(("line", port, "incoming", _caller_id(waiting.invite)))
-        return out
-
-    def hangup_all(self, port: int, now: float) -> list:
-        """End every call of the line (shutdown)."""
-        out = []
-        for call in self.calls_on(port):
-            out += self._run(call, call.hangup(now), now)
-        return out
-
-    # ------------------------------------------------------------------ several calls (FLOWS §12, §13, §17)
-    def _resume(self, port, call, now):
-        """Make `call` the line's active call again: re-INVITE sendrecv, the line hears it."""
-        self.by_line[port] = call
-        out = self._run(call, call.reinvite(now, "sendrecv"), now)
-        if call.plan is not None and call.media_on:
-            out.append(("media", "start", call))
-        return out
-
-    def flash(self, port: int, now: float) -> list:
-        """A hook flash: answer a waiting call (the active one held), swap two calls, drop a
-        second call and resume the first, or hold / resume the only call."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
-        waiting = self.waiting.get(port)
-        if waiting is not None and active is not None and active.state in IN_CALL and held is None:
-            out = self._run(active, active.reinvite(now, "sendonly"), now)
-            self.held[port] = active
-            del self.waiting[port]
-            self.by_line[port] = waiting
-            self._timers.pop(waiting.call_id, None)
-            return out + self._run(waiting, waiting.answer(now), now)
-        if held is not None and active is None:
-            del self.held[port]
-            return self._resume(port, held, now)
-        if held is not None:
-            if self.second.pop(port, None) or active.state not in IN_CALL:
-                del self.by_line[port]                # drop the second call, back to the first
-                self._timers.pop(active.call_id, None)
-                out = self._run(active, active.hangup(now), now)
-                del self.held[port]
-                return out + self._resume(port, held, now)
-            out = self._run(active, active.reinvite(now, "sendonly"), now)    # swap
-            self.held[port] = active
-            return out + self._resume(port, held, now)
-        if active is not None and active.state == "connected":
-            return self.reinvite(port, now, "sendonly")
-        if active is not None and active.state == "held":
-            return self.reinvite(port, now, "sendrecv")
-        return []
-
-    def dial_second(self, port: int, number: str, now: float) -> list:
-        """The handset dials a second call while the first is on hold (FLOWS §12, §17)."""
-        first = self.by_line.get(port)
-        if first is None or port in self.held or first.state not in IN_CALL:
-            return [("event", "error", {"where": "calls", "message": "line %d: no held call for a second call" % port})]
-        del self.by_line[port]
-        self.held[port] = first
-        out = self.dial(port, number, now)
-        if port in self.by_line:
-            self.second[port] = True
-        else:
-            self.by_line[port] = self.held.pop(port)
-        return out
-
-    def answer_recall(self, port: int, now: float) -> list:
-        """Off-hook while a held call rings back: resume it."""
-        call = self.by_line.get(port)
-        if call is None or call.state not in IN_CALL:
-            return []
-        return self._resume(port, call, now)
-
-    def conference(self, port: int, now: float) -> list:
-        """Three-way calling (FLOWS §17): resume the held call; both calls are mixed locally,
-        or, with the line's `conference_uri`, on that network bridge."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
-        if active is None or held is None or active.state not in IN_CALL or held.state not in IN_CALL:
-            return [("event", "error", {"where": "calls", "message": "line %d: no two calls to join" % port})]
-        if self.lines[port].get("conference_uri") and port not in self.bridging:
-            return self._call_bridge(port, now)
-        return self._mix_locally(port, now)
-
-    def _mix_locally(self, port, now):
-        held = self.held[port]
-        self.conf[port] = True
-        out = self._run(held, held.reinvite(now, "sendrecv"), now)
-        if held.plan is not None:
-            out.append(("media", "join", held))
-        return out
-
-    def _call_bridge(self, port, now):
-        """FLOWS §17 with a network bridge: INVITE the bridge; once it answers, REFER both
-        parties to it (RFC 4579 §5.5 style, Refer-To the conference URI) and talk on the
-        bridge call. Meanwhile the handset keeps talking to the second party."""
-        line = self.lines[port]
-        domain = line.get("domain") or self.ua.host
-        uri = self._target_uri(line["conference_uri"], domain)
-        bridge = self._new_call(line, "out", now)
-        bridge.quiet = True
-        bridge.early_media = False
-        number = uri.split(":", 1)[1].split("@")[0]
-        acts = bridge.dial(number, domain, self._route(bridge, port), now, target_uri=uri)
-        self.calls[bridge.call_id] = bridge
-        self.bridging[port] = bridge
-        self._timers[bridge.call_id] = now + line.get("no_answer_s", 60)
-        return self._run(bridge, acts, now)
-
-    def _bridge_outcome(self, bridge, now):
-        """The bridge answered: it becomes the line's call and both parties are referred to
-        it; it failed: the three are mixed here instead, and the log says why."""
-        port = bridge.port
-        del self.bridging[port]
-        self._timers.pop(bridge.call_id, None)
-        parties = [c for c in (self.by_line.get(port), self.held.get(port)) if c is not None and c.state in IN_CALL]
-        if bridge.state == "ended":
-            code, reason = bridge.final_status or (503, "Service Unavailable")
-            out = [("event", "error", {"where": "calls", "message": "line %d: conference bridge %s failed "
-                                       "(%d %s); mixing locally" % (port, bridge.peer or "", code, reason)})]
-            if len(parties) == 2:
-                out += self._mix_locally(port, now)
-            return out
-        bridge.quiet = False
-        uri = "<%s>" % str(bridge.invite.uri)
-        self.by_line[port] = bridge
-        self.held.pop(port, None)
-        self.second.pop(port, None)
-        out = []
-        for party in parties:
-            party.bridged = True
-            out += self._run(party, party.refer(uri, now), now)
-        return out
-
-    def _bridge_refused(self, party, now):
-        """A party would not go to the bridge (REFER refused or its INVITE failed): hang up
-        on it rather than leave a call nobody hears, and say so."""
-        out = [("event", "error", {"where": "calls", "message": "line %d: %s could not be moved to the "
-                                   "conference bridge; call ended" % (party.port, party.peer)})]
-        if party.state in IN_CALL:
-            out += self._run(party, party.release(now, "not moved to the conference bridge"), now)
-        return out
-
-    def drop_last(self, port: int, now: float) -> list:
-        """Flash in a conference: end the last call (the second one), talk on with the first."""
-        active = self.by_line.get(port)
-        held = self.held.get(port)
-        if not self.conf.pop(port, None) or active is None or held is None:
-            return []
-        del self.by_line[port]
-        self.second.pop(port, None)
-        del self.held[port]
-        self.by_line[port] = held
-        # the dropped call's media stop hands the line's audio to the other one (app glue)
-        return self._run(active, active.hangup(now), now)
-
-    def flash_info(self, port: int, now: float) -> list:
-        """Flash relay by SIP INFO: the line's active call tells its far end."""
-        call = self.by_line.get(port)
-        if call is None or call.state not in IN_CALL:
-            return [("event", "error", {"where": "calls", "message": "line %d: no call to relay a flash to" % port})]
-        return self._run(call, call.flash_info(now), now)
-
-    # ------------------------------------------------------------------ transfer (transferor)
-    def transfer_blind(self, port: int, number: str, now: float) -> list:
-        """Blind transfer (FLOWS §14, as A): REFER the far end of the call on `port` to
-        NUMBER in the line's domain. The line hears `transfer_ok` (the call is then ended
-        with BYE) or `transfer_failed` (the call stays)."""
-        call = self.by_line.get(port)
-        if call is None or call.state not in IN_CALL:
-            return [("event", "error", {"where": "calls", "message": "line %d: no call to transfer" % port})]
-        target = "<sip:%s@%s>" % (number, self.lines[port].get("domain") or call._line_domain())
-        return self._run(call, call.refer(target, now), now)
-
-    def transfer_attended(self, port: int, other_call, now: float, hung_up: bool = False) -> list:
-        """Attended transfer (FLOWS §15, as A): REFER the far end of the call on `port` to
-        the far end of `other_call` (a Call or its Call-ID), with Replaces naming that
-        dialog; both our dialogs end when it worked. `hung_up`: the handset hung up to
-        transfer; if the transfer fails the consultation call ends and the phone rings
-        back for the held one (`_reclaim`)."""
-        call = self.by_line.get(port)
-        other = other_call if isinstance(other_call, Call) else self.calls.get(other_call)
-        if call is None or call.state not in IN_CALL or other is None or other is call \
-                or other.state not in IN_CALL or other.dialog is None:
-            return [("event", "error", {"where": "calls", "message": "line %d: no calls for an attended transfer" % port})]
-        call.hung_up_transfer = hung_up
-        return self._run(call, call.refer(replaces_uri(other), now, other=other), now)
-
-    def _reclaim(self, call, now):
-        """A transfer the handset hung up for has failed (FLOWS §15): end the consultation
-        call it was sent in and ring the phone back for the held party; off-hook resumes it."""
-        call.hung_up_transfer = False
-        port = call.port
-        held = self.held.get(port)
-        if held is not None and held is not call and held.state in IN_CALL:
-            del self.held[port]
-            self.conf.pop(port, None)
-            self.second.pop(port, None)
-            self.by_line[port] = held
-            out = self._run(call, call.release(now, "transfer failed"), now) if call.state in IN_CALL else []
-            return out + [("line", port, "recall", {"number": held.peer, "name": None})]
-        return [("line", port, "transfer_failed")]
 
     # ------------------------------------------------------------------ transfer (transferee)
     def _place_transfer(self, old, target, headers, now):
@@ -572,9 +360,8 @@ class CallManager:
         if new.state in IN_CALL:
             new.transfer_reported = True
             new.quiet = False
-            if self.by_line.get(new.port) in (old, None):
-                self.by_line[new.port] = new
-            out = []
+            svc = self.service(new.port)
+            out = svc.move("replace", new) if svc.active in (old, None) else []
             if old.state in IN_CALL:
                 out += self._run(old, old.refer_notify(200, "OK", final=True), now)
                 old.transferred = True
@@ -608,31 +395,42 @@ class CallManager:
         415: a body that is no SDP; 482/486: a Call-ID we already have), then the services."""
         if req.to.tag:
             return self._in_dialog(req, tx, src, now)
+        line, refusal = self._screen(req, tx, src, now)
+        if line is None:
+            return refusal
+        if req.headers.get("Replaces"):
+            return self._on_replaces(req, tx, src, now)
+        return self._offer(req, tx, src, line, now)
+
+    def _screen(self, req, tx, src, now):
+        """(the line an INVITE is for, None) or (None, the outputs refusing it)."""
         user = req.uri.split(":", 1)[-1].split("@")[0].split(";")[0] if "@" in req.uri else ""
         line = next((l for l in self.lines.values() if l["user"] == user), None)
         if not self._from_a_proxy(src) and (line is None or not line.get("direct_calls")):
-            return self._refuse_stranger(req, tx, src, user, now)
+            return None, self._refuse_stranger(req, tx, src, user, now)
         if line is None:
-            return self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
+            return None, self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE for unknown user %r from %s:%d" % (user, src[0], src[1])})]
         if not line.get("direct_calls") and not self._from_proxy(src, line["port"]):
-            return self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
+            return None, self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
                 [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
         bad = self._unusable(req)
         if bad is not None:
             code, reason, extra = bad
-            return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
+            return None, self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
                 [("event", "error", {"where": "calls", "message": "INVITE from %s:%d refused: %d %s"
                                      % (src[0], src[1], code, reason)})]
         if requires_100rel(req) and not line.get("prack", True):
             # RFC 3262 §4 / RFC 3261 §8.2.2.3: reliable provisionals are off on this line
-            return self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
-                                                     extra=[("Unsupported", "100rel")]), now)
-        if req.headers.get("Replaces"):
-            return self._on_replaces(req, tx, src, now)
+            return None, self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
+                                                           extra=[("Unsupported", "100rel")]), now)
+        return line, None
+
+    def _offer(self, req, tx, src, line, now):
+        """The services for a new call to `line`: forwarding, DND, busy, call waiting, else
+        the phone rings."""
         port = line["port"]
         feats = self.features_for(port) or {}
-        domain = line.get("domain") or self.ua.host
         if feats.get("forward_all"):
             return self._forward(req, line, feats["forward_all"], "unconditional", now)
         if feats.get("dnd"):
@@ -640,25 +438,25 @@ class CallManager:
             reason = "Busy Here" if code == 486 else "Decline"
             return self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4)), now) + \
                 [self._refused(req, line, "do not disturb (%d %s)" % (code, reason))]
-        current = self.by_line.get(port)
-        if current is not None or self.line_busy(port):
+        svc = self.service(port)
+        current = svc.active
+        if current is not None or self.line_busy(port) or "incoming" not in SERVICE_TRANSITIONS[svc.state]:
             if feats.get("forward_busy"):
                 return self._forward(req, line, feats["forward_busy"], "user-busy", now)
-            if feats.get("call_waiting", True) and current is not None \
-                    and current.state == "connected" and port not in self.held and port not in self.waiting \
-                    and not self.conf.get(port):
+            if feats.get("call_waiting", True) and current is not None and current.state == "connected" \
+                    and svc.held is None and svc.waiting is None and "wait" in SERVICE_TRANSITIONS[svc.state]:
                 return self._wait(req, tx, src, line, now)
             return self.ua.send_response(response_to(req, 486, "Busy Here", to_tag="busy"), now)
         call = self._new_call(line, "in", now)
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
-        self.by_line[port] = call
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
         if feats.get("forward_no_answer"):
             self._timers[req.call_id] = now + (feats.get("forward_no_answer_s") or 20)
+            domain = line.get("domain") or self.ua.host
             self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
-        return self._run(call, acts, now)
+        return svc.move("incoming", call) + self._run(call, acts, now)
 
     def _from_a_proxy(self, src):
         """Whether `src` is the proxy/registrar address of one of our lines."""
@@ -711,9 +509,8 @@ class CallManager:
         call.next_hop = tuple(src[:2])
         acts = call.offered(req, tx, now)
         self.calls[req.call_id] = call
-        self.waiting[port] = call
         self._timers[req.call_id] = now + line.get("no_answer_s", 60)
-        return self._run(call, acts, now)
+        return self.service(port).move("wait", call) + self._run(call, acts, now)
 
     @staticmethod
     def _target_uri(number, domain):
@@ -759,7 +556,7 @@ class CallManager:
             return self._run(new, acts, now)
         old.transferred = True
         out = self._run(old, old.release(now, "replaced by %s" % new.peer), now)
-        self.by_line[old.port] = new
+        out += self.service(old.port).move("replace", new)
         return out + self._run(new, acts, now)
 
     def _in_dialog(self, req, tx, src, now):

@@ -120,7 +120,7 @@ class Ata:
     def idle(self) -> bool:
         """No call, no ringing, no timer of the call layer, no RTP port held."""
         m = self.mgr
-        return not (m.calls or m.by_line or m.waiting or m.held or m._timers or self.rtp_open
+        return not (m.calls or m.has_calls() or m._timers or self.rtp_open
                     or any(self.ringing.values()))
 
     def errors(self) -> list:

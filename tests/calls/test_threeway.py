@@ -26,7 +26,7 @@ def _conference(net, a, b, c):
     assert _reinvites(net, A, B) == ["sendonly", "sendrecv"]
     assert first.state == "connected" and b.call_on(1).state == "connected"
     assert (A, "join", first.call_id) in net.media[m:]
-    assert a.conf.get(1) and a.call_on(1) is second and a.held[1] is first
+    assert a.service(1).state == "conference" and a.call_on(1) is second and a.held[1] is first
     return first, second
 
 
@@ -42,7 +42,7 @@ def test_drop_last_ends_the_second_call_and_talks_on_with_the_first():
     n = len(net.line_cmds)
     net.run(a.drop_last(1, 5.0), A)
     assert net.sent("BYE ", frm=A, to=C) and not net.sent("BYE ", frm=A, to=B)
-    assert a.call_on(1) is first and first.state == "connected" and not a.conf and not a.held
+    assert a.call_on(1) is first and first.state == "connected" and a.service(1).state == "single" and not a.held
     assert c.calls == {} and b.call_on(1).state == "connected"
     assert [x for x in net.line_cmds[n:] if x[0] == A] == []
     assert len(a.calls) == 1
@@ -63,12 +63,12 @@ def test_a_party_leaving_the_conference_leaves_a_two_party_call():
     first, second = _conference(net, a, b, c)
     net.run(c.hangup(1, 5.0), C)                 # the last party leaves
     assert (A, 1, "remote_hangup") in net.line_cmds
-    assert a.call_on(1) is first and first.state == "connected" and not a.conf and not a.held
+    assert a.call_on(1) is first and first.state == "connected" and a.service(1).state == "single" and not a.held
     net2, a2, b2, c2 = three()
     first2, second2 = _conference(net2, a2, b2, c2)
     net2.run(b2.hangup(1, 5.0), B)               # the first party leaves
     assert (A, 1, "remote_hangup") in net2.line_cmds
-    assert a2.call_on(1) is second2 and not a2.conf and not a2.held
+    assert a2.call_on(1) is second2 and a2.service(1).state == "single" and not a2.held
 
 
 # ---------------------------------------------------------------------- options (FLOWS §17)
@@ -136,7 +136,7 @@ def test_with_a_conference_uri_the_bridge_is_called_then_both_parties_are_referr
     # both old calls ended with BYE once the NOTIFY said 200; the line talks on the bridge
     assert net.sent("BYE ", frm=A, to=B) and net.sent("BYE ", frm=A, to=C)
     on_line = a.call_on(1)
-    assert on_line.peer == "conf" and on_line.state == "connected" and not a.held and not a.conf
+    assert on_line.peer == "conf" and on_line.state == "connected" and not a.held and a.service(1).state == "bridged"
     assert first.state == "ended" and second.state == "ended"
     assert (A, "start", on_line.call_id) in net.media[m:]
     assert [x for x in net.line_cmds[n:] if x[0] == A] == []       # the line hears no transfer tones
@@ -154,7 +154,7 @@ def test_a_bridge_that_fails_falls_back_to_mixing_locally():
     net.now = 4.0
     net.run(a.conference(1, 4.0), A)
     assert not net.sent("REFER ", frm=A)
-    assert a.conf.get(1) and a.held[1] is first and a.call_on(1) is second
+    assert a.service(1).state == "conference" and a.held[1] is first and a.call_on(1) is second
     assert (A, "join", first.call_id) in net.media[m:]
     errors = [e[2]["message"] for e in net.events if e[0] == A and e[1] == "error"]
     assert any("conference bridge" in x and "503" in x and "mixing locally" in x for x in errors), errors
@@ -184,7 +184,7 @@ def test_a_hang_up_transfer_that_fails_ends_the_consultation_call_and_rings_back
     assert [x for x in net.line_cmds[n:] if x[0] == A] == [(A, 1, "recall", {"number": "1002", "name": None})]
     assert second.state == "ended" and second.reason == "transfer failed"
     assert net.sent("BYE ", frm=A, to=C) and c.calls == {}
-    assert a.call_on(1) is first and not a.held and not a.second
+    assert a.call_on(1) is first and not a.held and a.service(1).state == "recall"
     net.drop = None
     net.run(a.answer_recall(1, 41.0), A)                         # off-hook: B again
     assert first.state == "connected" and b.call_on(1).state == "connected"

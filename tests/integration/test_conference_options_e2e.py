@@ -54,8 +54,8 @@ def _three(h, fw, b, c):
     return len(fw.events())
 
 
-def test_conference_on_a_network_bridge_invites_it_and_refers_both_parties(rig, tmp_path):
-    kam, b, c, fw, control = rig(conference_uri="1004")
+def _bridge(kam, tmp_path, scenario="uas.xml"):
+    """SIPp registered as 1004 at Kamailio, answering the three calls of a conference."""
     port = free_port()
     kam_port = kam.address.split(":")[1]
     reg = Sipp(str(tmp_path), "register.xml", port, name="bridge-register",
@@ -63,9 +63,14 @@ def test_conference_on_a_network_bridge_invites_it_and_refers_both_parties(rig, 
                       "-key", "expires", "300"])
     assert reg.wait(15) == 0, reg.errors()[-2000:]
     reg.stop()
-    bridge = Sipp(str(tmp_path), "uas.xml", port, name="bridge",
-                  extra=["-m", "3", "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-rtp_echo", "-aa",
-                         "-key", "user", "1004"])
+    return Sipp(str(tmp_path), scenario, port, name="bridge",
+                extra=["-m", "3", "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-rtp_echo", "-aa",
+                       "-key", "user", "1004"])
+
+
+def test_conference_on_a_network_bridge_invites_it_and_refers_both_parties(rig, tmp_path):
+    kam, b, c, fw, control = rig(conference_uri="1004")
+    bridge = _bridge(kam, tmp_path)
     try:
         with Handset(control) as h:
             n = _three(h, fw, b, c)
@@ -82,6 +87,33 @@ def test_conference_on_a_network_bridge_invites_it_and_refers_both_parties(rig, 
             callers = set(re.findall(r"^From: .*?<sip:(\d+)@", bridge.messages(), re.M))
             assert {"1001", "1002", "1003"} <= callers, callers
             assert not [e for e in fw.events() if e["event"] == "error"]
+            h.ok("onhook")
+    finally:
+        bridge.stop()
+
+
+def test_flash_on_a_network_bridge_asks_the_bridge_to_drop_the_last_party(rig, tmp_path):
+    # issue #15: flash in a conference drops the last party (SPA, HT80x); on a bridge the
+    # handset's dialogs with B and C are gone, so the bridge is asked by REFER method=BYE
+    kam, b, c, fw, control = rig(conference_uri="1004")
+    bridge = _bridge(kam, tmp_path, "uas_bridge.xml")
+    try:
+        with Handset(control) as h:
+            n = _three(h, fw, b, c)
+            h.ok("flash")                                  # join on the bridge
+            assert _until(lambda: len(_calls(fw, n, "ended")) >= 2, 20), \
+                [e for e in fw.events()[n:] if e["event"] in ("call", "error")]
+            assert h.ok("wait fxs=conference 5")
+            h.ok("flash")                                  # drop the last party (C, 1003)
+            assert h.ok("wait fxs=talking 5")
+            assert _until(lambda: re.search(r"^REFER sip:", bridge.messages(), re.M), 10), \
+                bridge.messages()[-3000:]
+            refer_to = re.findall(r"^Refer-To: *(.*?)\r?$", bridge.messages(), re.M)
+            assert len(refer_to) == 1 and re.match(r"<sip:1003@[^>]*;method=BYE>", refer_to[0]), refer_to
+            assert _until(lambda: "SIP/2.0 202" in bridge.messages(), 5)
+            assert not [e for e in fw.events() if e["event"] == "error"]
+            up = [e for e in _calls(fw, n, "connected") if e["peer"] == "1004"]
+            assert up and not [e for e in _calls(fw, n, "ended") if e["peer"] == "1004"]
             h.ok("onhook")
     finally:
         bridge.stop()
