@@ -140,6 +140,8 @@ LINE_STATES = {
     "howler":           ("idle",),
     "released":         ("idle", "waiting"),
     "ringing":          ("single",),
+    "car":              ("single",),                  # JCLIP: caller ID before the ring (line/jclip.py)
+    "cid_offhook":      ("single",),
     "flash_dial":       ("held",),
     "flash_collecting": ("held",),
     "flash_confirm":    ("held",),
