@@ -58,8 +58,20 @@ def samples(pcm: bytes):
 
 def to_pcm(values) -> bytes:
     """Round and clamp numbers to 16-bit LE PCM."""
-    out = array.array("h", [(32767 if v > 32767 else (-32768 if v < -32768 else v))
-                            for v in [int(math.floor(x + 0.5)) for x in values]])
+    try:
+        n = len(values)
+    except TypeError:   # an iterator
+        values = list(values)
+        n = len(values)
+    # one array of 2 bytes a sample, filled in place: a list of n ints beside it would need a
+    # block of 8n bytes, which MicroPython's fragmented heap may not have for a caller-ID burst
+    out = array.array("h", bytes(2 * n))
+    floor = math.floor
+    i = 0
+    for x in values:
+        v = int(floor(x + 0.5))
+        out[i] = 32767 if v > 32767 else (-32768 if v < -32768 else v)
+        i += 1
     return le16_bytes(out)
 
 
