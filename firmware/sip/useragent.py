@@ -21,7 +21,8 @@ Theory of operation: a transaction user (TU) is an object with `next_hop` (host,
 `on_response(resp, now)`, `on_failure(reason, now)`, `on_timer(now)` and `deadline()`, whose
 verbs return `("send", Request)` and `("event", name, fields)` actions; `Registration` is one.
 The UA puts the top Via (branch, rport: RFC 3581) on each request a TU sends, keeps which TU
-owns which client transaction, and hands it the final responses and timeouts. Requests that
+owns which client transaction, and hands it the final responses and timeouts (each kind of
+transaction-layer action has its method, named in `_TL_ACTIONS` at the end). Requests that
 open no transaction of ours go to a handler per method (`handlers`), which the call layer
 fills; OPTIONS is answered here (§11.2). Responses go back per the top Via (§18.2.2, with
 `received`/`rport`).
