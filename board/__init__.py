@@ -8,7 +8,8 @@ card); BCM GPIO numbers.
 Rules:
 1. The whole file is checked against `SCHEMA` and every problem is reported at once, each
    naming the key path, the bad value and what is allowed (`BoardError.messages`). Unknown
-   keys are errors, not silently ignored (INTERFACES.md).
+   keys are errors, not silently ignored (INTERFACES.md). The walk is firmware/schema.py's,
+   the one the config file uses too; the spec language below and the wording are the board's.
 2. The returned dict is complete: optional keys are filled with their defaults, so readers
    never need `.get(..., default)`.
 
@@ -27,11 +28,9 @@ Schema, by example (see ag1171-usb.toml for a commented file):
 """
 
 import os
+import tomllib
 
-try:
-    import tomllib
-except ImportError:  # pragma: no cover - Python < 3.11
-    import tomli as tomllib
+from firmware.schema import REQUIRED, Bad, Table, Tables, Wording, check_table
 
 BCM_GPIO_MAX = 27
 
@@ -126,135 +125,138 @@ def _allowed(spec):
     return "an array of tables ([[...]]) with keys: " + ", ".join(spec[1])
 
 
-def _bad(errors, path, value, spec, why="is not allowed"):
-    errors.append("%s: %r %s; allowed: %s" % (path, value, why, _allowed(spec)))
-
-
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_value(path, value, spec, errors):
-    """Validated (defaults-filled) value, or None after appending to `errors`."""
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# spec kind -> test(value, spec) for the plain (non-table) kinds
+_TESTS = {
+    "enum": lambda v, spec: v in spec[1],
+    "int": lambda v, spec: _is_int(v) and spec[1] <= v <= spec[2],
+    "num": lambda v, spec: _is_num(v) and spec[1] <= v <= spec[2],
+    "bool": lambda v, spec: isinstance(v, bool),
+    "str": lambda v, spec: isinstance(v, str),
+    "gpio": lambda v, spec: _is_int(v) and 0 <= v <= BCM_GPIO_MAX,
+    "gpio_list": lambda v, spec: isinstance(v, list) and all(
+        _is_int(g) and 0 <= g <= BCM_GPIO_MAX for g in v),
+}
+
+
+def _check_of(spec):
+    """The firmware/schema.py check for a spec tuple."""
     kind = spec[0]
-    if kind == "enum":
-        if value not in spec[1]:
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "int":
-        if not _is_int(value) or not spec[1] <= value <= spec[2]:
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "num":
-        if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                or not spec[1] <= value <= spec[2]):
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "str":
-        if not isinstance(value, str):
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "gpio":
-        if not _is_int(value) or not 0 <= value <= BCM_GPIO_MAX:
-            return _bad(errors, path, value, spec)
-        return value
-    if kind == "gpio_list":
-        if not isinstance(value, list) or not all(
-                _is_int(v) and 0 <= v <= BCM_GPIO_MAX for v in value):
-            return _bad(errors, path, value, spec)
-        return list(value)
     if kind == "table":
-        if not isinstance(value, dict):
-            return _bad(errors, path, value, spec, "is not a table")
-        return _check_table(path, value, spec[1], errors)
-    # tables
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        return _bad(errors, path, value, spec, "is not an array of tables")
-    if not spec[2] <= len(value) <= spec[3]:
-        errors.append("%s: %d entries is not allowed; allowed: %d..%d [[%s]] tables"
-                      % (path, len(value), spec[2], spec[3], path.rsplit(".", 1)[-1]))
-    return [_check_table("%s[%d]" % (path, i), v, spec[1], errors)
-            for i, v in enumerate(value)]
+        return Table(_schema_of(spec[1]), _allowed(spec))
+    if kind == "tables":
+        return Tables(_schema_of(spec[1]), spec[2], spec[3], _allowed(spec))
+    test = _TESTS[kind]
+    allowed = _allowed(spec)
+
+    def check(value):
+        if not test(value, spec):
+            raise Bad(allowed)
+        return list(value) if kind == "gpio_list" else value
+    check.allowed = allowed
+    return check
 
 
-def _check_table(path, table, fields, errors):
+class _BoardWording(Wording):
+    def unknown(self, path, schema):
+        return "%s: unknown key; allowed keys: %s" % (path, ", ".join(sorted(schema)))
+
+    def missing(self, path, check):
+        return "%s: missing; allowed: %s" % (path, check.allowed)
+
+
+_WORDING = _BoardWording()
+
+
+def _schema_of(fields):
+    """fields (key -> (spec, required, default)) as a firmware/schema.py schema. An optional
+    table with a default is filled with its own defaults when absent."""
     out = {}
-    prefix = path + "." if path else ""
-    for key in table:
-        if key not in fields:
-            errors.append("%s%s: unknown key; allowed keys: %s"
-                          % (prefix, key, ", ".join(sorted(fields))))
     for key, (spec, required, default) in fields.items():
-        if key in table:
-            out[key] = _check_value(prefix + key, table[key], spec, errors)
-        elif required:
-            errors.append("%s%s: missing; allowed: %s" % (prefix, key, _allowed(spec)))
-            out[key] = None
-        elif spec[0] == "table" and default is not None:
-            out[key] = _check_table(prefix + key, {}, spec[1], errors)
-        else:
-            out[key] = default if not isinstance(default, (list, dict)) else type(default)()
+        check = _check_of(spec)
+        if required:
+            default = REQUIRED
+        elif isinstance(check, Table) and default is not None:
+            default = check_table("", {}, check.schema, [], _WORDING)
+        out[key] = (check, default)
     return out
+
+
+_SCHEMA = _schema_of(SCHEMA)
+
+
+class _Pins:
+    """Which role holds each GPIO: no GPIO used twice, none of the reserved ones."""
+
+    def __init__(self, reserved, errors):
+        self.reserved = reserved
+        self.errors = errors
+        self.used = {}
+
+    def use(self, path, gpio):
+        if gpio is None:
+            return
+        if gpio in self.reserved:
+            self.errors.append("%s: %r is reserved (reserved_gpio); allowed: a GPIO not in %r"
+                               % (path, gpio, self.reserved))
+        elif gpio in self.used:
+            self.errors.append("%s: %r is already used by %s; allowed: a GPIO no other role uses"
+                               % (path, gpio, self.used[gpio]))
+        else:
+            self.used[gpio] = path
 
 
 def _cross_check(board, errors):
     """Rules that span keys: pins per kind, no GPIO used twice, SHK voltage, ports unique."""
-    used = {}
-    reserved = board.get("reserved_gpio") or []
-
-    def use(path, gpio):
-        if gpio is None:
-            return
-        if gpio in reserved:
-            errors.append("%s: %r is reserved (reserved_gpio); allowed: a GPIO not in %r"
-                          % (path, gpio, reserved))
-        elif gpio in used:
-            errors.append("%s: %r is already used by %s; allowed: a GPIO no other role uses"
-                          % (path, gpio, used[gpio]))
-        else:
-            used[gpio] = path
-
+    pins = _Pins(board.get("reserved_gpio") or [], errors)
     kind = board.get("kind")
-    lines = board.get("line") or []
     if kind == "slic" and board.get("slic") is None:
         errors.append("slic: missing; allowed: a table with keys: " + ", ".join(SLIC))
     ports = {}
     supply = (board.get("slic") or {}).get("supply_v") or 3.3
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            continue
-        p = "line[%d]" % i
-        port = line.get("port")
-        if port is not None:
-            if port in ports:
-                errors.append("%s.port: %r is already used by %s; allowed: a port number "
-                              "no other line uses" % (p, port, ports[port]))
-            ports[port] = p
-        for role in ("rm", "fr", "shk"):
-            if kind == "slic" and line.get(role) is None:
-                errors.append("%s.%s: missing; allowed: a table with keys: %s" % (
-                    p, role, ", ".join({"rm": PIN_RM, "fr": PIN_FR, "shk": PIN_SHK}[role])))
-        for role in ("rm", "fr", "shk", "pd"):
-            if line.get(role):
-                use("%s.%s.gpio" % (p, role), line[role].get("gpio"))
-        shk = line.get("shk")
-        if (kind == "slic" and shk and supply > 3.3 and shk.get("level_shifter") is False):
-            errors.append("%s.shk.level_shifter: false is not allowed with slic.supply_v = %s "
-                          "(SHK swings to the SLIC supply, a Pi GPIO takes 3.3 V); allowed: true"
-                          % (p, supply))
-        audio = line.get("audio") or {}
-        if kind == "slic" and audio.get("backend") == "sim":
-            errors.append("%s.audio.backend: 'sim' is not allowed on kind = 'slic'; "
-                          "allowed: 'alsa'" % p)
+    for i, line in enumerate(board.get("line") or []):
+        if isinstance(line, dict):
+            _cross_check_line("line[%d]" % i, line, kind == "slic", supply, ports, pins, errors)
     for name, led in sorted((board.get("leds") or {}).items()):
         if led:
-            use("leds.%s.gpio" % name, led.get("gpio"))
+            pins.use("leds.%s.gpio" % name, led.get("gpio"))
     if board.get("reset_button"):
-        use("reset_button.gpio", board["reset_button"].get("gpio"))
+        pins.use("reset_button.gpio", board["reset_button"].get("gpio"))
+
+
+def _cross_check_line(p, line, slic, supply, ports, pins, errors):
+    """One [[line]]: its port unique; on a SLIC board its three pins, a level shifter on SHK
+    above 3.3 V and real audio; its GPIOs free."""
+    port = line.get("port")
+    if port is not None:
+        if port in ports:
+            errors.append("%s.port: %r is already used by %s; allowed: a port number "
+                          "no other line uses" % (p, port, ports[port]))
+        ports[port] = p
+    for role, fields in (("rm", PIN_RM), ("fr", PIN_FR), ("shk", PIN_SHK)):
+        if slic and line.get(role) is None:
+            errors.append("%s.%s: missing; allowed: a table with keys: %s"
+                          % (p, role, ", ".join(fields)))
+    for role in ("rm", "fr", "shk", "pd"):
+        if line.get(role):
+            pins.use("%s.%s.gpio" % (p, role), line[role].get("gpio"))
+    if not slic:
+        return
+    shk = line.get("shk")
+    if shk and supply > 3.3 and shk.get("level_shifter") is False:
+        errors.append("%s.shk.level_shifter: false is not allowed with slic.supply_v = %s "
+                      "(SHK swings to the SLIC supply, a Pi GPIO takes 3.3 V); allowed: true"
+                      % (p, supply))
+    if (line.get("audio") or {}).get("backend") == "sim":
+        errors.append("%s.audio.backend: 'sim' is not allowed on kind = 'slic'; "
+                      "allowed: 'alsa'" % p)
 
 
 def validate_board(data: dict, name: str = "") -> dict:
@@ -262,7 +264,7 @@ def validate_board(data: dict, name: str = "") -> dict:
     errors = []
     if not isinstance(data, dict):
         raise BoardError(["board: %r is not a table" % (data,)])
-    board = _check_table("", data, SCHEMA, errors)
+    board = check_table("", data, _SCHEMA, errors, _WORDING)
     _cross_check(board, errors)
     if errors:
         raise BoardError(errors)

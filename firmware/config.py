@@ -18,17 +18,19 @@ Rules:
    not have: each is one ConfigError line naming the file.
 
 The schema is data (`SCHEMA`): for each section, key -> (checker, default). Checkers return the
-normalised value or raise `_Bad(allowed_text)`.
+normalised value or raise `_Bad(allowed_text)`. The walk over a table is firmware/schema.py's,
+shared with the board files; the wording of the messages is this module's.
 """
 
 import copy
 import os
 import re
+import tomllib
 
-try:
-    import tomllib
-except ImportError:  # pragma: no cover - Python < 3.11 is not supported, MicroPython has no TOML
-    tomllib = None
+from firmware.line.dialplan import DEFAULT_PLAN, DialPlan
+from firmware.line.features import parse_overrides
+from firmware.schema import REQUIRED, Bad as _Bad, Wording, check_table
+from firmware.sip.uri import parse_hostport as _sip_hostport
 
 DEFAULT_PATH = "/etc/tipring/tipring.toml"
 MAX_FILE_BYTES = 1 << 20     # a config is a few kB; more is not a config (and costs the parser)
@@ -51,11 +53,6 @@ class ConfigError(Exception):
 
     def __str__(self):
         return "\n".join(self.problems)
-
-
-class _Bad(Exception):
-    def __init__(self, allowed):
-        self.allowed = allowed
 
 
 # ---------------------------------------------------------------- checkers
@@ -96,33 +93,24 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 
 
 def parse_hostport(text, default_port=None, allow_zero=False):
-    """'host:port', '[v6]:port' or 'host' (with default_port) -> (host, port); ValueError if not."""
+    """'host:port', '[v6]:port' or 'host' (with default_port) -> (host, port); ValueError if not.
+
+    The grammar is SIP's hostport (firmware/sip/uri.py); a config address also has no spaces,
+    a host name that starts with a letter or digit, and a port in 1-65535 (0 with
+    `allow_zero`: "any free port")."""
     if not isinstance(text, str) or not text:
         raise ValueError("empty address")
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError("unclosed [")
-        host, rest = text[1:end], text[end + 1:]
-        if ":" not in host:
-            raise ValueError("not an IPv6 address")
-        port_s = rest[1:] if rest.startswith(":") else (None if not rest else "x")
-    elif text.count(":") == 1:
-        host, port_s = text.split(":")
-    elif ":" in text:
+    if text != "".join(text.split()):
+        raise ValueError("spaces in address")
+    if not text.startswith("[") and text.count(":") > 1:
         raise ValueError("IPv6 addresses need [brackets]")
-    else:
-        host, port_s = text, None
-    if not host.startswith("[") and ":" not in host and not _HOST_RE.match(host):
+    host, port = _sip_hostport(text)
+    if ":" not in host and not _HOST_RE.match(host):
         raise ValueError("bad host")
-    if port_s is None:
+    if port is None:
         if default_port is None:
             raise ValueError("no port")
         port = default_port
-    else:
-        if not port_s.isdigit():
-            raise ValueError("bad port")
-        port = int(port_s)
     if not (0 if allow_zero else 1) <= port <= 65535:
         raise ValueError("port out of range")
     return host, port
@@ -263,11 +251,7 @@ def board_names():
 
 def _dial_plan(v):
     if not isinstance(v, str) or not v.strip():
-        raise _Bad("a dial plan in the Cisco SPA grammar, e.g. (*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)")
-    try:
-        from firmware.line.dialplan import DialPlan
-    except ImportError:
-        return v
+        raise _Bad("a dial plan in the Cisco SPA grammar, e.g. " + DEFAULT_PLAN)
     try:
         DialPlan(v)
     except ValueError as e:
@@ -338,10 +322,6 @@ def _feature_codes(v):
     if not isinstance(v, str) or len(v) > 512:
         raise _Bad('CODE=FEATURE,... e.g. "*72=forward_all,*73=forward_all_off", or ""')
     try:
-        from firmware.line.features import parse_overrides
-    except ImportError:
-        return v
-    try:
         parse_overrides(v)
     except ValueError as e:
         raise _Bad('CODE=FEATURE,... e.g. "*72=forward_all,*73=forward_all_off" (%s)' % e)
@@ -355,8 +335,7 @@ def _mwi_uri(v):
     return v
 
 
-# section -> key -> (checker, default); a default of REQUIRED must be given
-REQUIRED = object()
+# section -> key -> (checker, default); a default of REQUIRED (firmware/schema.py) must be given
 
 SCHEMA = {
     "board": {
@@ -398,7 +377,7 @@ SCHEMA = {
         "registrar_ping_s": (_int(0, 3600), 20),
         # reliable provisional responses as callee (RFC 3262); false: Require: 100rel gets 420
         "prack": (_bool, True),
-        "dial_plan": (_dial_plan, "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"),
+        "dial_plan": (_dial_plan, DEFAULT_PLAN),
         "caller_id": (_choice(*CALLER_ID), None),
         "no_answer_s": (_int(5, 600), 60),
         "offhook_timeout_s": (_int(5, 600), 30),
@@ -538,25 +517,25 @@ def split_key(dotted: str, cfg: Config):
     raise KeyError("%s: unknown key; keys look like board.country, sip.bind, line.1.password, console.listen" % shown)
 
 
+class _ConfigWording(Wording):
+    def unknown(self, path, schema):
+        return "%s: unknown key; allowed: %s" % (path, ", ".join(schema))
+
+    def missing(self, path, check):
+        return "%s: missing; it is required" % path
+
+    def bad(self, path, key, value, bad):
+        return "%s: %s is not allowed; allowed: %s" % (path, _show(key, value), bad.allowed)
+
+
+_WORDING = _ConfigWording()
+
+
 def _check_table(prefix, schema, table, problems):
-    out = {}
     if not isinstance(table, dict):
         problems.append("%s: must be a table" % prefix)
         return None
-    for key in table:
-        if key not in schema:
-            problems.append("%s.%s: unknown key; allowed: %s" % (prefix, key, ", ".join(schema)))
-    for key, (check, default) in schema.items():
-        if key in table:
-            try:
-                out[key] = check(table[key])
-            except _Bad as b:
-                problems.append("%s.%s: %s is not allowed; allowed: %s" % (prefix, key, _show(key, table[key]), b.allowed))
-        elif default is REQUIRED:
-            problems.append("%s.%s: missing; it is required" % (prefix, key))
-        else:
-            out[key] = copy.copy(default)
-    return out
+    return check_table(prefix, table, schema, problems, _WORDING)
 
 
 def validate(raw: dict, path=None) -> Config:
@@ -570,7 +549,20 @@ def validate(raw: dict, path=None) -> Config:
     data = {}
     for sec in ("board", "sip", "console"):
         data[sec] = _check_table(sec, SCHEMA[sec], raw.get(sec, {}), problems) or {}
-    lines_raw = raw.get("line", [])
+    data["line"] = _check_lines(raw.get("line", []), data["board"], problems)
+    _check_board(data, problems)
+    b = data["board"]
+    if b.get("flash_min_ms", 0) >= b.get("flash_max_ms", 1):
+        problems.append("board.flash_min_ms: %r is not allowed; allowed: less than board.flash_max_ms (%r)"
+                        % (b.get("flash_min_ms"), b.get("flash_max_ms")))
+    if problems:
+        raise ConfigError(problems)
+    return Config(data, path)
+
+
+def _check_lines(lines_raw, board: dict, problems: list) -> list:
+    """The [[line]] tables, each named line.PORT (line[i] until it has a port): checked, the
+    derived defaults filled (domain from the registrar, caller ID from the country)."""
     if isinstance(lines_raw, dict):
         lines_raw = [lines_raw]
     if not isinstance(lines_raw, list):
@@ -587,26 +579,22 @@ def validate(raw: dict, path=None) -> Config:
             if ln["port"] in seen:
                 problems.append("%s.port: %r is used by another line; each line needs its own port" % (prefix, ln["port"]))
             seen.add(ln["port"])
-        if ln.get("domain") is None and "registrar" in ln:
-            try:
-                ln["domain"] = parse_hostport(ln["registrar"], 5060)[0]
-            except ValueError:
-                pass
-        if ln.get("caller_id") is None:
-            ln["caller_id"] = default_caller_id(data["board"].get("country", "us"))
+        _line_defaults(ln, board)
         if ln.get("pulse_pps_min", 0) >= ln.get("pulse_pps_max", 1):
             problems.append("%s.pulse_pps_min: %r is not allowed; allowed: less than %s.pulse_pps_max (%r)"
                             % (prefix, ln.get("pulse_pps_min"), prefix, ln.get("pulse_pps_max")))
         lines.append(ln)
-    data["line"] = lines
-    _check_board(data, problems)
-    b = data["board"]
-    if b.get("flash_min_ms", 0) >= b.get("flash_max_ms", 1):
-        problems.append("board.flash_min_ms: %r is not allowed; allowed: less than board.flash_max_ms (%r)"
-                        % (b.get("flash_min_ms"), b.get("flash_max_ms")))
-    if problems:
-        raise ConfigError(problems)
-    return Config(data, path)
+    return lines
+
+
+def _line_defaults(ln: dict, board: dict) -> None:
+    if ln.get("domain") is None and "registrar" in ln:
+        try:
+            ln["domain"] = parse_hostport(ln["registrar"], 5060)[0]
+        except ValueError:
+            pass
+    if ln.get("caller_id") is None:
+        ln["caller_id"] = default_caller_id(board.get("country", "us"))
 
 
 def default_caller_id(country: str) -> str:

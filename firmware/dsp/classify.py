@@ -43,8 +43,8 @@ Hand-written, as the firmware's own DSP: the virtual handset is how tests hear t
 
 import array
 import math
-import sys
 
+from firmware.compat import le16_bytes, le16_samples
 from firmware.dsp import tone_plans
 from firmware.dsp.pcm import AUDIOOP, RATE, amplitude, rms, rms_dbm0
 
@@ -66,8 +66,10 @@ ALERT_SHARE_AM = 0.55      # ... for an AM tone (JP), whose envelope spreads it 
 ALERT_TOL_MS = 40          # durations in whole frames: 20 ms at each edge
 ALERT_ALONE_MS = 200       # least quiet (of that tone) around a call-waiting group
 ALERT_HOLD_MS = 1000       # report "call_waiting" this long after the group
-_LITTLE = sys.byteorder == "little"
 _ON_PEAK = amplitude(ON_DBM0)
+# plan tones in the order they are tried: the more specific (stutter, recall) before plain dial
+PLAN_ORDER = ("howler", "call_waiting", "confirm", "stutter_dial", "recall_dial", "dial",
+              "ringback", "busy", "congestion")
 _ff = AUDIOOP.findfactor if AUDIOOP is not None and hasattr(AUDIOOP, "findfactor") else None
 
 
@@ -88,13 +90,8 @@ def _coarse_refs():
             w = 2 * math.pi * f / RATE
             c = [int(32767 * win[i] * math.cos(w * i)) for i in range(COARSE_N)]
             s = [int(32767 * win[i] * math.sin(w * i)) for i in range(COARSE_N)]
-            cb = array.array("h", c)
-            sb = array.array("h", s)
-            if not _LITTLE:  # pragma: no cover
-                cb.byteswap()
-                sb.byteswap()
-            refs.append((f, bytes(cb), sum(v * v for v in c) / 32767.0,
-                         bytes(sb), sum(v * v for v in s) / 32767.0))
+            refs.append((f, le16_bytes(array.array("h", c)), sum(v * v for v in c) / 32767.0,
+                         le16_bytes(array.array("h", s)), sum(v * v for v in s) / 32767.0))
             f += COARSE_STEP
         _COARSE = refs
     return _COARSE
@@ -119,10 +116,7 @@ def tone_shares(x, freqs) -> tuple:
     if n == 0:
         return [0.0] * len(freqs), 0.0
     if AUDIOOP is not None:
-        b = array.array("h", x)
-        if not _LITTLE:  # pragma: no cover
-            b.byteswap()
-        r = float(AUDIOOP.rms(bytes(b), 2))
+        r = float(AUDIOOP.rms(le16_bytes(array.array("h", x)), 2))
         ms = r * r
     else:
         ms = 0.0
@@ -142,35 +136,14 @@ def spectral_peaks(x, max_peaks: int = 4) -> list:
     if n < COARSE_N:
         return []
     mid = (n - COARSE_N) // 2
-    seg = x[mid:mid + COARSE_N]
-    pw = []
-    if _ff is not None:
-        refs = _coarse_refs()
-        sb = array.array("h", seg)
-        if not _LITTLE:  # pragma: no cover
-            sb.byteswap()
-        b = bytes(sb)
-        for f, cb, cn, ssb, sn in refs:
-            re = _ff(b, cb) * cn
-            im = _ff(b, ssb) * sn
-            pw.append(re * re + im * im)
-    else:   # no stored tables (MicroPython's heap is small): Goertzel on the windowed block
-        win = _hann(COARSE_N)
-        segw = [seg[i] * win[i] for i in range(COARSE_N)]
-        grid = []
-        f = COARSE_LO
-        while f <= COARSE_HI:
-            grid.append(f)
-            pw.append(_goertzel_power(segw, f))
-            f += COARSE_STEP
-        refs = [(g,) for g in grid]
+    grid, pw = _coarse_powers(x[mid:mid + COARSE_N])
     top = max(pw) if pw else 0.0
     if top <= 0:
         return []
     cands = []
     for i in range(1, len(pw) - 1):
         if pw[i] >= pw[i - 1] and pw[i] > pw[i + 1] and pw[i] > top * 0.0316:  # −15 dB
-            cands.append((pw[i], refs[i][0]))
+            cands.append((pw[i], grid[i]))
     cands.sort(reverse=True)
     cands = cands[:max_peaks]
     # refine on the longest window available; 100 ms is enough when no two peaks are close
@@ -183,26 +156,55 @@ def spectral_peaks(x, max_peaks: int = 4) -> list:
     xw = [xs[i] * win[i] for i in range(m)]
     peaks = []
     for _p, fc in cands:
-        best = None
-        grid = []
-        f = fc - 18.0
-        while f <= fc + 18.0:
-            grid.append((f, _goertzel_power(xw, f)))
-            f += 3.0
-        for i in range(1, len(grid) - 1):
-            if grid[i][1] >= grid[i - 1][1] and grid[i][1] > grid[i + 1][1]:
-                a, b, c = grid[i - 1][1], grid[i][1], grid[i + 1][1]
-                den = a - 2 * b + c
-                d = 0.5 * (a - c) / den if den != 0 else 0.0
-                fp = grid[i][0] + 3.0 * d
-                amp = 4.0 * math.sqrt(max(b, 0.0)) / m
-                if best is None or amp > best[1]:
-                    best = (fp, amp)
-                # keep secondary local peaks too (close pairs such as 413+438 Hz)
-                peaks.append((fp, amp))
+        peaks.extend(_refine_peaks(xw, fc, m))
+    return _strongest_distinct(peaks, max_peaks)
+
+
+def _coarse_powers(seg) -> tuple:
+    """The Hann-windowed DFT power of 400 samples on the coarse grid: (grid Hz, powers)."""
+    pw = []
+    if _ff is not None:
+        refs = _coarse_refs()
+        b = le16_bytes(array.array("h", seg))
+        for _f, cb, cn, ssb, sn in refs:
+            re = _ff(b, cb) * cn
+            im = _ff(b, ssb) * sn
+            pw.append(re * re + im * im)
+        return [r[0] for r in refs], pw
+    # no stored tables (MicroPython's heap is small): Goertzel on the windowed block
+    win = _hann(COARSE_N)
+    segw = [seg[i] * win[i] for i in range(COARSE_N)]
+    grid = []
+    f = COARSE_LO
+    while f <= COARSE_HI:
+        grid.append(f)
+        pw.append(_goertzel_power(segw, f))
+        f += COARSE_STEP
+    return grid, pw
+
+
+def _refine_peaks(xw: list, fc: float, m: int) -> list:
+    """Local maxima within ±18 Hz of the coarse peak `fc`, at 3 Hz steps with parabolic
+    interpolation: [(Hz, amplitude)]; secondary ones kept too (close pairs such as 413+438 Hz)."""
+    grid = []
+    f = fc - 18.0
+    while f <= fc + 18.0:
+        grid.append((f, _goertzel_power(xw, f)))
+        f += 3.0
+    peaks = []
+    for i in range(1, len(grid) - 1):
+        a, b, c = grid[i - 1][1], grid[i][1], grid[i + 1][1]
+        if b >= a and b > c:
+            den = a - 2 * b + c
+            d = 0.5 * (a - c) / den if den != 0 else 0.0
+            peaks.append((grid[i][0] + 3.0 * d, 4.0 * math.sqrt(max(b, 0.0)) / m))
+    return peaks
+
+
+def _strongest_distinct(peaks: list, max_peaks: int) -> list:
+    """Merge duplicates found from neighbouring coarse peaks; keep those within 12 dB."""
     if not peaks:
         return []
-    # merge duplicates found from neighbouring coarse peaks
     peaks.sort(key=lambda p: -p[1])
     out = []
     for f, a in peaks:
@@ -348,9 +350,7 @@ class ToneClassifier:
 
     def feed(self, frame: bytes) -> str:
         """Process one 20 ms frame; return the current class."""
-        x = array.array("h", frame)
-        if not _LITTLE:  # pragma: no cover
-            x.byteswap()
+        x = le16_samples(frame)
         for b0 in range(0, len(x), BLOCK):
             blk = x[b0:b0 + BLOCK]
             if AUDIOOP is not None:
@@ -433,76 +433,58 @@ class ToneClassifier:
             return [tuple(f) for f, _o in t["alt"]]
         return [tuple(t["freqs"])]
 
+    def _freqs_match(self, peaks: list, t: dict) -> bool:
+        return any(_set_matches(peaks, fs, t.get("am")) for fs in self._on_sets(t))
+
     def _classify(self) -> str:
         parts = self._parts
         cur_ms = self._run * 1000.0 / RATE
         cur_on = self._on
         if not parts and not cur_on:
             return "silence"
-        # the pattern: completed parts after the last long silence, plus the running one
-        start = 0
-        for i in range(len(parts)):
-            if not parts[i][0] and parts[i][1] > 10500:
-                start = i + 1
-        # ... and after the last burst whose frequencies differ from the latest ones
-        latest = None
-        for i in range(len(parts) - 1, start - 1, -1):
-            if parts[i][0] and parts[i][2] is not None:
-                latest = parts[i][2]
-                break
-        if cur_on and self._seg_peaks is not None:
-            latest = self._seg_peaks
-        if latest is not None:
-            for i in range(len(parts) - 1, start - 1, -1):
-                if parts[i][0] and parts[i][2] is not None and not parts[i][4] \
-                        and not self._same(parts[i][2], latest):
-                    start = i + 1
-                    break
-        pat = parts[start:]
+        pat = parts[self._pattern_start(cur_on):]
         if not cur_on and cur_ms > 10500:
             return "silence"
-        peaks = self._seg_peaks if cur_on and self._seg_peaks is not None else None
-        if peaks is None:
-            for p in reversed(pat):
-                if p[0] and p[2] is not None:
-                    peaks = p[2]
-                    break
+        peaks = self._seg_peaks if cur_on and self._seg_peaks is not None else _last_burst(pat, 2)
         if peaks is None:
             return self._verdict if cur_on else "silence"
-        tonal = self._seg_tonal if cur_on and self._seg_tonal is not None else None
-        if tonal is None:
-            for p in reversed(pat):
-                if p[0] and p[3] is not None:
-                    tonal = p[3]
-                    break
+        tonal = self._seg_tonal if cur_on and self._seg_tonal is not None else _last_burst(pat, 3)
         if not peaks or (tonal is not None and tonal < 0.6):
             return "speech"
         # measured cadence: completed parts from the first full burst on
         seq = [(p[0], p[1]) for p in pat]
         self.cadence = self._cycle_ms(seq)
-        best = None
-        for name in ("howler", "call_waiting", "confirm", "stutter_dial", "recall_dial", "dial",
-                     "ringback", "busy", "congestion"):
+        for name in PLAN_ORDER:
             t = self.tones.get(name)
-            if t is None:
-                continue
-            if not any(_set_matches(peaks, fs, t.get("am")) for fs in self._on_sets(t)):
-                continue
-            if self._cadence_matches(t, seq, cur_on, cur_ms) and self._levels_match(t, pat):
-                best = name
-                break
-        if best is not None:
-            return best
-        # a burst that matches no plan tone: tonal -> other, but give cadences time to show
-        any_freq = False
-        for name in self.tones:
-            t = self.tones[name]
-            if any(_set_matches(peaks, fs, t.get("am")) for fs in self._on_sets(t)):
-                any_freq = True
-        if any_freq:
+            if t is not None and self._freqs_match(peaks, t) and \
+                    self._cadence_matches(t, seq, cur_on, cur_ms) and self._levels_match(t, pat):
+                return name
+        return self._unmatched(peaks, pat, cur_on)
+
+    def _pattern_start(self, cur_on: bool) -> int:
+        """Where the pattern starts in the completed parts: after the last long silence, and
+        after the last burst whose frequencies differ from the latest ones."""
+        parts = self._parts
+        start = 0
+        for i in range(len(parts)):
+            if not parts[i][0] and parts[i][1] > 10500:
+                start = i + 1
+        latest = self._seg_peaks if cur_on and self._seg_peaks is not None else None
+        if latest is None:
+            latest = _last_burst(parts[start:], 2)
+        if latest is not None:
+            for i in range(len(parts) - 1, start - 1, -1):
+                p = parts[i]
+                if p[0] and p[2] is not None and not p[4] and not self._same(p[2], latest):
+                    return i + 1
+        return start
+
+    def _unmatched(self, peaks: list, pat: list, cur_on: bool) -> str:
+        """A burst that matches no plan tone: tonal -> other, but give cadences time to show."""
+        if any(self._freqs_match(peaks, t) for t in self.tones.values()):
             # evidence still incomplete: keep the last verdict if it fits these frequencies
             t = self.tones.get(self._verdict)
-            if t is not None and any(_set_matches(peaks, fs, t.get("am")) for fs in self._on_sets(t)):
+            if t is not None and self._freqs_match(peaks, t):
                 return self._verdict
             if not cur_on and not pat:
                 return "silence"
@@ -538,60 +520,72 @@ class ToneClassifier:
 
     def _cadence_matches(self, t: dict, seq: list, cur_on: bool, cur_ms: float) -> bool:
         cad = _fold(t.get("cadence") or [])
-        intro = _fold(t.get("intro") or [])
-        if not cad and cur_on:
-            # alternating frequencies with no gap (UK special dial tone) versus a steady tone
-            if bool(t.get("alt")) != self._changed:
-                return False
-        # drop a leading gap and the first burst (we may have joined it late) only if long
+        # drop a leading gap (we may have joined the pattern late)
         s = list(seq)
         while s and not s[0][0]:
             s.pop(0)
-        if not cad:   # continuous, maybe after an intro
-            if not cur_on or cur_ms < 1000:
-                return False
-            if intro:
-                need = len(intro)
-                if len(s) < need:
-                    return False
-                tail = s[-need:]
-                for i in range(need):
-                    if tail[i][0] != (i % 2 == 0) or not _dur_ok(tail[i][1], intro[i]):
-                        return False
-                # bursts of the same lines may come before the intro: the confirmation tone
-                # after *72 runs straight into the stutter dial tone (GR-506 plays both)
-                return True
-            return len(s) == 0
+        if not cad:
+            return self._continuous_matches(t, s, cur_on, cur_ms)
         if t.get("repeat") is False:
-            # a finite pattern followed by silence
-            if cur_on or cur_ms < 500:
-                return False
-            if len(s) != len(cad) - 1:
-                return False
-            for i in range(len(s)):
-                if s[i][0] != (i % 2 == 0) or not _dur_ok(s[i][1], cad[i]):
-                    return False
-            return True
-        if cur_on and cur_ms > max(cad) + 200:
+            return _finite_matches(s, cad, cur_on, cur_ms)
+        return _cyclic_matches(s, cad, cur_on, cur_ms)
+
+    def _continuous_matches(self, t: dict, s: list, cur_on: bool, cur_ms: float) -> bool:
+        """A continuous tone (≥ 1 s steady), maybe after an intro (stutter, recall dial)."""
+        if not cur_on or cur_ms < 1000:
             return False
-        # need one full cycle of completed parts (the first burst may be truncated: skip it)
-        body = s[1:] if len(s) > len(cad) else s
-        if len(body) < len(cad):
+        # alternating frequencies with no gap (UK special dial tone) versus a steady tone
+        if bool(t.get("alt")) != self._changed:
             return False
-        n = len(cad)
-        for rot in range(n):
-            ok = True
-            for i in range(len(body)):
-                want = cad[(rot + i) % n]
-                is_on = (rot + i) % 2 == 0
-                if body[i][0] != is_on or not _dur_ok(body[i][1], want):
-                    ok = False
-                    break
-            if ok:
-                nxt = cad[(rot + len(body)) % n]
-                if cur_ms <= nxt + max(20.0, 0.06 * nxt):
-                    return True
+        intro = _fold(t.get("intro") or [])
+        if not intro:
+            return len(s) == 0
+        # bursts of the same lines may come before the intro: the confirmation tone after *72
+        # runs straight into the stutter dial tone (GR-506 plays both)
+        need = len(intro)
+        return len(s) >= need and _parts_fit(s[-need:], intro, 0)
+
+
+def _last_burst(pat: list, k: int):
+    """Field `k` of the latest completed burst that has one (2 peaks, 3 tonality), or None."""
+    for p in reversed(pat):
+        if p[0] and p[k] is not None:
+            return p[k]
+    return None
+
+
+def _parts_fit(parts: list, cad: list, rot: int) -> bool:
+    """Each (is_on, ms) part matches the cadence `cad` read from position `rot`, cyclically."""
+    n = len(cad)
+    for i in range(len(parts)):
+        if parts[i][0] != ((rot + i) % 2 == 0) or not _dur_ok(parts[i][1], cad[(rot + i) % n]):
+            return False
+    return True
+
+
+def _finite_matches(s: list, cad: list, cur_on: bool, cur_ms: float) -> bool:
+    """A finite pattern followed by silence (repeat = false: the confirmation tone)."""
+    if cur_on or cur_ms < 500 or len(s) != len(cad) - 1:
         return False
+    return _parts_fit(s, cad, 0)
+
+
+def _cyclic_matches(s: list, cad: list, cur_on: bool, cur_ms: float) -> bool:
+    """One full cycle of completed parts at some rotation of the cadence, and the part in
+    progress not overrunning the one due next."""
+    if cur_on and cur_ms > max(cad) + 200:
+        return False
+    # the first burst may be truncated: skip it when there is more than a cycle
+    body = s[1:] if len(s) > len(cad) else s
+    n = len(cad)
+    if len(body) < n:
+        return False
+    for rot in range(n):
+        if _parts_fit(body, cad, rot):
+            nxt = cad[(rot + len(body)) % n]
+            if cur_ms <= nxt + max(20.0, 0.06 * nxt):
+                return True
+    return False
 
 
 def _fold(cad: list) -> list:

@@ -49,8 +49,8 @@ the same projections run as Python loops: same decisions, slower (MicroPython, t
 
 import array
 import math
-import sys
 
+from firmware.compat import le16_bytes, le16_samples
 from firmware.dsp.pcm import AUDIOOP, FRAME, RATE, amplitude, sine_dbm0, to_pcm
 from firmware.dsp.tones import sine_mix
 
@@ -84,7 +84,6 @@ _GATE_RMS = 0.25 * amplitude(MIN_LEVEL_DBM0)
 _AMIN = amplitude(MIN_LEVEL_DBM0)
 _RN = 10 ** (-MAX_NORMAL_TWIST_DB / 20.0)
 _RR = 10 ** (MAX_REVERSE_TWIST_DB / 20.0)
-_LITTLE = sys.byteorder == "little"
 _AMBIGUOUS = _TWO_PI * 25.0 / RATE    # rad/sample: beyond ±25 Hz the lag-80 phase may wrap
 
 _ff = None
@@ -99,11 +98,8 @@ def _ref(f: float, n: int, fn, peak: float = 32767.0):
     = v · norm."""
     w = _TWO_PI * f / RATE
     vals = [int(math.floor(peak * fn(w * i) + 0.5)) for i in range(n)]
-    a = array.array("h", vals)
-    if not _LITTLE:  # pragma: no cover
-        a.byteswap()
     ss = float(sum(v * v for v in vals))
-    return bytes(a), ss / peak, vals, ss
+    return le16_bytes(array.array("h", vals)), ss / peak, vals, ss
 
 
 def _full_ref(f: float, fn):
@@ -143,6 +139,75 @@ def _dot(x, vals) -> float:
     for i in range(len(vals)):
         s += x[i] * vals[i]
     return s
+
+
+def _gate(frame: bytes) -> tuple:
+    """-> (samples or None, frame energy Σx²); the energy is None for a frame below the gate.
+    With audioop the samples are never unpacked (findfactor reads the bytes)."""
+    if AUDIOOP is not None:
+        e = AUDIOOP.rms(frame, 2)
+        if e < _GATE_RMS:
+            return None, None
+        return None, float(e * e * _N)
+    x = le16_samples(frame)
+    s = 0
+    for v in x:
+        s += v * v
+    if math.sqrt(s / _N) < _GATE_RMS:
+        return x, None
+    return x, float(s)
+
+
+def _bin_powers(frame: bytes, x) -> tuple:
+    """First pass: v = findfactor(frame, ref) for the 16 reference rows (8 cos, 8 sin), and the
+    8 bin powers (v units): (v, p)."""
+    if _ff is not None:
+        v = list(map(_ff, [frame] * 16, _FULL_REFS))
+    else:
+        v = [_dot(x, vals) / ss for vals, ss in _FULL_INTS]
+    a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7 = v
+    return v, [a0 * a0 + b0 * b0, a1 * a1 + b1 * b1, a2 * a2 + b2 * b2, a3 * a3 + b3 * b3,
+               a4 * a4 + b4 * b4, a5 * a5 + b5 * b5, a6 * a6 + b6 * b6, a7 * a7 + b7 * b7]
+
+
+def _strongest(p: list) -> tuple:
+    """The strongest row bin (0-3) and column bin (4-7), the first on a tie."""
+    r = 0
+    if p[1] > p[r]:
+        r = 1
+    if p[2] > p[r]:
+        r = 2
+    if p[3] > p[r]:
+        r = 3
+    c = 4
+    if p[5] > p[c]:
+        c = 5
+    if p[6] > p[c]:
+        c = 6
+    if p[7] > p[c]:
+        c = 7
+    return r, c
+
+
+def _window_gain(best: float) -> float:
+    """The rectangular window's roll-off at an offset of `best` rad/sample (floored at 0.1)."""
+    h = best * 0.5
+    sh = math.sin(h)
+    g = abs(math.sin(_N * h) / (_N * sh)) if abs(sh) > 1e-9 else 1.0
+    return 0.1 if g < 0.1 else g
+
+
+def _tones_pass(a_r: float, a_c: float, e_frame: float) -> bool:
+    """Level of each tone, twist both ways, and the tones' share of the frame's energy."""
+    return (a_r >= _AMIN and a_c >= _AMIN and _RN <= a_c / a_r <= _RR
+            and (a_r * a_r + a_c * a_c) * _N / 2.0 >= MIN_ENERGY_RATIO * e_frame)
+
+
+def _peaks_stand_out(p: list, r: int, c: int) -> bool:
+    """Each candidate bin stands RELATIVE_PEAK over the other bins of its group."""
+    rows = sorted(p[:4])
+    cols = sorted(p[4:])
+    return rows[2] * RELATIVE_PEAK <= p[r] and cols[2] * RELATIVE_PEAK <= p[c]
 
 
 class DTMFDetector:
@@ -196,44 +261,11 @@ class DTMFDetector:
     def _analyse(self, frame: bytes):
         """-> (obs A, obs B, frame verdict). obs = (digit, amplitude) or None;
         verdict "full" (passed every test), "bad" (steady tone that failed), or None."""
-        x = None
-        if AUDIOOP is not None:
-            e_frame = AUDIOOP.rms(frame, 2)
-            if e_frame < _GATE_RMS:
-                return None, None, None
-            e_frame = float(e_frame * e_frame * _N)
-        else:
-            x = array.array("h", frame)
-            if not _LITTLE:  # pragma: no cover
-                x.byteswap()
-            s = 0
-            for v in x:
-                s += v * v
-            if math.sqrt(s / _N) < _GATE_RMS:
-                return None, None, None
-            e_frame = float(s)
-        # first pass: v = findfactor(frame, ref) for 16 reference rows (8 cos, 8 sin)
-        if _ff is not None:
-            v = list(map(_ff, [frame] * 16, _FULL_REFS))
-        else:
-            v = [_dot(x, vals) / ss for vals, ss in _FULL_INTS]
-        a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7 = v
-        p = [a0 * a0 + b0 * b0, a1 * a1 + b1 * b1, a2 * a2 + b2 * b2, a3 * a3 + b3 * b3,
-             a4 * a4 + b4 * b4, a5 * a5 + b5 * b5, a6 * a6 + b6 * b6, a7 * a7 + b7 * b7]
-        r = 0
-        if p[1] > p[r]:
-            r = 1
-        if p[2] > p[r]:
-            r = 2
-        if p[3] > p[r]:
-            r = 3
-        c = 4
-        if p[5] > p[c]:
-            c = 5
-        if p[6] > p[c]:
-            c = 6
-        if p[7] > p[c]:
-            c = 7
+        x, e_frame = _gate(frame)
+        if e_frame is None:
+            return None, None, None
+        v, p = _bin_powers(frame, x)
+        r, c = _strongest(p)
         # quick reject: the candidate bins hold under a fifth of the frame's energy (a tone
         # filling a fraction f of the frame shows f of its energy here, hence the low bar)
         if (p[r] + p[c]) * _K2N < 0.2 * e_frame:
@@ -242,19 +274,7 @@ class DTMFDetector:
         bins = {r: (v[2 * r] * n[2 * r], -v[2 * r + 1] * n[2 * r + 1]),
                 c: (v[2 * c] * n[2 * c], -v[2 * c + 1] * n[2 * c + 1])}
         key = KEYS[r][c - 4]
-        # second pass on the two candidate tones
-        halves = []   # per tone: (amp A, amp B, re A, im A)
-        steady = True
-        for i in (r, c):
-            b = _BINS[i]
-            xr, xi = bins[i]
-            ar, ai = self._proj(frame, x, b.half, _H)
-            br, bi = xr - ar, xi - ai
-            amp_a = 2.0 * math.sqrt(ar * ar + ai * ai) / _H
-            amp_b = 2.0 * math.sqrt(br * br + bi * bi) / _H
-            halves.append((amp_a, amp_b, ar, ai))
-            if min(amp_a, amp_b) < _AMIN:
-                steady = False
+        halves, steady = self._halves(frame, x, (r, c), bins)
         # how much of each half the tone fills, from the stronger tone: in a 10 ms window the
         # stronger tone's sidelobes swing the weaker one's estimate by ±20 % at 8 dB twist
         s = 0 if halves[0][0] + halves[0][1] >= halves[1][0] + halves[1][1] else 1
@@ -267,54 +287,10 @@ class DTMFDetector:
         if not steady:
             return self._edge(key, halves, fill_a, fill_b, ea, eb)
         # full frame: frequency offsets, corrected amplitudes, every test
-        ok = True
-        amps = []
-        devs = []
-        for j, i in ((0, r), (1, c)):
-            b = _BINS[i]
-            xr, xi = bins[i]
-            ar, ai = halves[j][2], halves[j][3]
-            br, bi = xr - ar, xi - ai
-            # phase advance B·conj(A) over 80 samples: the offset modulo 100 Hz
-            p80 = math.atan2(bi * ar - br * ai, br * ar + bi * ai)
-            best = p80 / _H
-            if abs(best) > _AMBIGUOUS:
-                # 25-50 Hz either way could be 50-75 Hz the other way: the advance between
-                # quarters 1 and 2 (lag 40, unambiguous to ±100 Hz) picks the wrap. Below
-                # 25 Hz the other wraps are ≥ 75 Hz off, where the frame's DFT has lost
-                # > 13 dB and the energy test rejects the tone anyway.
-                qr, qi = self._proj(frame, x, b.quarter, _Q)
-                q2r, q2i = ar - qr, ai - qi
-                coarse = math.atan2(q2i * qr - q2r * qi, q2r * qr + q2i * qi) / _Q
-                for k in (-1, 1):
-                    cand = (p80 + k * _TWO_PI) / _H
-                    if abs(cand - coarse) < abs(best - coarse):
-                        best = cand
-            df = best * RATE / _TWO_PI
-            devs.append(df / b.f)
-            if abs(df) > MAX_DEVIATION * b.f:
-                ok = False
-            # the rectangular window's roll-off at that offset
-            h = best * 0.5
-            sh = math.sin(h)
-            g = abs(math.sin(_N * h) / (_N * sh)) if abs(sh) > 1e-9 else 1.0
-            if g < 0.1:
-                g = 0.1
-            amps.append(2.0 * math.sqrt(xr * xr + xi * xi) / (_N * g))
-        a_r, a_c = amps
-        if ok:
-            ok = (a_r >= _AMIN and a_c >= _AMIN and _RN <= a_c / a_r <= _RR
-                  and (a_r * a_r + a_c * a_c) * _N / 2.0 >= MIN_ENERGY_RATIO * e_frame)
-        if ok:
-            rows = sorted(p[:4])
-            cols = sorted(p[4:])
-            ok = rows[2] * RELATIVE_PEAK <= p[r] and cols[2] * RELATIVE_PEAK <= p[c]
+        ok, a_r, a_c, devs = self._full_frame(frame, x, (r, c), bins, halves)
+        ok = ok and _tones_pass(a_r, a_c, e_frame) and _peaks_stand_out(p, r, c)
         if self.trace is not None:
-            rp = min(p[r] / max([p[i] for i in range(4) if i != r]),
-                     p[c] / max([p[i] for i in range(4, 8) if i != c]))
-            self.trace.append((self._samples, key, ok, devs, (a_r * a_r + a_c * a_c) * _N / 2.0 / e_frame,
-                               20 * math.log10(a_c / a_r), 10 * math.log10(rp),
-                               [round(h[0]) for h in halves], [round(h[1]) for h in halves]))
+            self._trace(key, ok, devs, (a_r, a_c), e_frame, p, (r, c), halves)
         if not ok:
             if min(fill_a, fill_b) < 0.9 * max(fill_a, fill_b):
                 # perhaps a tone starting or ending inside the frame: judge it as an edge
@@ -322,6 +298,70 @@ class DTMFDetector:
             return None, None, "bad"
         self._amp_pair = (a_r, a_c)
         return (key, fill_a), (key, fill_b), "full"
+
+    def _halves(self, frame, x, pair, bins) -> tuple:
+        """Second pass on the two candidate tones: per tone (amp A, amp B, re A, im A), and
+        whether both tones reach the level in both halves."""
+        halves = []
+        steady = True
+        for i in pair:
+            xr, xi = bins[i]
+            ar, ai = self._proj(frame, x, _BINS[i].half, _H)
+            br, bi = xr - ar, xi - ai
+            amp_a = 2.0 * math.sqrt(ar * ar + ai * ai) / _H
+            amp_b = 2.0 * math.sqrt(br * br + bi * bi) / _H
+            halves.append((amp_a, amp_b, ar, ai))
+            if min(amp_a, amp_b) < _AMIN:
+                steady = False
+        return halves, steady
+
+    def _full_frame(self, frame, x, pair, bins, halves) -> tuple:
+        """Each tone's frequency offset and window-corrected amplitude: (offsets within
+        MAX_DEVIATION, row amplitude, column amplitude, [Δf/f row, Δf/f column])."""
+        ok = True
+        amps = []
+        devs = []
+        for j in (0, 1):
+            b = _BINS[pair[j]]
+            xr, xi = bins[pair[j]]
+            best = self._offset(frame, x, b, (xr, xi), halves[j][2], halves[j][3])
+            df = best * RATE / _TWO_PI
+            devs.append(df / b.f)
+            if abs(df) > MAX_DEVIATION * b.f:
+                ok = False
+            amps.append(2.0 * math.sqrt(xr * xr + xi * xi) / (_N * _window_gain(best)))
+        return ok, amps[0], amps[1], devs
+
+    def _offset(self, frame, x, b, whole, ar: float, ai: float) -> float:
+        """The tone's frequency offset from bin `b`, rad/sample, from the frame's DFT `whole`
+        and half A's (`ar`, `ai`)."""
+        br, bi = whole[0] - ar, whole[1] - ai
+        # phase advance B·conj(A) over 80 samples: the offset modulo 100 Hz
+        p80 = math.atan2(bi * ar - br * ai, br * ar + bi * ai)
+        best = p80 / _H
+        if abs(best) <= _AMBIGUOUS:
+            return best
+        # 25-50 Hz either way could be 50-75 Hz the other way: the advance between quarters 1
+        # and 2 (lag 40, unambiguous to ±100 Hz) picks the wrap. Below 25 Hz the other wraps
+        # are ≥ 75 Hz off, where the frame's DFT has lost > 13 dB and the energy test rejects
+        # the tone anyway.
+        qr, qi = self._proj(frame, x, b.quarter, _Q)
+        q2r, q2i = ar - qr, ai - qi
+        coarse = math.atan2(q2i * qr - q2r * qi, q2r * qr + q2i * qi) / _Q
+        for k in (-1, 1):
+            cand = (p80 + k * _TWO_PI) / _H
+            if abs(cand - coarse) < abs(best - coarse):
+                best = cand
+        return best
+
+    def _trace(self, key, ok, devs, amps, e_frame, p, pair, halves) -> None:
+        a_r, a_c = amps
+        r, c = pair
+        rp = min(p[r] / max([p[i] for i in range(4) if i != r]),
+                 p[c] / max([p[i] for i in range(4, 8) if i != c]))
+        self.trace.append((self._samples, key, ok, devs, (a_r * a_r + a_c * a_c) * _N / 2.0 / e_frame,
+                           20 * math.log10(a_c / a_r), 10 * math.log10(rp),
+                           [round(h[0]) for h in halves], [round(h[1]) for h in halves]))
 
     @staticmethod
     def _edge(key, halves, fill_a, fill_b, ea, eb):

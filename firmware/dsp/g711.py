@@ -18,24 +18,9 @@ the tables (the tests compare the two).
 """
 
 import array
-import sys
 
-try:
-    import warnings as _warnings
-except ImportError:  # MicroPython
-    _warnings = None
-
-_audioop = None
-if sys.implementation.name != "micropython":
-    try:
-        if _warnings is not None:
-            with _warnings.catch_warnings():  # 3.11/3.12 warn that audioop goes away in 3.13
-                _warnings.simplefilter("ignore", DeprecationWarning)
-                import audioop as _audioop
-        else:  # pragma: no cover
-            import audioop as _audioop
-    except ImportError:  # 3.13+ without audioop-lts
-        _audioop = None
+from firmware.compat import audioop as _audioop
+from firmware.compat import le16_bytes, le16_samples
 
 HAVE_AUDIOOP = _audioop is not None
 
@@ -147,15 +132,12 @@ def _table(name: str):
 
 
 _HAS_TRANSLATE = hasattr(b"", "translate")
-_LITTLE = sys.byteorder == "little"
 
 
 def _encode_pure(pcm: bytes, table: bytes) -> bytes:
     if len(pcm) & 1:
         raise ValueError("linear PCM must be a whole number of 16-bit samples")
-    samples = array.array("H", pcm)
-    if not _LITTLE:  # pragma: no cover - big-endian hosts
-        samples.byteswap()
+    samples = le16_samples(pcm, "H")
     if _HAS_TRANSLATE:   # CPython: a list comprehension is the fastest pure path (~5 µs/frame)
         return bytes([table[s] for s in samples])
     out = bytearray(len(samples))
@@ -171,10 +153,7 @@ def _decode_pure(codes: bytes, kind: str) -> bytes:
         out[1::2] = codes.translate(_table(kind + "hi"))
         return bytes(out)
     dec = _table(kind + "dec")
-    out = array.array("h", [dec[c] for c in codes])
-    if not _LITTLE:  # pragma: no cover
-        out.byteswap()
-    return bytes(out)
+    return le16_bytes(array.array("h", [dec[c] for c in codes]))
 
 
 def lin2ulaw_pure(pcm: bytes) -> bytes:

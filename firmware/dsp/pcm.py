@@ -7,7 +7,9 @@ spandsp uses 32767 and +3.14 dB; the two differ by 0.03 dB.
 
 import array
 import math
-import sys
+
+from firmware.compat import audioop as _audioop
+from firmware.compat import le16_bytes, le16_samples
 
 RATE = 8000            # samples per second
 FRAME = 160            # samples per 20 ms frame
@@ -15,17 +17,7 @@ FRAME_BYTES = 320
 FRAME_MS = 20
 DBM0_PEAK = 32768 * 10 ** (-3.17 / 20)   # peak of a 0 dBm0 sine, 22748.35
 
-_audioop = None
-if sys.implementation.name != "micropython":
-    try:
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import audioop as _audioop
-    except ImportError:
-        _audioop = None
-
-AUDIOOP = _audioop     # the C helpers when present, else None
+AUDIOOP = _audioop     # the C helpers when present, else None (firmware/compat.py)
 
 
 def amplitude(dbm0: float) -> float:
@@ -59,21 +51,28 @@ def rms(pcm: bytes) -> float:
     return math.sqrt(s / (len(pcm) // 2))
 
 
-def samples(pcm: bytes) -> array.array:
+def samples(pcm: bytes):
     """The samples of 16-bit LE PCM as array('h')."""
-    a = array.array("h", pcm)
-    if sys.byteorder != "little":  # pragma: no cover
-        a.byteswap()
-    return a
+    return le16_samples(pcm)
 
 
 def to_pcm(values) -> bytes:
     """Round and clamp numbers to 16-bit LE PCM."""
-    out = array.array("h", [(32767 if v > 32767 else (-32768 if v < -32768 else v))
-                            for v in [int(math.floor(x + 0.5)) for x in values]])
-    if sys.byteorder != "little":  # pragma: no cover
-        out.byteswap()
-    return bytes(out)
+    try:
+        n = len(values)
+    except TypeError:   # an iterator
+        values = list(values)
+        n = len(values)
+    # one array of 2 bytes a sample, filled in place: a list of n ints beside it would need a
+    # block of 8n bytes, which MicroPython's fragmented heap may not have for a caller-ID burst
+    out = array.array("h", bytes(2 * n))
+    floor = math.floor
+    i = 0
+    for x in values:
+        v = int(floor(x + 0.5))
+        out[i] = 32767 if v > 32767 else (-32768 if v < -32768 else v)
+        i += 1
+    return le16_bytes(out)
 
 
 def frames(pcm: bytes, pad: bool = True) -> list:

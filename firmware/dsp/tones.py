@@ -21,21 +21,36 @@ method costs almost nothing per line. `sine_mix` is the slow exact synthesiser f
 (non-integer) frequencies, used for DTMF and tests.
 """
 
-import array
 import math
-import sys
 
+from firmware.compat import le16_bytes, le16_samples
 from firmware.dsp.pcm import FRAME, RATE, amplitude, to_pcm
 
 RAMP = 32  # samples of raised-cosine ramp at each burst edge (4 ms)
 _RAMP_UP = [0.5 - 0.5 * math.cos(math.pi * (i + 0.5) / RAMP) for i in range(RAMP)]
-_LITTLE = sys.byteorder == "little"
 
 
 def _gcd(a: int, b: int) -> int:
     while b:
         a, b = b, a % b
     return a
+
+
+def _ramped(chunk: bytes, lo: int, length: int, up: bool, down: bool) -> bytes:
+    """`chunk` (samples lo.. of a burst of `length`) with the raised-cosine edges applied."""
+    a = le16_samples(chunk)
+    for j in range(len(a)):
+        k = lo + j
+        g = 1.0
+        if up and k < RAMP:
+            g = _RAMP_UP[k]
+        if down and length - 1 - k < RAMP:
+            g2 = _RAMP_UP[length - 1 - k]
+            if g2 < g:
+                g = g2
+        if g < 1.0:
+            a[j] = int(a[j] * g)
+    return le16_bytes(a)
 
 
 def sine_mix(freqs, levels, n: int, start: int = 0, am=None) -> list:
@@ -179,27 +194,8 @@ class ToneGenerator:
                 p = self._n % voice.period
                 chunk = voice.table[2 * p:2 * (p + take)]
                 lo = self._pos
-                hi = lo + take
-                ramp_up = up and lo < RAMP
-                ramp_down = down and hi > length - RAMP
-                if ramp_up or ramp_down:
-                    a = array.array("h", chunk)
-                    if not _LITTLE:  # pragma: no cover
-                        a.byteswap()
-                    for j in range(take):
-                        k = lo + j
-                        g = 1.0
-                        if up and k < RAMP:
-                            g = _RAMP_UP[k]
-                        if down and length - 1 - k < RAMP:
-                            g2 = _RAMP_UP[length - 1 - k]
-                            if g2 < g:
-                                g = g2
-                        if g < 1.0:
-                            a[j] = int(a[j] * g)
-                    if not _LITTLE:  # pragma: no cover
-                        a.byteswap()
-                    chunk = bytes(a)
+                if (up and lo < RAMP) or (down and lo + take > length - RAMP):
+                    chunk = _ramped(chunk, lo, length, up, down)
                 pieces.append(chunk)
             self._n += take
             self._pos += take

@@ -525,7 +525,7 @@ class DialPlan:
     long_s:  Interdigit_Long_Timer, seconds (default 10), unless the plan says ``L:n,``.
     short_s: Interdigit_Short_Timer, seconds (default 3), unless the plan says ``S:n,``.
 
-        plan = DialPlan("(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)")
+        plan = DialPlan(DEFAULT_PLAN)     # (*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)
         plan.match("*69")        # Verdict('complete', '*69', 0.0): dial now
         plan.match("911")        # Verdict('complete', '911', 3.0): dial unless a key in 3 s
     """

@@ -33,7 +33,8 @@ Rules
 """
 
 import array
-import sys
+
+from firmware.compat import LITTLE_ENDIAN
 
 try:
     import G722 as _lib      # the PyPI package `g722` (sippy/libg722) installs module G722
@@ -44,7 +45,7 @@ PT_G722 = 9                 # RFC 3551 §6, static
 RTP_CLOCK = 8000            # RFC 3551 §4.5.2: the rate SDP and timestamps use for G.722
 BIT_RATE = 64000            # mode 1; 56k/48k are for data channels, never used on RTP
 LINE_RATES = (8000, 16000)
-_SWAP = sys.byteorder != "little"
+_SWAP = not LITTLE_ENDIAN
 
 
 def available() -> bool:

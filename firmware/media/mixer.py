@@ -26,17 +26,8 @@ with audioop and a few milliseconds in pure Python.
 """
 
 import array
-import sys
 
-_audioop = None
-if sys.implementation.name != "micropython":
-    try:
-        import warnings as _warnings
-        with _warnings.catch_warnings():  # 3.11/3.12 warn that audioop goes away in 3.13
-            _warnings.simplefilter("ignore", DeprecationWarning)
-            import audioop as _audioop
-    except ImportError:  # 3.13+ without audioop-lts
-        _audioop = None
+from firmware.compat import audioop as _audioop
 
 HAVE_AUDIOOP = _audioop is not None
 

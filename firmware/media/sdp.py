@@ -281,56 +281,87 @@ def _parse_attribute(target, value, line):
     return False
 
 
-def parse(data) -> SessionDescription:
-    """Parse an SDP body (bytes or str). Raises `SdpError` naming the offending line."""
+def _set_origin(sd, value, line):
+    sd.origin = Origin.parse(value)
+
+
+def _set_name(sd, value, line):
+    sd.name = value
+
+
+def _set_timing(sd, value, line):
+    sd.timing = value
+
+
+def _set_connection(target, value, line):
+    target.conn_addrtype, target.connection = _addr_of(value, line)
+
+
+def _add_attribute(target, value, line):
+    if not _parse_attribute(target, value, line):
+        target.lines.append(("a", value))
+
+
+def _second_version(target, value, line):
+    raise SdpError("second v= line", line)
+
+
+# line type -> handler(sd, value, line), for lines that mean something at session level only;
+# below an m= line they are kept as unknown lines
+_SESSION_LINES = {"o": _set_origin, "s": _set_name, "t": _set_timing}
+# line type -> handler(session or current media, value, line); any other type is kept as is
+_ANY_LEVEL_LINES = {"c": _set_connection, "a": _add_attribute, "v": _second_version}
+
+
+def _sdp_lines(data):
+    """The non-blank lines of an SDP body, each checked to be `<type>=<value>`."""
     if isinstance(data, (bytes, bytearray)):
         try:
             data = bytes(data).decode("utf-8")
         except UnicodeError:
             raise SdpError("SDP is not UTF-8")
-    sd = SessionDescription()
-    cur = None  # current Media, None at session level
-    seen_v = seen_o = False
     for raw in data.split("\n"):
         line = raw.rstrip("\r")
         if not line.strip():
             continue
         if len(line) < 2 or line[1] != "=":
             raise SdpError("not a '<type>=<value>' line", line)
+        yield line
+
+
+def _check_version(line: str) -> None:
+    if line[0] != "v":
+        raise SdpError("SDP must start with v=", line)
+    if line[2:].strip() != "0":
+        raise SdpError("unsupported SDP version", line)
+
+
+def parse(data) -> SessionDescription:
+    """Parse an SDP body (bytes or str). Raises `SdpError` naming the offending line."""
+    sd = SessionDescription()
+    cur = None  # current Media, None at session level
+    seen = set()  # line types seen at session level
+    for line in _sdp_lines(data):
         t, value = line[0], line[2:]
-        if not seen_v:
-            if t != "v":
-                raise SdpError("SDP must start with v=", line)
-            if value.strip() != "0":
-                raise SdpError("unsupported SDP version", line)
-            seen_v = True
-            continue
-        if t == "m":
+        if not seen:
+            _check_version(line)
+            seen.add("v")
+        elif t == "m":
             cur = _parse_media_line(value, line)
             sd.media.append(cur)
-        elif t == "o" and cur is None:
-            sd.origin = Origin.parse(value)
-            seen_o = True
-        elif t == "s" and cur is None:
-            sd.name = value
-        elif t == "t" and cur is None:
-            sd.timing = value
-        elif t == "c":
-            addrtype, addr = _addr_of(value, line)
-            if cur is None:
-                sd.connection, sd.conn_addrtype = addr, addrtype
-            else:
-                cur.connection, cur.conn_addrtype = addr, addrtype
-        elif t == "a":
-            if not _parse_attribute(cur if cur is not None else sd, value, line):
-                (cur if cur is not None else sd).lines.append((t, value))
-        elif t == "v":
-            raise SdpError("second v= line", line)
+        elif cur is None and t in _SESSION_LINES:
+            _SESSION_LINES[t](sd, value, line)
+            seen.add(t)
         else:
-            (cur if cur is not None else sd).lines.append((t, value))
-    if not seen_v:
+            target = sd if cur is None else cur
+            handler = _ANY_LEVEL_LINES.get(t)
+            if handler is not None:
+                handler(target, value, line)
+            else:
+                target.lines.append((t, value))
+    if not seen:
         raise SdpError("empty SDP")
-    if not seen_o:
+    if "o" not in seen:
         raise SdpError("missing o= line")
     for m in sd.media:
         if m.connection is None and sd.connection is None and m.port != 0:
@@ -340,6 +371,13 @@ def parse(data) -> SessionDescription:
 
 def serialize(sd: SessionDescription) -> str:
     """SDP text, RFC 4566 §5 order, CRLF line ends."""
+    out = _session_text(sd)
+    for m in sd.media:
+        out += _media_text(m)
+    return "\r\n".join(out) + "\r\n"
+
+
+def _session_text(sd: SessionDescription) -> list:
     out = ["v=0", "o=%s" % sd.origin, "s=%s" % (sd.name or "-")]
     # i= u= e= p= (session lines that precede c=)
     pre = [(t, v) for t, v in sd.lines if t in "iuep"]
@@ -353,29 +391,39 @@ def serialize(sd: SessionDescription) -> str:
     out += ["a=%s" % v for t, v in post if t == "a"]
     if sd.direction:
         out.append("a=%s" % sd.direction)
-    for m in sd.media:
-        port = "%d/%d" % (m.port, m.nports) if m.nports else "%d" % m.port
-        out.append("m=%s %s %s %s" % (m.kind, port, m.proto, " ".join(m.formats)))
-        out += ["%s=%s" % tv for tv in m.lines if tv[0] == "i"]
-        if m.connection is not None:
-            out.append("c=IN %s %s" % (m.conn_addrtype, m.connection))
-        out += ["%s=%s" % tv for tv in m.lines if tv[0] not in "ia"]
-        for f in m.formats:
-            try:
-                pt = int(f)
-            except ValueError:
-                continue
-            if pt in m.rtpmap:
-                name, rate, ch = m.rtpmap[pt]
-                out.append("a=rtpmap:%d %s/%d%s" % (pt, name, rate, "/%d" % ch if ch else ""))
-            if pt in m.fmtp:
-                out.append("a=fmtp:%d %s" % (pt, m.fmtp[pt]))
-        if m.ptime:
-            out.append("a=ptime:%d" % m.ptime)
-        out += ["a=%s" % v for t, v in m.lines if t == "a"]
-        if m.direction:
-            out.append("a=%s" % m.direction)
-    return "\r\n".join(out) + "\r\n"
+    return out
+
+
+def _media_text(m: Media) -> list:
+    port = "%d/%d" % (m.port, m.nports) if m.nports else "%d" % m.port
+    out = ["m=%s %s %s %s" % (m.kind, port, m.proto, " ".join(m.formats))]
+    out += ["%s=%s" % tv for tv in m.lines if tv[0] == "i"]
+    if m.connection is not None:
+        out.append("c=IN %s %s" % (m.conn_addrtype, m.connection))
+    out += ["%s=%s" % tv for tv in m.lines if tv[0] not in "ia"]
+    out += _format_attributes(m)
+    if m.ptime:
+        out.append("a=ptime:%d" % m.ptime)
+    out += ["a=%s" % v for t, v in m.lines if t == "a"]
+    if m.direction:
+        out.append("a=%s" % m.direction)
+    return out
+
+
+def _format_attributes(m: Media) -> list:
+    """a=rtpmap and a=fmtp for each numeric format, in the m= line's order."""
+    out = []
+    for f in m.formats:
+        try:
+            pt = int(f)
+        except ValueError:
+            continue
+        if pt in m.rtpmap:
+            name, rate, ch = m.rtpmap[pt]
+            out.append("a=rtpmap:%d %s/%d%s" % (pt, name, rate, "/%d" % ch if ch else ""))
+        if pt in m.fmtp:
+            out.append("a=fmtp:%d %s" % (pt, m.fmtp[pt]))
+    return out
 
 
 # ---------------------------------------------------------------------- offer/answer

@@ -240,33 +240,8 @@ def parse_any(text: str, header=None) -> SipUri:
     """Parse any absolute URI: sip/sips/tel structured, other schemes kept opaque."""
     m = _URI_FAST.match(text) if len(text) < 200 else None
     if m is not None:
-        if _HAS_GROUPS:
-            scheme, user, host, port, ptext = m.groups()
-        else:
-            scheme, user, host, port, ptext = (m.group(1), m.group(2), m.group(3), m.group(4),
-                                               m.group(5))
-        if port is None or (len(port) < 6 and int(port) < 65536):
-            params = {}
-            if ptext:
-                for p in ptext[1:].split(";"):
-                    i = p.find("=")
-                    if i < 0:
-                        if not p:
-                            raise SipParseError("empty URI parameter", header)
-                        params[p.lower()] = None
-                    elif i == 0:
-                        raise SipParseError("empty URI parameter", header)
-                    else:
-                        params[p[:i].lower()] = p[i + 1:]
-            u = object.__new__(SipUri)
-            u.scheme = scheme
-            u.user = user
-            u.password = None
-            u.host = host
-            u.port = None if port is None else int(port)
-            u.params = params
-            u.headers = {}
-            u.opaque = None
+        u = _parse_fast(m, header)
+        if u is not None:
             return u
     scheme, colon, rest = text.partition(":")
     if not colon or not _SCHEME_RE.match(scheme):
@@ -277,35 +252,69 @@ def parse_any(text: str, header=None) -> SipUri:
     for ch in " \t<>\"":
         if ch in rest:
             raise SipParseError("illegal character %r in URI" % ch, header)
-    if scheme == "tel":
-        number, semi, ptext = rest.partition(";")
-        if not number:
-            raise SipParseError("empty tel: number", header)
-        return SipUri("tel", unescape(number, header), None, None,
-                      _parse_uri_params(ptext, header) if semi else {})
-    if scheme != "sip" and scheme != "sips":
+    parser = _SCHEME_PARSERS.get(scheme)
+    if parser is None:
         return SipUri(scheme, opaque=rest)
+    return parser(scheme, rest, text, header)
+
+
+def _parse_fast(m, header):
+    """The SipUri of a `_URI_FAST` match, or None when its port is out of range (the general
+    parser then says so)."""
+    if _HAS_GROUPS:
+        scheme, user, host, port, ptext = m.groups()
+    else:
+        scheme, user, host, port, ptext = (m.group(1), m.group(2), m.group(3), m.group(4),
+                                           m.group(5))
+    if port is not None and (len(port) >= 6 or int(port) >= 65536):
+        return None
+    u = object.__new__(SipUri)
+    u.scheme = scheme
+    u.user = user
+    u.password = None
+    u.host = host
+    u.port = None if port is None else int(port)
+    u.params = _fast_params(ptext, header) if ptext else {}
+    u.headers = {}
+    u.opaque = None
+    return u
+
+
+def _fast_params(ptext: str, header) -> dict:
+    """';name=value;flag' with no escapes (the fast path's regex excluded '%')."""
+    params = {}
+    for p in ptext[1:].split(";"):
+        i = p.find("=")
+        if i == 0 or not p:
+            raise SipParseError("empty URI parameter", header)
+        if i < 0:
+            params[p.lower()] = None
+        else:
+            params[p[:i].lower()] = p[i + 1:]
+    return params
+
+
+def _parse_tel(scheme: str, rest: str, text: str, header) -> SipUri:
+    """tel:number;params (RFC 3966): the number goes in `user`."""
+    number, semi, ptext = rest.partition(";")
+    if not number:
+        raise SipParseError("empty tel: number", header)
+    return SipUri("tel", unescape(number, header), None, None,
+                  _parse_uri_params(ptext, header) if semi else {})
+
+
+def _parse_sip(scheme: str, rest: str, text: str, header) -> SipUri:
+    """sip: and sips: (RFC 3261 §19.1.1): userinfo@hostport;params?headers."""
     user = password = None
     at = rest.find("@")
-    if at >= 0:
-        userinfo = rest[:at]
+    if at >= 0:   # rule 2: userinfo ends at the first '@'
+        user, password = _parse_userinfo(rest[:at], text, header)
         rest = rest[at + 1:]
-        u, c, p = userinfo.partition(":")
-        if not u:
-            raise SipParseError("empty user part in %r" % text[:60], header)
-        user = unescape(u, header)
-        if c:
-            password = unescape(p, header)
     headers = {}
     q = rest.find("?")
     if q >= 0:
-        htext = rest[q + 1:]
+        headers = _parse_uri_headers(rest[q + 1:], header)
         rest = rest[:q]
-        for h in htext.split("&"):
-            name, eq, val = h.partition("=")
-            if not name or not eq:
-                raise SipParseError("bad URI header %r" % h[:40], header)
-            headers[unescape(name, header)] = unescape(val, header)
     semi = rest.find(";")
     if semi >= 0:
         params = _parse_uri_params(rest[semi + 1:], header)
@@ -314,6 +323,27 @@ def parse_any(text: str, header=None) -> SipUri:
         params = {}
     host, port = parse_hostport(rest, header)
     return SipUri(scheme, user, host, port, params, headers, password)
+
+
+def _parse_userinfo(userinfo: str, text: str, header) -> tuple:
+    u, c, p = userinfo.partition(":")
+    if not u:
+        raise SipParseError("empty user part in %r" % text[:60], header)
+    return unescape(u, header), (unescape(p, header) if c else None)
+
+
+def _parse_uri_headers(htext: str, header) -> dict:
+    headers = {}
+    for h in htext.split("&"):
+        name, eq, val = h.partition("=")
+        if not name or not eq:
+            raise SipParseError("bad URI header %r" % h[:40], header)
+        headers[unescape(name, header)] = unescape(val, header)
+    return headers
+
+
+# scheme -> parser(scheme, text after the colon, whole text, header); any other scheme is opaque
+_SCHEME_PARSERS = {"sip": _parse_sip, "sips": _parse_sip, "tel": _parse_tel}
 
 
 def parse_uri(text: str) -> SipUri:

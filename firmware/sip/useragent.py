@@ -21,7 +21,8 @@ Theory of operation: a transaction user (TU) is an object with `next_hop` (host,
 `on_response(resp, now)`, `on_failure(reason, now)`, `on_timer(now)` and `deadline()`, whose
 verbs return `("send", Request)` and `("event", name, fields)` actions; `Registration` is one.
 The UA puts the top Via (branch, rport: RFC 3581) on each request a TU sends, keeps which TU
-owns which client transaction, and hands it the final responses and timeouts. Requests that
+owns which client transaction, and hands it the final responses and timeouts (each kind of
+transaction-layer action has its method, named in `_TL_ACTIONS` at the end). Requests that
 open no transaction of ours go to a handler per method (`handlers`), which the call layer
 fills; OPTIONS is answered here (§11.2). Responses go back per the top Via (§18.2.2, with
 `received`/`rport`).
@@ -142,6 +143,9 @@ class UserAgent:
             self.tus.append(tu)
 
     def remove_tu(self, tu) -> None:
+        """`tu` leaves: its deadline and timers no longer count (removing twice is harmless).
+        Responses to requests it already sent still reach it (a de-REGISTER's answer goes to
+        the registration that sent it), until their transactions end."""
         if tu in self.tus:
             self.tus.remove(tu)
 
@@ -354,62 +358,76 @@ class UserAgent:
                 req.headers.add("Via", v)
 
     def _tl_action(self, a, now, src=None):
-        kind = a.kind
-        if kind == "send":
-            if a.msg.is_request:
-                dest = self.dest.get(a.tx)
-                if dest is None and a.msg.method == "CANCEL":
-                    dest = self._invite_dest(a.msg)  # a CANCEL held until the INVITE's 1xx
-                    if dest is not None:
-                        self.dest[a.tx] = dest
-                if dest is None:
-                    return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
-                return self._wire(a.msg, dest, now)
-            via_dest = self.response_address(a.msg)
-            if self.reliable and src is not None and a.tx is not None:
-                self.src[a.tx] = tuple(src[:2])   # a retransmission on a new connection: answer there
-            src = self.src.get(a.tx) if self.reliable else None
-            if src is not None and tuple(src) != tuple(via_dest):
-                # §18.2.2: over a stream, back over the connection the request came on; the
-                # Via address when that connection is gone
-                out = self._wire(a.msg, src, now)
-                return [o + (via_dest,) if o[0] == "send" else o for o in out]
-            return self._wire(a.msg, via_dest, now)
-        if kind == "response":
-            tu = self.owner.get(a.tx)
-            if tu is not None and a.msg.status < 200:
-                fn = getattr(tu, "on_provisional", None)
-                return self.run_tu(tu, fn(a.msg, now), now) if fn else []
-            if tu is None:
-                h = self.handlers.get("response")  # a stray 2xx retransmission: re-ACK
-                return h(a.msg, a.tx, now) if h else []
-            return self.run_tu(tu, tu.on_response(a.msg, now), now)
-        if kind == "timeout":
-            tu = self.owner.get(a.tx)
-            if tu is not None and a.tx.request is not None and a.tx.request.method != "ACK":
-                if a.tx in self.dest:
-                    return self.run_tu(tu, tu.on_failure("no answer from %s:%d" % self.dest[a.tx], now), now)
-            h = self.handlers.get("timeout")
-            return h(a.tx, now) if h else []
-        if kind == "terminated":
-            self.owner.pop(a.tx, None)
-            self.dest.pop(a.tx, None)
-            self.src.pop(a.tx, None)
-            return []
-        if kind == "error":
-            return [("event", "error", {"where": "sip", "message": a.msg if isinstance(a.msg, str) else str(a.msg)})]
-        if kind == "request":
-            if self.reliable and a.tx is not None and src is not None:
-                self.src[a.tx] = tuple(src[:2])
-            return self._request(a.msg, a.tx, src, now)
-        if kind == "overload":
-            return self._overload_report(a.msg, now)
-        h = self.handlers.get(kind)  # "cancel", "ack"
+        """Carry out one transaction-layer action (`_TL_ACTIONS` names the handler per kind;
+        "cancel", "ack" and any other kind go to the call layer's handler of that name)."""
+        act = _TL_ACTIONS.get(a.kind)
+        if act is not None:
+            return act(self, a, now, src)
+        h = self.handlers.get(a.kind)  # "cancel", "ack"
         if h:
             return h(a.msg, a.tx, now)
-        if kind == "cancel":
+        if a.kind == "cancel":
             return self.send_response(response_to(a.tx.request, 487, to_tag=random_hex(4)), now)
         return []
+
+    def _tl_send(self, a, now, src):
+        if a.msg.is_request:
+            return self._tl_send_request(a, now)
+        via_dest = self.response_address(a.msg)
+        if self.reliable and src is not None and a.tx is not None:
+            self.src[a.tx] = tuple(src[:2])   # a retransmission on a new connection: answer there
+        src = self.src.get(a.tx) if self.reliable else None
+        if src is not None and tuple(src) != tuple(via_dest):
+            # §18.2.2: over a stream, back over the connection the request came on; the
+            # Via address when that connection is gone
+            out = self._wire(a.msg, src, now)
+            return [o + (via_dest,) if o[0] == "send" else o for o in out]
+        return self._wire(a.msg, via_dest, now)
+
+    def _tl_send_request(self, a, now):
+        dest = self.dest.get(a.tx)
+        if dest is None and a.msg.method == "CANCEL":
+            dest = self._invite_dest(a.msg)  # a CANCEL held until the INVITE's 1xx
+            if dest is not None:
+                self.dest[a.tx] = dest
+        if dest is None:
+            return [("event", "error", {"where": "sip", "message": "no destination for %s" % summary(a.msg)})]
+        return self._wire(a.msg, dest, now)
+
+    def _tl_response(self, a, now, src):
+        tu = self.owner.get(a.tx)
+        if tu is None:
+            h = self.handlers.get("response")  # a stray 2xx retransmission: re-ACK
+            return h(a.msg, a.tx, now) if h else []
+        if a.msg.status < 200:
+            fn = getattr(tu, "on_provisional", None)
+            return self.run_tu(tu, fn(a.msg, now), now) if fn else []
+        return self.run_tu(tu, tu.on_response(a.msg, now), now)
+
+    def _tl_timeout(self, a, now, src):
+        tu = self.owner.get(a.tx)
+        if tu is not None and a.tx.request is not None and a.tx.request.method != "ACK" \
+                and a.tx in self.dest:
+            return self.run_tu(tu, tu.on_failure("no answer from %s:%d" % self.dest[a.tx], now), now)
+        h = self.handlers.get("timeout")
+        return h(a.tx, now) if h else []
+
+    def _tl_terminated(self, a, now, src):
+        self.owner.pop(a.tx, None)
+        self.dest.pop(a.tx, None)
+        self.src.pop(a.tx, None)
+        return []
+
+    def _tl_error(self, a, now, src):
+        return [("event", "error", {"where": "sip", "message": a.msg if isinstance(a.msg, str) else str(a.msg)})]
+
+    def _tl_request(self, a, now, src):
+        if self.reliable and a.tx is not None and src is not None:
+            self.src[a.tx] = tuple(src[:2])
+        return self._request(a.msg, a.tx, src, now)
+
+    def _tl_overload(self, a, now, src):
+        return self._overload_report(a.msg, now)
 
     def _request(self, req, tx, src, now):
         if tx is None:  # an ACK for a 2xx we cannot place: the call layer may know it
@@ -505,3 +523,15 @@ class UserAgent:
             if d is not None and d <= now:
                 out += self.run_tu(tu, tu.on_timer(now), now)
         return out
+
+
+# transaction-layer action kind -> UserAgent method(self, action, now, src)
+_TL_ACTIONS = {
+    "send": UserAgent._tl_send,
+    "response": UserAgent._tl_response,
+    "timeout": UserAgent._tl_timeout,
+    "terminated": UserAgent._tl_terminated,
+    "error": UserAgent._tl_error,
+    "request": UserAgent._tl_request,
+    "overload": UserAgent._tl_overload,
+}
