@@ -39,6 +39,7 @@ from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from firmware.dsp.tones import ToneGenerator
 from firmware.line import jclip
 from firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
+from firmware.line.dialplan import DEFAULT_PLAN
 from firmware.line.fxs import DTMF_STATES, OFFHOOK_TIMEOUT, REORDER_TIMEOUT, FxsLine
 from firmware.line.features import LineFeatures
 from firmware.line.hook import HookDecoder
@@ -159,8 +160,7 @@ class LinePort:
         opts = dict(self._line_options(line_cfg), features=LineFeatures.from_config(line_cfg),
                     feature_codes=line_cfg.get("feature_codes") or "")
         opts.update(options)
-        self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or
-                           "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)",
+        self.fxs = FxsLine(port=self.port, dial_plan=line_cfg.get("dial_plan") or DEFAULT_PLAN,
                            caller_id=self.cid_method != "off", jclip=self.cid_method == "jclip", **opts)
         self.tones = tone_plans.plan(self.country)["tones"]
         # when the caller ID goes: the country plan's `callerid` (UK before the ring, ...)
