@@ -1,3 +1,5 @@
-"""tipring: analog telephone adapter firmware (FXS line + SIP user agent)."""
+"""A thin entry point kept where the design card puts `firmware/`: the code is `tipring.firmware`.
 
-__version__ = "0.1.0"
+Not installed (pyproject installs only `tipring`), so it collides with nothing on a Pi; it only
+lets `python -m firmware ...` run the `tipring` command from a checkout.
+"""

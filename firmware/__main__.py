@@ -1,6 +1,6 @@
-"""`python -m firmware` is the `tipring` command."""
+"""`python -m firmware` from a checkout is the `tipring` command (the code is `tipring.firmware`)."""
 import sys
 
-from firmware.cli import main
+from tipring.firmware.cli import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ import os
 from radon.complexity import cc_rank, cc_visit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE_BASE = ROOT            # where firmware/, board/ and hal/ live
+SOURCE_BASE = os.path.join(ROOT, "tipring")   # where firmware/, board/ and hal/ live
 SOURCE_DIRS = ("firmware", "board", "hal")
 WORST_GRADE = "D"
 

@@ -1,11 +1,11 @@
-"""firmware/schema.py: the table walk the config and board files share, and the one hostport
-grammar (firmware/sip/uri.py) under config.parse_hostport."""
+"""tipring/firmware/schema.py: the table walk the config and board files share, and the one hostport
+grammar (tipring/firmware/sip/uri.py) under config.parse_hostport."""
 
 import pytest
 
-from firmware import config
-from firmware.schema import REQUIRED, Bad, Table, Tables, Wording, check_table
-from firmware.sip.uri import SipParseError, parse_hostport
+from tipring.firmware import config
+from tipring.firmware.schema import REQUIRED, Bad, Table, Tables, Wording, check_table
+from tipring.firmware.sip.uri import SipParseError, parse_hostport
 
 
 def _port(v):

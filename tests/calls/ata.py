@@ -6,10 +6,10 @@ hands out ports and a `("media", "stop", call)` gives the call's port back, as a
 `_close_rtp` does, so `rtp_open` shows RTP ports a finished call still holds. `ringing`
 follows the line commands (`incoming` rings, `remote_hangup` stops)."""
 
-from firmware.calls.manager import CallManager
-from firmware.sip.message import parse_message
-from firmware.sip.ratelimit import RequestLimiter
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.ratelimit import RequestLimiter
+from tipring.firmware.sip.useragent import UserAgent
 
 ATA = ("127.0.0.1", 5070)
 PROXY = ("127.0.0.1", 5060)

@@ -2,9 +2,9 @@
 virtual network and clock: every message really serialised, parsed, and run through the
 transaction layer; no sockets, no sleeping."""
 
-from firmware.calls.manager import CallManager
-from firmware.sip.message import parse_message
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.useragent import UserAgent
 from tests.calls.vnet import VirtualNet
 
 
@@ -193,8 +193,8 @@ def test_hold_reinvite_sendonly_is_answered_recvonly_and_the_call_stays_up():
 def test_reliable_183_gets_one_prack_in_its_early_dialog_through_the_route_set():
     """RFC 3262: 183 with Require: 100rel and RSeq -> PRACK with RAck, routed by the 183's
     Record-Route; the same RSeq again is a retransmission (no PRACK, no processing)."""
-    from firmware.media.sdp import SdpSession, parse as parse_sdp
-    from firmware.sip.dialog import make_response
+    from tipring.firmware.media.sdp import SdpSession, parse as parse_sdp
+    from tipring.firmware.sip.dialog import make_response
     net, a, b = pair()
     net.drop = lambda data: True           # B stays silent: its part is played by hand here
     net.run(a.dial(1, "1002", 0.0), A)

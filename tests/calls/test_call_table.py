@@ -1,12 +1,12 @@
-"""The dialog table of firmware/calls/call.py (issue #16 item 1): every state change goes through
+"""The dialog table of tipring/firmware/calls/call.py (issue #16 item 1): every state change goes through
 `Call._move`, every event the code moves with is in `TRANSITIONS`, every event in the table is
 used, and an event the table has no entry for is an `error` event that changes nothing."""
 
 import ast
 import inspect
 
-from firmware.calls import call as call_mod
-from firmware.calls.call import TRANSITIONS
+from tipring.firmware.calls import call as call_mod
+from tipring.firmware.calls.call import TRANSITIONS
 from tests.calls.test_call_flows import A, B, pair
 
 
@@ -89,7 +89,7 @@ def test_a_late_final_response_to_an_ended_call_is_dropped_quietly():
     net.run(b.hangup(1, 1.0), B)                # B refuses (480): A's call ends
     assert call.state == "ended"
     n = len(net.events)
-    from firmware.sip.message import parse_message
+    from tipring.firmware.sip.message import parse_message
     late = [d for f, t, d in net.raw if f == B and d.startswith(b"SIP/2.0 480")][0]
     assert call.on_response(parse_message(late), 2.0) == []
     assert call.state == "ended" and len(net.events) == n

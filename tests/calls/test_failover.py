@@ -2,9 +2,9 @@
 targets goes, as a new transaction, to the next one; a proxy whose address is not known yet
 fails the call at once. Two call layers on the virtual network, Timer B on the virtual clock."""
 
-from firmware.calls.manager import CallManager
-from firmware.sip.message import parse_message
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.useragent import UserAgent
 from tests.calls.vnet import VirtualNet
 
 A = ("127.0.0.1", 5070)

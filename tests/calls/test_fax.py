@@ -2,8 +2,8 @@
 to fax offers (RFC 3264 §6), between two tipring call layers on the virtual network and clock:
 every message really serialised, parsed and run through the transaction layer."""
 
-from firmware.media.sdp import parse as parse_sdp
-from firmware.sip.message import parse_message
+from tipring.firmware.media.sdp import parse as parse_sdp
+from tipring.firmware.sip.message import parse_message
 from tests.calls.test_call_flows import A, B, pair, _sent
 
 AUDIO_IMAGE = ("v=0\r\no=pbx 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

@@ -5,7 +5,7 @@ The call layer is wired as app.py wires it (tests/calls/ata.py) and fed raw data
 
 import pytest
 
-from firmware.sip.message import parse_message
+from tipring.firmware.sip.message import parse_message
 from tests.calls.ata import Ata, ATA, PROXY, STRANGER, SDP, USER, invite, request
 
 

@@ -5,12 +5,12 @@ S is a stranger. The clock moves only when a test says."""
 
 import pytest
 
-from firmware.calls.manager import CallManager
-from firmware.calls.mwi import MwiService, parse_message_summary
-from firmware.sip.auth import digest_response, parse_challenges
-from firmware.sip.dialog import Dialog
-from firmware.sip.message import Request, parse_message
-from firmware.sip.useragent import UserAgent, response_to
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.calls.mwi import MwiService, parse_message_summary
+from tipring.firmware.sip.auth import digest_response, parse_challenges
+from tipring.firmware.sip.dialog import Dialog
+from tipring.firmware.sip.message import Request, parse_message
+from tipring.firmware.sip.useragent import UserAgent, response_to
 from tests.calls.vnet import VirtualNet
 
 A = ("127.0.0.1", 5070)

@@ -1,7 +1,7 @@
 """Reliable provisional responses as callee (RFC 3262 §3), on the virtual network: tipring B
 called by tipring A whose INVITE carries `Require: 100rel`; A's own PRACK code answers."""
 
-from firmware.sip.message import parse_message
+from tipring.firmware.sip.message import parse_message
 from tests.calls.test_call_flows import A, B, pair
 
 

@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from firmware.sip.message import SipParseError, parse_message
+from tipring.firmware.sip.message import SipParseError, parse_message
 from tests.calls.ata import Ata, ATA, PROXY, STRANGER, USER, invite, request
 from tests.sip.test_message import _corpus, _mutate
 

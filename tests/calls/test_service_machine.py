@@ -1,5 +1,5 @@
-"""The per-line service machine (firmware/calls/services.py, issue #16 item 1) and its agreement
-with the FXS line table (firmware/line/fxs.py).
+"""The per-line service machine (tipring/firmware/calls/services.py, issue #16 item 1) and its agreement
+with the FXS line table (tipring/firmware/line/fxs.py).
 
 The table is checked on its own (every event the manager moves with is listed, every entry is
 used, every action exists), then real flows run with A's line 1 as a real `FxsLine` wired to
@@ -12,10 +12,10 @@ import inspect
 
 import pytest
 
-from firmware.calls import flash as flash_mod, manager as manager_mod
-from firmware.calls.services import LINE_STATES, STATES, TRANSITIONS, LineService
-from firmware.line import fxs
-from firmware.line.fxs import FxsLine
+from tipring.firmware.calls import flash as flash_mod, manager as manager_mod
+from tipring.firmware.calls.services import LINE_STATES, STATES, TRANSITIONS, LineService
+from tipring.firmware.line import fxs
+from tipring.firmware.line.fxs import FxsLine
 from tests.calls.test_services import A, B, C, Net, P
 from tests.calls.test_threeway import Bridge
 from tests.calls.vnet import VirtualNet
@@ -309,7 +309,7 @@ class DroppingBridge(Bridge):
         self.ua.handlers["REFER"] = self.on_refer
 
     def on_refer(self, req, tx, src, now):
-        from firmware.sip.dialog import make_response
+        from tipring.firmware.sip.dialog import make_response
         self.refers.append(req)
         return self.ua.send_response(make_response(req, self.refer_code), now)
 

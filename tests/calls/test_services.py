@@ -6,10 +6,10 @@ test_call_flows.py, plus a tiny stand-in for the proxy P: it relays requests by 
 of the Request-URI and responses by their Via, so every INVITE reaches a UA from its proxy
 (the ghost-call check holds) and the dialogs run UA to UA (no Record-Route)."""
 
-from firmware.calls.manager import CallManager
-from firmware.sip.dialog import new_request
-from firmware.sip.message import parse_message
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.sip.dialog import new_request
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.useragent import UserAgent
 from tests.calls.vnet import VirtualNet
 
 P = ("127.0.0.1", 5060)

@@ -1,13 +1,13 @@
-"""SRTP modes of a line in real call flows (line.N.srtp; firmware/media/sdp.py rule 6) between
+"""SRTP modes of a line in real call flows (line.N.srtp; tipring/firmware/media/sdp.py rule 6) between
 two tipring call layers on the virtual network of test_call_flows.py."""
 
 import os
 
-from firmware.calls.manager import CallManager
-from firmware.media.sdp import SdpSession, parse as parse_sdp
-from firmware.sip.dialog import make_response
-from firmware.sip.message import parse_message
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.media.sdp import SdpSession, parse as parse_sdp
+from tipring.firmware.sip.dialog import make_response
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.useragent import UserAgent
 from tests.calls.test_call_flows import A, B, Net, _sent, calls_of, line
 
 

@@ -81,7 +81,7 @@ class Bridge:
     200 with an SDP answer, answers BYE; enough to see who is sent to it."""
 
     def __init__(self, net, refuse=None):
-        from firmware.sip.useragent import UserAgent
+        from tipring.firmware.sip.useragent import UserAgent
         self.ua = UserAgent(*BRIDGE)
         self.invites = []
         self.refuse = refuse
@@ -91,7 +91,7 @@ class Bridge:
         net.users["conf"] = BRIDGE
 
     def on_invite(self, req, tx, src, now):
-        from firmware.sip.dialog import make_response
+        from tipring.firmware.sip.dialog import make_response
         self.invites.append(req)
         if self.refuse:
             return self.ua.send_response(make_response(req, self.refuse, to_tag="br%d" % len(self.invites)), now)
@@ -104,7 +104,7 @@ class Bridge:
                                                    content_type="application/sdp"), now)
 
     def on_bye(self, req, tx, src, now):
-        from firmware.sip.dialog import make_response
+        from tipring.firmware.sip.dialog import make_response
         return self.ua.send_response(make_response(req, 200), now)
 
 

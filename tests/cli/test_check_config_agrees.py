@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -60,7 +60,7 @@ FILES = {
 
 
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "firmware", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tipring", *args], cwd=ROOT, capture_output=True,
                           text=True, errors="replace", timeout=120, **kw)
 
 
@@ -87,7 +87,7 @@ def loop_is_running(control: str) -> None:
 def run_until_started(path: str):
     """`tipring run --config path`: (exit status, stdout events, stderr); a run that starts is
     stopped with SIGTERM once its `started` event is out."""
-    p = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", path, "--log-json", "-"],
+    p = subprocess.Popen([sys.executable, "-m", "tipring", "run", "--config", path, "--log-json", "-"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
     events = []
     try:

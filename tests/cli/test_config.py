@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 
 GOOD = """
 [board]
@@ -113,7 +113,7 @@ def test_hostport(addr, ok):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "tipring", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_check_config_cli_exit_codes(tmp_path):
@@ -141,7 +141,7 @@ def test_tls_transport_and_its_ca_file(tmp_path):
     assert config.load(write(tmp_path, GOOD, "plain.toml")).sip["tls_ca_file"] is None
     missing = GOOD.replace('transport = "udp"', 'transport = "tls"\ntls_ca_file = "%s"\ntls_verify = "yes"'
                            % (tmp_path / "gone.pem"))
-    r = subprocess.run([sys.executable, "-m", "firmware", "check-config", write(tmp_path, missing, "bad.toml")],
+    r = subprocess.run([sys.executable, "-m", "tipring", "check-config", write(tmp_path, missing, "bad.toml")],
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert "sip.tls_ca_file" in r.stderr + r.stdout and "no such file" in r.stderr + r.stdout
@@ -222,11 +222,11 @@ def test_check_config_says_srtp_needs_pylibsrtp_where_it_is_missing(tmp_path):
     a config error naming the package; srtp = "off" is fine there."""
     path = write(tmp_path, GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\nsrtp = "optional"'))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", path], capture_output=True,
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "tipring", "check-config", path], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 1 and "line.1.srtp" in r.stdout and "pylibsrtp" in r.stdout, r.stdout + r.stderr
     plain = write(tmp_path, GOOD, "plain.toml")
-    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", plain], capture_output=True,
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "tipring", "check-config", plain], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -263,12 +263,12 @@ def test_check_config_says_g722_needs_the_package_where_it_is_missing(tmp_path):
     path = write(tmp_path, GOOD.replace('caller_id = "bell202"',
                                         'caller_id = "bell202"\ncodecs = "g722,pcmu"'))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", path], capture_output=True,
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "tipring", "check-config", path], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 1 and "line.1.codecs" in r.stdout and "pip install g722" in r.stdout, \
         r.stdout + r.stderr
     plain = write(tmp_path, GOOD.replace('caller_id = "bell202"',
                                          'caller_id = "bell202"\ncodecs = "pcma,pcmu"'), "plain.toml")
-    r = subprocess.run([SYSTEM_PYTHON, "-m", "firmware", "check-config", plain], capture_output=True,
+    r = subprocess.run([SYSTEM_PYTHON, "-m", "tipring", "check-config", plain], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 
 BASE = {"line": [{"port": 1, "user": "1001", "registrar": "pbx.example.net"}]}
 
@@ -59,6 +59,6 @@ def test_check_config_names_the_dns_keys(tmp_path):
     p = tmp_path / "t.toml"
     p.write_text('[sip]\ndns_servers = ["resolver.example"]\ndns_timeout_s = 60\n'
                  '[[line]]\nport = 1\nuser = "1001"\nregistrar = "pbx.example.net"\n')
-    r = subprocess.run([sys.executable, "-m", "firmware", "check-config", str(p)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "tipring", "check-config", str(p)], capture_output=True, text=True)
     assert r.returncode != 0
     assert "sip.dns_servers" in r.stdout + r.stderr and "sip.dns_timeout_s" in r.stdout + r.stderr

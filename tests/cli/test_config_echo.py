@@ -2,7 +2,7 @@
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 from tests.cli.test_config import GOOD, write
 
 

@@ -5,7 +5,7 @@ import wave
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 from tests.cli.test_config import GOOD, write
 
 

@@ -6,7 +6,7 @@ import sys
 
 
 def test_demo_call_works_both_ways_and_draws_the_ladder():
-    r = subprocess.run([sys.executable, "-m", "firmware", "demo"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "tipring", "demo"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     out = r.stdout
     assert "hears dial tone [350, 440]" in out

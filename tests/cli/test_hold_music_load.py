@@ -1,11 +1,11 @@
-"""The app reads each line's hold music once at load (firmware/app.py `_load_hold_music`): a
+"""The app reads each line's hold music once at load (tipring/firmware/app.py `_load_hold_music`): a
 WAV's samples, the tone; a file that went bad after the config check is one `error` event and
 silence for that line, never a traceback."""
 
 import os
 
-from firmware import config
-from firmware.app import Firmware
+from tipring.firmware import config
+from tipring.firmware.app import Firmware
 from tests.cli.test_config import GOOD, write
 from tests.cli.test_config_hold_music import wav, with_music
 

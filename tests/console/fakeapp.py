@@ -1,12 +1,12 @@
 """A small stand-in for the firmware's `app` facade (docs/console-app-api.md) for console tests.
 
-It runs over a real `firmware.config.Config` and a real `EventLog`; calls, lines and SIP history
+It runs over a real `tipring.firmware.config.Config` and a real `EventLog`; calls, lines and SIP history
 are plain data the test sets. `apply_config` applies everything live except `sip.bind`,
 `sip.transport`, `board.kind` and `console.listen`, which it says take effect after reboot.
 """
 
-from firmware import config
-from firmware.eventlog import EventLog
+from tipring.firmware import config
+from tipring.firmware.eventlog import EventLog
 
 REBOOT_KEYS = (("sip", "bind"), ("sip", "transport"), ("board", "kind"), ("console", "listen"))
 

@@ -3,7 +3,7 @@ until the expected text arrives (a deadline timer keeps a broken test from hangi
 
 import os
 
-from firmware.loop.loop import EventLoop
+from tipring.firmware.loop.loop import EventLoop
 
 
 class DeadlineExceeded(AssertionError):

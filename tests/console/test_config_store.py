@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from firmware import config
-from firmware.config_store import (check_password, hash_password, load_with_fallback, remove_saved,
+from tipring.firmware import config
+from tipring.firmware.config_store import (check_password, hash_password, load_with_fallback, remove_saved,
                                    save_config)
 
 

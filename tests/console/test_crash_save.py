@@ -13,8 +13,8 @@ import signal
 import stat
 import time
 
-from firmware import config
-from firmware.config_store import save_config
+from tipring.firmware import config
+from tipring.firmware.config_store import save_config
 
 KILLS = 500          # target number of kills
 BUDGET_S = 40.0      # wall-clock bound for the whole test (the loop stops early if reached)

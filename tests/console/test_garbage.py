@@ -9,11 +9,11 @@ import tty
 
 import pytest
 
-from firmware.config_store import save_config
-from firmware.console.server import ConsoleServer
-from firmware.console.shell import Shell
-from firmware.console.telnet import SB_LIMIT
-from firmware.loop.loop import EventLoop
+from tipring.firmware.config_store import save_config
+from tipring.firmware.console.server import ConsoleServer
+from tipring.firmware.console.shell import Shell
+from tipring.firmware.console.telnet import SB_LIMIT
+from tipring.firmware.loop.loop import EventLoop
 from tests.console.fakeapp import FakeApp
 from tests.console.helpers import Human
 

@@ -1,6 +1,6 @@
 """The SIP ladder: columns per party, arrows per message, on a realistic history."""
 
-from firmware.console.ladder import exchanges, pick, render_ladder, summary_text
+from tipring.firmware.console.ladder import exchanges, pick, render_ladder, summary_text
 from tests.console.fakeapp import HISTORY
 
 REGISTER_CHART = """\

@@ -2,7 +2,7 @@
 
 import pytest
 
-from firmware.console.lineedit import LineEditor
+from tipring.firmware.console.lineedit import LineEditor
 
 
 def run(data: bytes, whole: bool = True, **kw):

@@ -10,10 +10,10 @@ import tty
 import pytest
 import serial
 
-from firmware import config
-from firmware.config_store import save_config
-from firmware.console.server import ConsoleServer
-from firmware.loop.loop import EventLoop
+from tipring.firmware import config
+from tipring.firmware.config_store import save_config
+from tipring.firmware.console.server import ConsoleServer
+from tipring.firmware.loop.loop import EventLoop
 from tests.console.fakeapp import FakeApp
 from tests.console.helpers import Human, run_until_exit
 
@@ -169,7 +169,7 @@ def test_tipring_console_connects_to_a_device_path():
     loop = EventLoop()
     app = FakeApp()
     server = ConsoleServer(loop, app, "pty")
-    proc = subprocess.Popen([sys.executable, "-m", "firmware", "console", "--connect", server.address],
+    proc = subprocess.Popen([sys.executable, "-m", "tipring", "console", "--connect", server.address],
                             cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         proc.stdin.write(b"show calls\n")

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from firmware import config
-from firmware.config_store import Saver, save_config
-from firmware.console.shell import PROMPT, Shell
-from firmware.loop.loop import EventLoop
+from tipring.firmware import config
+from tipring.firmware.config_store import Saver, save_config
+from tipring.firmware.console.shell import PROMPT, Shell
+from tipring.firmware.loop.loop import EventLoop
 from tests.console.fakeapp import FakeApp
 
 LOOP_TICKS = 5          # timer runs the loop must get through while one fsync holds the disk

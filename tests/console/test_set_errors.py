@@ -4,9 +4,9 @@ that do not exist, missing values, quotes. Then what does work with quotes and t
 
 import pytest
 
-from firmware import config
+from tipring.firmware import config
 from tests.console.fakeapp import FakeApp
-from firmware.console.shell import PROMPT, Shell
+from tipring.firmware.console.shell import PROMPT, Shell
 
 
 def session():

@@ -3,11 +3,11 @@ login, trace, confirmations; inline (no loop) except where timers matter."""
 
 import pytest
 
-from firmware import config
-from firmware.config_store import hash_password, save_config
-from firmware.console.shell import PROMPT, Shell
-from firmware.loop.clock import VirtualClock
-from firmware.loop.loop import EventLoop
+from tipring.firmware import config
+from tipring.firmware.config_store import hash_password, save_config
+from tipring.firmware.console.shell import PROMPT, Shell
+from tipring.firmware.loop.clock import VirtualClock
+from tipring.firmware.loop.loop import EventLoop
 from tests.console.fakeapp import FakeApp
 
 
@@ -366,7 +366,7 @@ def test_fallback_warning_is_loud_in_banner_and_status():
 
 
 def test_login_guard_doubles_the_delay_and_resets_on_success():
-    from firmware.console.shell import LoginGuard
+    from tipring.firmware.console.shell import LoginGuard
     g = LoginGuard(tries=3, first_delay=5, max_delay=12)
     assert [g.failed(0.0) for _ in range(3)] == [0, 0, 5]
     assert g.wait(1.0) == 4.0 and g.wait(5.0) == 0
@@ -377,7 +377,7 @@ def test_login_guard_doubles_the_delay_and_resets_on_success():
 
 
 def test_a_new_session_does_not_reset_the_wrong_password_count():
-    from firmware.console.shell import LoginGuard
+    from tipring.firmware.console.shell import LoginGuard
     app = FakeApp()
     app.config = config.set_value(app.config, "console.password_hash", hash_password("abcdef", 1000))
     guard = LoginGuard()

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from firmware import config
-from firmware.config_store import hash_password
-from firmware.console import client
-from firmware.console.server import ConsoleServer, is_loopback
-from firmware.loop.loop import EventLoop
+from tipring.firmware import config
+from tipring.firmware.config_store import hash_password
+from tipring.firmware.console import client
+from tipring.firmware.console.server import ConsoleServer, is_loopback
+from tipring.firmware.loop.loop import EventLoop
 from tests.console.fakeapp import FakeApp
 from tests.console.helpers import Human, run_until_exit
 
@@ -168,7 +168,7 @@ def test_client_cannot_connect_says_so(capsys):
 def test_tipring_console_connect_relays_a_script(loop):
     app = FakeApp()
     server = ConsoleServer(loop, app, "tcp:127.0.0.1:0")
-    proc = subprocess.Popen([sys.executable, "-m", "firmware", "console", "--connect", server.address],
+    proc = subprocess.Popen([sys.executable, "-m", "tipring", "console", "--connect", server.address],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(b"set line.1.expires 600\nshow calls\nexit\n")
     proc.stdin.close()
@@ -197,7 +197,7 @@ def test_tipring_console_from_a_terminal_is_raw_and_ctrl_bracket_quits(loop):
     app = FakeApp()
     server = ConsoleServer(loop, app, "tcp:127.0.0.1:0")
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "firmware", "console", "--connect", server.address],
+    proc = subprocess.Popen([sys.executable, "-m", "tipring", "console", "--connect", server.address],
                             cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)
     term = Human(loop, master)

@@ -3,8 +3,8 @@ alone and through the line editor; an unfinished subnegotiation never holds the 
 
 import pytest
 
-from firmware.console.lineedit import LineEditor
-from firmware.console.telnet import SB_LIMIT, TRANSITIONS, TelnetFilter, byte_class
+from tipring.firmware.console.lineedit import LineEditor
+from tipring.firmware.console.telnet import SB_LIMIT, TRANSITIONS, TelnetFilter, byte_class
 
 IAC, SB, SE, WILL, DO = b"\xff", b"\xfa", b"\xf0", b"\xfb", b"\xfd"
 

@@ -6,8 +6,8 @@ import pytest
 
 from tests.dsp.dsp_ref import ADSI_CLASS, ADSI_CLIP, ADSI_CLIP_DTMF, dft_power, frames, pcm, \
     silence, spandsp, spandsp_adsi_rx, spandsp_adsi_tx, to_samples
-from firmware.dsp import callerid as cid
-from firmware.dsp import fsk
+from tipring.firmware.dsp import callerid as cid
+from tipring.firmware.dsp import fsk
 
 needs_spandsp = pytest.mark.skipif(spandsp() is None, reason="libspandsp2 not installed")
 

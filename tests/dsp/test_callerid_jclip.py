@@ -1,10 +1,10 @@
-"""JCLIP (NTT "Number Display") frames and bursts: firmware/dsp/callerid.py against spandsp's
+"""JCLIP (NTT "Number Display") frames and bursts: tipring/firmware/dsp/callerid.py against spandsp's
 own ADSI_STANDARD_JCLIP transmitter and receiver (adsi.c), both ways, and the defects a
 receiver must refuse."""
 
 import pytest
 
-from firmware.dsp import callerid as cid
+from tipring.firmware.dsp import callerid as cid
 from tests.dsp.dsp_ref import spandsp, spandsp_adsi_rx, spandsp_adsi_tx
 
 ADSI_JCLIP = 4

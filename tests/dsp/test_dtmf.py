@@ -8,8 +8,8 @@ import pytest
 
 from tests.dsp.dsp_ref import ALL_DIGITS, dual, frames, make_speech, pcm, silence, spandsp, \
     spandsp_dtmf_rx, spandsp_dtmf_tx
-from firmware.dsp import dtmf
-from firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
+from tipring.firmware.dsp import dtmf
+from tipring.firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 
 ALIGN = (0, 23, 61, 80, 117, 143)          # samples of lead-in beyond one silent frame
 

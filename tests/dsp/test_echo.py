@@ -1,4 +1,4 @@
-"""The line echo canceller (firmware/dsp/echo.py) on a simulated hybrid: far-end speech
+"""The line echo canceller (tipring/firmware/dsp/echo.py) on a simulated hybrid: far-end speech
 (espeak-ng) through a 16 ms echo path at -6 dB ERL plus near-end noise at -55 dBm0; ERLE after
 1 s, double talk at the same level, recovery after it; the G.164 disable switch."""
 
@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from firmware.dsp import echo
+from tipring.firmware.dsp import echo
 from tests.dsp import dsp_ref as R
 
 pytestmark = pytest.mark.skipif(echo.available() is not None, reason="libspeexdsp not installed")

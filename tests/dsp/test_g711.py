@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from firmware.dsp import g711
+from tipring.firmware.dsp import g711
 
 ALL_PCM = array.array("h", range(-32768, 32768)).tobytes()
 ALL_CODES = bytes(range(256))
@@ -80,4 +80,4 @@ def test_import_is_silent_about_audioop_deprecation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         importlib.reload(g711)
-    assert sys.modules["firmware.dsp.g711"] is g711
+    assert sys.modules["tipring.firmware.dsp.g711"] is g711

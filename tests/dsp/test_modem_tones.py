@@ -1,4 +1,4 @@
-"""Fax/modem connect tones (firmware/dsp/modem_tones.py) against spandsp's own generator and
+"""Fax/modem connect tones (tipring/firmware/dsp/modem_tones.py) against spandsp's own generator and
 detector: CED/ANS, ANS/PR, ANSam, ANSam/PR and CNG found at -30 dBm0 and below, each reported
 once with the right kind and phase reversals; speech (espeak-ng, 9 voices) never."""
 
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from firmware.dsp.modem_tones import ModemToneDetector
-from firmware.dsp.pcm import frames
+from tipring.firmware.dsp.modem_tones import ModemToneDetector
+from tipring.firmware.dsp.pcm import frames
 from tests.dsp import dsp_ref as R
 
 pytestmark = pytest.mark.skipif(R.spandsp() is None, reason="libspandsp not installed (tools/setup --test)")

@@ -5,9 +5,9 @@ import math
 import pytest
 
 from tests.dsp.dsp_ref import amp, dft_power, envelope_parts, to_samples, zero_crossing_hz
-from firmware.dsp import tone_plans
-from firmware.dsp.classify import ToneClassifier, spectral_peaks
-from firmware.dsp.tones import RAMP, ToneGenerator, cadence_of
+from tipring.firmware.dsp import tone_plans
+from tipring.firmware.dsp.classify import ToneClassifier, spectral_peaks
+from tipring.firmware.dsp.tones import RAMP, ToneGenerator, cadence_of
 
 CASES = [(c, n) for c in tone_plans.COUNTRIES for n in tone_plans.TONE_NAMES]
 
@@ -177,8 +177,8 @@ def test_classifier_silence_other_and_speech(tmp_path):
     for _ in range(60):
         clf.feed(bytes(320))
     assert clf.tone == "silence"
-    from firmware.dsp.pcm import to_pcm
-    from firmware.dsp.tones import sine_mix
+    from tipring.firmware.dsp.pcm import to_pcm
+    from tipring.firmware.dsp.tones import sine_mix
     b = to_pcm(sine_mix([1000], [-10], 8000 * 2))
     for i in range(0, len(b), 320):
         clf.feed(b[i:i + 320])
@@ -197,14 +197,14 @@ def test_classifier_silence_other_and_speech(tmp_path):
 
 
 def test_spectral_peaks_resolves_close_pair():
-    from firmware.dsp.tones import sine_mix
+    from tipring.firmware.dsp.tones import sine_mix
     x = [int(v) for v in sine_mix([413, 438], [-13, -13], 1600)]
     fs = sorted(f for f, _a in spectral_peaks(x))
     assert len(fs) == 2 and abs(fs[0] - 413) < 2 and abs(fs[1] - 438) < 2
 
 
 def test_classifier_pure_python_path_agrees(monkeypatch):
-    from firmware.dsp import classify
+    from tipring.firmware.dsp import classify
     for name in ("busy", "ringback"):
         results = []
         for pure in (False, True):

@@ -1,4 +1,4 @@
-"""hal/audio.py against real ALSA PCMs (alsa-lib `file`/`null` plugins via a test config),
+"""tipring/hal/audio.py against real ALSA PCMs (alsa-lib `file`/`null` plugins via a test config),
 plus fake PCMs for the xrun / EAGAIN / error paths those plugins never produce.
 
 ALSA_CONFIG_PATH is set per test with monkeypatch: alsa-lib re-reads its file list on each
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from hal.audio import EPIPE, FRAME_BYTES, AlsaLine
+from tipring.hal.audio import EPIPE, FRAME_BYTES, AlsaLine
 
 alsaaudio = pytest.importorskip("alsaaudio")
 
@@ -38,7 +38,7 @@ def pcm_files(tmp_path, monkeypatch):
 
 
 def pump(line, out_frames, want_in, timeout=5.0):
-    """A poll loop like firmware/loop's: capture paces playback, one frame each."""
+    """A poll loop like tipring/firmware/loop's: capture paces playback, one frame each."""
     poller = select.poll()
     for fd, mask in line.polldescriptors():
         poller.register(fd, mask)
@@ -109,7 +109,7 @@ def test_missing_device_raises_at_open(pcm_files):
 FRESH = r"""
 import select, sys
 sys.path.insert(0, ROOT)
-from hal.audio import AlsaLine
+from tipring.hal.audio import AlsaLine
 line = AlsaLine("tipring")
 src = open(CAP, "rb").read()
 got = bytearray()

@@ -1,7 +1,7 @@
 """board/: every shipped board loads; a wrong file gets every problem named at once."""
 import pytest
 
-from board import BoardError, list_boards, load_board, validate_board
+from tipring.board import BoardError, list_boards, load_board, validate_board
 
 SHIPPED = ["ag1171-2line", "ag1171-usb", "i2s-codec", "sim"]
 

@@ -1,11 +1,11 @@
-"""hal/hook.py on gpiozero's MockFactory, feeding firmware/line/hook.py like the loop does."""
+"""tipring/hal/hook.py on gpiozero's MockFactory, feeding tipring/firmware/line/hook.py like the loop does."""
 import threading
 
 import pytest
 
-from firmware.line.hook import HookDecoder
-from firmware.line.pulse import digit_to_pulses
-from hal.hook import HookSwitch
+from tipring.firmware.line.hook import HookDecoder
+from tipring.firmware.line.pulse import digit_to_pulses
+from tipring.hal.hook import HookSwitch
 
 SHK = 27
 

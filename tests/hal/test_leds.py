@@ -1,9 +1,9 @@
-"""hal/leds.py: status LEDs on mock pins, reset button timing on virtual time."""
+"""tipring/hal/leds.py: status LEDs on mock pins, reset button timing on virtual time."""
 import time
 
 import pytest
 
-from hal.leds import PATTERNS, ResetButton, StatusLeds
+from tipring.hal.leds import PATTERNS, ResetButton, StatusLeds
 
 PINS = dict(power=5, registered=6, line_in_use=13, fault=19)
 BUTTON = 26

@@ -1,15 +1,15 @@
-"""hal/line.py: devices built from the shipped board files; and one line driven end to end
-through the real event loop (firmware/loop) on a virtual clock shared with the mock pins."""
+"""tipring/hal/line.py: devices built from the shipped board files; and one line driven end to end
+through the real event loop (tipring/firmware/loop) on a virtual clock shared with the mock pins."""
 import pytest
 import gpiozero.pins.mock as gmock
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from board import load_board
-from firmware.line.hook import HookDecoder
-from firmware.line.ring_cadence import ring_plan
-from hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
-from hal.slic import SlicPower
+from tipring.board import load_board
+from tipring.firmware.line.hook import HookDecoder
+from tipring.firmware.line.ring_cadence import ring_plan
+from tipring.hal.line import LineHardware, open_leds, open_reset_button, pin_factory_for
+from tipring.hal.slic import SlicPower
 from tests.hal.conftest import pin_edges
 
 
@@ -63,11 +63,11 @@ def test_slic_power(factory):
     low.close()
 
 
-# -- end to end through firmware/loop ----------------------------------------------------
+# -- end to end through tipring/firmware/loop ----------------------------------------------------
 
 def test_ring_answer_dial_hang_up_in_the_event_loop(monkeypatch):
-    from firmware.loop.clock import VirtualClock
-    from firmware.loop.loop import EventLoop
+    from tipring.firmware.loop.clock import VirtualClock
+    from tipring.firmware.loop.loop import EventLoop
 
     vclock = VirtualClock(100.0)
     monkeypatch.setattr(gmock, "monotonic", vclock.now)    # pins and loop share one clock

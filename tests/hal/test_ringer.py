@@ -1,10 +1,10 @@
-"""hal/ringer.py: RM and F/R edges as gpiozero's mock pins record them, on virtual time."""
+"""tipring/hal/ringer.py: RM and F/R edges as gpiozero's mock pins record them, on virtual time."""
 import pytest
 
-from firmware.line.hook import HookDecoder
-from firmware.line.ring_cadence import CADENCES, ring_plan
-from hal.hook import HookSwitch
-from hal.ringer import Ringer
+from tipring.firmware.line.hook import HookDecoder
+from tipring.firmware.line.ring_cadence import CADENCES, ring_plan
+from tipring.hal.hook import HookSwitch
+from tipring.hal.ringer import Ringer
 from tests.hal.conftest import pin_edges
 
 RM, FR, SHK = 17, 12, 27

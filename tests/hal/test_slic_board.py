@@ -11,8 +11,8 @@ import struct
 
 import pytest
 
-from firmware.config import validate
-from firmware.app import Firmware
+from tipring.firmware.config import validate
+from tipring.firmware.app import Firmware
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONF = os.path.join(HERE, "alsa", "asound-test.conf")
@@ -29,7 +29,7 @@ def power(samples, f, rate=8000):
 
 @pytest.fixture
 def slic_board(tmp_path, monkeypatch):
-    with open(os.path.join(ROOT, "board", "ag1171-usb.toml")) as f:
+    with open(os.path.join(ROOT, "tipring", "board", "ag1171-usb.toml")) as f:
         text = f.read()
     text = text.replace('pin_factory = "default"', 'pin_factory = "mock"')
     text = text.replace('device = "plughw:CARD=Device,DEV=0"', 'device = "tipring"')

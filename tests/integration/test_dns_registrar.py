@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from firmware.app import Firmware
-from firmware.config import validate
+from tipring.firmware.app import Firmware
+from tipring.firmware.config import validate
 from tests.peers.dns_server import DnsServer
 from tests.peers.firmware import RunningFirmware
 from tests.peers.handset import Handset

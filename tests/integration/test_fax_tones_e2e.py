@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from board.sim.handset import write_wav
+from tipring.board.sim.handset import write_wav
 from tests.dsp import dsp_ref as R
 from tests.peers.baresip import BaresipPhone
 from tests.peers.firmware import RunningFirmware, sim_line_config

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from board.sim.handset import read_wav, write_wav
+from tipring.board.sim.handset import read_wav, write_wav
 from tests.dsp import dsp_ref as R
 from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset

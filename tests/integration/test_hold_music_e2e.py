@@ -1,4 +1,4 @@
-"""Music on hold end to end (line.N.hold_music, firmware/media/moh.py): tipring on the sim
+"""Music on hold end to end (line.N.hold_music, tipring/firmware/media/moh.py): tipring on the sim
 board behind a real Kamailio, baresip B (1002, 700 Hz). The handset (saying 1000 Hz) talks to
 B and flashes: B is held (sendonly) and what tipring sends B over RTP (read off loopback by the
 RTP tap) is the line's hold music: the comfort tone's two notes, or the WAV file's audio, never

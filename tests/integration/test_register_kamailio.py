@@ -100,8 +100,8 @@ def test_a_changed_account_de_registers_the_old_registration_and_it_leaves_the_u
     registers and is the line's only registration TU."""
     import threading
 
-    from firmware import config as config_mod
-    from firmware.app import Firmware
+    from tipring.firmware import config as config_mod
+    from tipring.firmware.app import Firmware
 
     raw = config(kam, free_port(), expires=60)
     raw["sip"]["nat_keepalive_s"] = 15          # a monitor TU beside each registration

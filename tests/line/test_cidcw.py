@@ -1,14 +1,14 @@
 """Caller ID on call waiting (GR-30-CORE Type II): the FxsLine's ("cidcw", caller_id) output on
-virtual time, and `firmware/line/cidcw.py`'s CidcwSender frame by frame with real DSP (the ACK is
+virtual time, and `tipring/firmware/line/cidcw.py`'s CidcwSender frame by frame with real DSP (the ACK is
 real DTMF through the real detector; the CAS and FSK are checked on the PCM)."""
 import array
 
-from firmware.dsp.callerid import CallerIDReceiver, alert_tone, fsk_burst, mdmf
-from firmware.dsp.classify import tone_shares
-from firmware.dsp.dtmf import generate
-from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
-from firmware.line.cidcw import CidcwSender
-from firmware.line.fxs import FxsLine
+from tipring.firmware.dsp.callerid import CallerIDReceiver, alert_tone, fsk_burst, mdmf
+from tipring.firmware.dsp.classify import tone_shares
+from tipring.firmware.dsp.dtmf import generate
+from tipring.firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
+from tipring.firmware.line.cidcw import CidcwSender
+from tipring.firmware.line.fxs import FxsLine
 
 CID = {"number": "3004", "name": "CAROL"}
 

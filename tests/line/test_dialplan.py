@@ -1,11 +1,11 @@
-"""SPA dial plans (firmware/line/dialplan.py): the default plan, rewrites, bars, timer
+"""SPA dial plans (tipring/firmware/line/dialplan.py): the default plan, rewrites, bars, timer
 overrides, hotline/warmline, `#` as send, tie-breaking, syntax errors, and fuzzing."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.line.dialplan import (
+from tipring.firmware.line.dialplan import (
     DEFAULT_PLAN, KEYS, DialPlan, DialPlanError, Verdict, on_timeout,
 )
 

@@ -1,9 +1,9 @@
-"""firmware/line/features.py: the feature-code table, its parser and the line's feature state."""
+"""tipring/firmware/line/features.py: the feature-code table, its parser and the line's feature state."""
 import pytest
 
-from firmware import config
-from firmware.line.dialplan import DialPlan
-from firmware.line.features import (CONFIG_KEYS, DEFAULT_CODES, FEATURES, FeatureCodes,
+from tipring.firmware import config
+from tipring.firmware.line.dialplan import DialPlan
+from tipring.firmware.line.features import (CONFIG_KEYS, DEFAULT_CODES, FEATURES, FeatureCodes,
                                     LineFeatures, Parse, parse_overrides)
 
 PLAN = DialPlan("(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)")

@@ -1,9 +1,9 @@
-"""firmware/line/fxs.py: the FXS line's transition table, on virtual time (no loop, no pins)."""
+"""tipring/firmware/line/fxs.py: the FXS line's transition table, on virtual time (no loop, no pins)."""
 import pytest
 
-from firmware.line.fxs import STATES, TRANSITIONS, FxsLine
-from firmware.line.hook import HookDecoder
-from firmware.line.pulse import digit_to_pulses
+from tipring.firmware.line.fxs import STATES, TRANSITIONS, FxsLine
+from tipring.firmware.line.hook import HookDecoder
+from tipring.firmware.line.pulse import digit_to_pulses
 
 PLAN = "(*xx|[3469]11|0|00|[2-9]xxx|1xxx|xx.)"
 
@@ -268,7 +268,7 @@ def test_rotary_digits_through_the_hook_decoder():
 
 # -- feature codes (FLOWS §11) -----------------------------------------------------------------
 
-from firmware.line.features import DEFAULT_CODES, LineFeatures  # noqa: E402
+from tipring.firmware.line.features import DEFAULT_CODES, LineFeatures  # noqa: E402
 
 FPLAN = "(*xx|[2-9]xxx|1xxx)"
 

@@ -1,9 +1,9 @@
-"""firmware/line/hook.py properties (hypothesis), beyond the fixed cases in
+"""tipring/firmware/line/hook.py properties (hypothesis), beyond the fixed cases in
 tests/portable/test_line_portable.py (which pytest collects too)."""
 from hypothesis import given, settings, strategies as st
 
-from firmware.line.hook import HookDecoder
-from firmware.line.pulse import digit_to_pulses
+from tipring.firmware.line.hook import HookDecoder
+from tipring.firmware.line.pulse import digit_to_pulses
 
 T0 = 1000.0
 

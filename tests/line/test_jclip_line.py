@@ -1,10 +1,10 @@
-"""JCLIP on the line layer, on virtual time: firmware/line/fxs.py's "car" and "cid_offhook"
-states and firmware/line/jclip.py's data (NTT "Number Display": CAR, the phone's primary
+"""JCLIP on the line layer, on virtual time: tipring/firmware/line/fxs.py's "car" and "cid_offhook"
+states and tipring/firmware/line/jclip.py's data (NTT "Number Display": CAR, the phone's primary
 response, the V.23 frame off-hook, the phone on-hook, then ringing)."""
 
-from firmware.dsp import callerid as cidmod
-from firmware.line import jclip
-from firmware.line.fxs import CAR_TIMEOUT, JCLIP_ONHOOK_TIMEOUT, FxsLine
+from tipring.firmware.dsp import callerid as cidmod
+from tipring.firmware.line import jclip
+from tipring.firmware.line.fxs import CAR_TIMEOUT, JCLIP_ONHOOK_TIMEOUT, FxsLine
 
 CID = {"number": "0312345678", "name": "Tanaka"}
 

@@ -1,8 +1,8 @@
-"""firmware/line/ring_cadence.py: the schedule as a function of time (hypothesis)."""
+"""tipring/firmware/line/ring_cadence.py: the schedule as a function of time (hypothesis)."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from firmware.line.ring_cadence import CADENCES, DISTINCTIVE, RingSchedule, check_cadence
+from tipring.firmware.line.ring_cadence import CADENCES, DISTINCTIVE, RingSchedule, check_cadence
 
 
 @settings(max_examples=100, deadline=None)

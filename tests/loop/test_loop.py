@@ -4,8 +4,8 @@ import os
 import socket
 import threading
 
-from firmware.loop import EventLoop, VirtualClock
-from firmware.loop.udp import UdpEndpoint
+from tipring.firmware.loop import EventLoop, VirtualClock
+from tipring.firmware.loop.udp import UdpEndpoint
 
 
 def test_virtual_clock_jumps_to_next_timer_without_sleeping():

@@ -1,4 +1,4 @@
-"""The DNS client (firmware/loop/resolver.py) against a real DNS server on loopback.
+"""The DNS client (tipring/firmware/loop/resolver.py) against a real DNS server on loopback.
 
 The server (tests/peers/dns_server.py) is authoritative for a small test zone on a free UDP
 port of 127.0.0.1 and counts the queries it receives; the cache runs on a `VirtualClock` so a
@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from firmware.loop import EventLoop
-from firmware.loop.clock import VirtualClock
-from firmware.loop.resolver import DnsResolver, parse_server
+from tipring.firmware.loop import EventLoop
+from tipring.firmware.loop.clock import VirtualClock
+from tipring.firmware.loop.resolver import DnsResolver, parse_server
 from tests.peers.dns_server import DnsServer
 
 ZONE = {

@@ -1,4 +1,4 @@
-"""SIP over TCP and TLS on the event loop (firmware/loop/tcp.py) against real sockets on
+"""SIP over TCP and TLS on the event loop (tipring/firmware/loop/tcp.py) against real sockets on
 loopback: plain Python sockets for the far end, and Python's own TLS server (in a thread, with a
 certificate the test makes with openssl) for TLS."""
 
@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from firmware.loop import EventLoop
-from firmware.loop import tcp
-from firmware.loop.tcp import StreamTransport, tls_client_context
+from tipring.firmware.loop import EventLoop
+from tipring.firmware.loop import tcp
+from tipring.firmware.loop.tcp import StreamTransport, tls_client_context
 from tests.peers import certs
 
 OPTIONS = (b"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK%s\r\n"

@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 
-from firmware.loop import EventLoop
-from firmware.loop.tcp import StreamTransport, MAX_MESSAGE
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.loop import EventLoop
+from tipring.firmware.loop.tcp import StreamTransport, MAX_MESSAGE
+from tipring.firmware.sip.useragent import UserAgent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLACES = [os.path.join(ROOT, "tests", "data", "protos-c07-sip", "c07-sip-r2-testcases.zip"),

@@ -1,4 +1,4 @@
-"""G.722 (firmware/media/g722.py): coding through libg722, the 8 kHz line against 16 kHz
+"""G.722 (tipring/firmware/media/g722.py): coding through libg722, the 8 kHz line against 16 kHz
 wideband peers, the RFC 3551 §4.5.2 clock-rate quirk in SDP and in the stream's timestamps,
 and the line's codec preference in offer/answer with fallback to G.711."""
 
@@ -11,10 +11,10 @@ pytest.importorskip("G722")
 
 import G722  # noqa: E402  (the library directly, standing in for a 16 kHz wideband peer)
 
-from firmware.media import g722  # noqa: E402
-from firmware.media.rtp import RtpPacket  # noqa: E402
-from firmware.media.sdp import NoCommonCodec, SdpSession, parse  # noqa: E402
-from firmware.media.stream import MediaStream  # noqa: E402
+from tipring.firmware.media import g722  # noqa: E402
+from tipring.firmware.media.rtp import RtpPacket  # noqa: E402
+from tipring.firmware.media.sdp import NoCommonCodec, SdpSession, parse  # noqa: E402
+from tipring.firmware.media.stream import MediaStream  # noqa: E402
 
 from tests.media.test_stream import A, B, dominant, goertzel, sine_source, talk  # noqa: E402
 

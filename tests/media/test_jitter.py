@@ -1,4 +1,4 @@
-"""Adaptive jitter buffer and concealment (firmware/media/jitter.py) on virtual time.
+"""Adaptive jitter buffer and concealment (tipring/firmware/media/jitter.py) on virtual time.
 
 A sans-IO relay delays each packet by a base plus random jitter, drops, duplicates and thereby
 reorders; the capture clock calls `get` every 20 ms. Nothing here reads a wall clock.
@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from firmware.media.jitter import Concealer, JitterBuffer
+from tipring.firmware.media.jitter import Concealer, JitterBuffer
 
 FRAME = 160
 TICK = 0.02

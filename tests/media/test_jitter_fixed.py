@@ -1,11 +1,11 @@
-"""The jitter buffer's fixed mode for fax/modem pass-through (firmware/media/jitter.py, `fix`).
+"""The jitter buffer's fixed mode for fax/modem pass-through (tipring/firmware/media/jitter.py, `fix`).
 
 Same virtual relay as test_jitter.py: packets delayed by a base plus jitter, dropped, late; the
 capture clock calls `get` every 20 ms. After `fix`, the playout point never moves for the
 depth: no frame dropped or stretched whatever the jitter or clock skew, losses concealed in place.
 """
 
-from firmware.media.jitter import JitterBuffer
+from tipring.firmware.media.jitter import JitterBuffer
 from tests.media.test_jitter import FRAME, Relay, run, tag_of
 
 

@@ -1,4 +1,4 @@
-"""3-way conference mixing (firmware/media/mixer.py)."""
+"""3-way conference mixing (tipring/firmware/media/mixer.py)."""
 
 import array
 import math
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.media import mixer
-from firmware.media.mixer import Conference, add, add_pure, mix, mix3
+from tipring.firmware.media import mixer
+from tipring.firmware.media.mixer import Conference, add, add_pure, mix, mix3
 
 
 def frame(values):

@@ -1,11 +1,11 @@
-"""Music on hold source (firmware/media/moh.py): the looped file and the comfort tone."""
+"""Music on hold source (tipring/firmware/media/moh.py): the looped file and the comfort tone."""
 
 import array
 
 import pytest
 
-from firmware.dsp.classify import level_dbm0, spectral_peaks
-from firmware.media.moh import HoldMusic
+from tipring.firmware.dsp.classify import level_dbm0, spectral_peaks
+from tipring.firmware.media.moh import HoldMusic
 
 
 def test_a_file_loops_seamlessly_across_its_end():

@@ -1,4 +1,4 @@
-"""The media router (firmware/media/routing.py) without sockets: real `Call`s of a real
+"""The media router (tipring/firmware/media/routing.py) without sockets: real `Call`s of a real
 `UserAgent` whose plans point at real far-end `MediaStream`s; what the router says to send goes
 to the far end it is addressed to, what a far end sends comes back through `packet`. Checked:
 the three-way mix, what a held party hears (silence, the hold music from its start at each
@@ -7,14 +7,14 @@ hold), a held call kept alive and sent the music while the handset talks in a se
 
 import array
 
-from firmware.calls.call import Call
-from firmware.dsp.g711 import ulaw2lin
-from firmware.media.moh import HoldMusic
-from firmware.media.routing import MediaRouter
-from firmware.media.rtp import RtpPacket, is_rtcp
-from firmware.media.sdp import MediaPlan
-from firmware.media.stream import MediaStream
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.call import Call
+from tipring.firmware.dsp.g711 import ulaw2lin
+from tipring.firmware.media.moh import HoldMusic
+from tipring.firmware.media.routing import MediaRouter
+from tipring.firmware.media.rtp import RtpPacket, is_rtcp
+from tipring.firmware.media.sdp import MediaPlan
+from tipring.firmware.media.stream import MediaStream
+from tipring.firmware.sip.useragent import UserAgent
 
 HOST = "127.0.0.1"
 TICK = 0.02

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.media.rtcp import (
+from tipring.firmware.media.rtcp import (
     RTCP_APP, SDES_CNAME, ReceiverStats, ReportBlock, RtcpByePacket, RtcpPacket, RtcpRrPacket,
     RtcpSdesPacket, RtcpSrPacket, ntp_middle32, ntp_timestamp, parse_compound,
     serialize_compound,

@@ -1,4 +1,4 @@
-"""RTP packets (RFC 3550 §5.1) and sequence/timestamp arithmetic: firmware/media/rtp.py."""
+"""RTP packets (RFC 3550 §5.1) and sequence/timestamp arithmetic: tipring/firmware/media/rtp.py."""
 
 import struct
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.media.rtp import (
+from tipring.firmware.media.rtp import (
     PT_PCMA, PT_PCMU, RtpPacket, is_rtcp, seq_diff, seq_gt, seq_lt, ts_diff, uint16_add,
     uint32_add,
 )

@@ -1,10 +1,10 @@
-"""The a=crypto attribute (RFC 4568 §9.1) and which one a line takes (firmware/media/sdes.py)."""
+"""The a=crypto attribute (RFC 4568 §9.1) and which one a line takes (tipring/firmware/media/sdes.py)."""
 
 import binascii
 
 import pytest
 
-from firmware.media.sdes import (
+from tipring.firmware.media.sdes import (
     CryptoAttribute, SrtpKeys, answer_keys, choose, crypto_attributes, keys_for, offer_choice,
     parse_crypto, usable,
 )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from firmware.media.sdp import (
+from tipring.firmware.media.sdp import (
     MediaPlan, NoCommonCodec, SdpError, SdpSession, SessionDescription, parse, serialize,
 )
 

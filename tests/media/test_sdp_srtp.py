@@ -1,9 +1,9 @@
-"""SRTP in the offer/answer of a line (firmware/media/sdp.py rule 6, RFC 4568 §7)."""
+"""SRTP in the offer/answer of a line (tipring/firmware/media/sdp.py rule 6, RFC 4568 §7)."""
 
 import pytest
 
-from firmware.media.sdes import crypto_attributes
-from firmware.media.sdp import NoCommonCodec, SdpError, SdpSession, parse
+from tipring.firmware.media.sdes import crypto_attributes
+from tipring.firmware.media.sdp import NoCommonCodec, SdpError, SdpSession, parse
 
 
 _drawn = [0]

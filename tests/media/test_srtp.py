@@ -1,4 +1,4 @@
-"""SRTP/SRTCP (firmware/media/srtp.py over libsrtp) and a MediaStream that uses it."""
+"""SRTP/SRTCP (tipring/firmware/media/srtp.py over libsrtp) and a MediaStream that uses it."""
 
 import os
 
@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pylibsrtp")
 
-from firmware.media.rtp import RtpPacket, is_rtcp  # noqa: E402
-from firmware.media.sdes import SrtpKeys  # noqa: E402
-from firmware.media.srtp import AuthFailed, Replayed, SrtpError, SrtpReceiver, SrtpSender  # noqa: E402
-from firmware.media.stream import MediaStream  # noqa: E402
+from tipring.firmware.media.rtp import RtpPacket, is_rtcp  # noqa: E402
+from tipring.firmware.media.sdes import SrtpKeys  # noqa: E402
+from tipring.firmware.media.srtp import AuthFailed, Replayed, SrtpError, SrtpReceiver, SrtpSender  # noqa: E402
+from tipring.firmware.media.stream import MediaStream  # noqa: E402
 from tests.media.test_stream import A, B, TICK, dominant, goertzel, sine_source, talk  # noqa: E402
 
 S80, S32 = "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"
@@ -156,7 +156,7 @@ def test_streams_hear_each_other_through_srtp_and_the_wire_is_not_the_tone(suite
 
 def tone_share(ulaw, hz):
     """The share of the signal's energy in a sine of `hz` (1 for the sine alone)."""
-    from firmware.dsp.g711 import CODECS
+    from tipring.firmware.dsp.g711 import CODECS
     pcm = CODECS["PCMU"][1](ulaw)
     import array
     x = array.array("h", pcm)

@@ -1,4 +1,4 @@
-"""MediaStream (firmware/media/stream.py): two streams back to back on virtual time, and once
+"""MediaStream (tipring/firmware/media/stream.py): two streams back to back on virtual time, and once
 over real UDP sockets on loopback through a lossy, jittery userspace relay."""
 
 import array
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.media.rtcp import RtcpByePacket, RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
-from firmware.media.rtcp import parse_compound
-from firmware.media.rtp import RtpPacket, is_rtcp
-from firmware.media.sdp import SdpSession, parse
-from firmware.media.stream import MediaStream
+from tipring.firmware.media.rtcp import RtcpByePacket, RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
+from tipring.firmware.media.rtcp import parse_compound
+from tipring.firmware.media.rtp import RtpPacket, is_rtcp
+from tipring.firmware.media.sdp import SdpSession, parse
+from tipring.firmware.media.stream import MediaStream
 
 A = ("10.0.0.1", 4000)
 B = ("10.0.0.2", 5000)

@@ -1,10 +1,10 @@
-"""RFC 4733 telephone-event sender and receiver (firmware/media/telephone_event.py)."""
+"""RFC 4733 telephone-event sender and receiver (tipring/firmware/media/telephone_event.py)."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.media.telephone_event import (
+from tipring.firmware.media.telephone_event import (
     EventReceiver, EventSender, TelephoneEvent, digit_to_event, event_to_digit,
 )
 

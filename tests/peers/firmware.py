@@ -48,7 +48,7 @@ def write_config(path, cfg):
 
 
 class RunningFirmware:
-    """`python -m firmware run --config F --log-json E` in its own process group."""
+    """`python -m tipring run --config F --log-json E` in its own process group."""
 
     def __init__(self, workdir, cfg, name="fw"):
         self.dir = os.path.join(workdir, name)
@@ -58,7 +58,7 @@ class RunningFirmware:
         write_config(self.cfg_path, cfg)
         self.out = open(os.path.join(self.dir, "stderr.log"), "w")
         env = dict(os.environ, PYTHONPATH=ROOT)
-        self.proc = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", self.cfg_path,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tipring", "run", "--config", self.cfg_path,
                                       "--log-json", self.ev_path], stdout=self.out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir, env=env, start_new_session=True)
         self._events = []

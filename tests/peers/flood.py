@@ -173,7 +173,7 @@ class FloodCall:
             self.sip = (self.sip[0], int(self.sip[1]))
             lo, hi = self.phone.rtp_ports
             self.to_phone = set(range(lo, hi + 1))
-            self.to_ata = set(range(16384, 32768))   # tipring's RTP range (firmware/app.py)
+            self.to_ata = set(range(16384, 32768))   # tipring's RTP range (tipring/firmware/app.py)
             self.tap = rtptap.RtpTap(self.to_phone | self.to_ata)
             self.handset = Handset(self.control)
             h = self.handset

@@ -5,11 +5,11 @@ datagram as from a peer, `tick()` fires its timers, and every output is recorded
 loop would carry it out (`sent` datagrams, `events`, `line` commands, `media` ops). The far
 end is the test itself: `reply()` builds the response a scripted registrar, proxy or phone
 would send (Via, From, To, Call-ID, CSeq copied, RFC 3261 §8.2.6), and `check_digest()`
-recomputes an RFC 2617 digest from the password, independently of firmware/sip/auth.py.
+recomputes an RFC 2617 digest from the password, independently of tipring/firmware/sip/auth.py.
 """
 
-from firmware.compat import hexdigest
-from firmware.sip.message import parse_message
+from tipring.firmware.compat import hexdigest
+from tipring.firmware.sip.message import parse_message
 
 
 class Rig:

@@ -1,4 +1,4 @@
-"""firmware/calls (CallManager, Call) on CPython and MicroPython: whole calls through a real
+"""tipring/firmware/calls (CallManager, Call) on CPython and MicroPython: whole calls through a real
 `UserAgent` and a scripted proxy/far end on a virtual network and clock. An incoming call
 (INVITE, 180, answer with an SDP answer, ACK, BYE), an outgoing call (401 with digest, 180,
 200, ACK, BYE), hold and resume by re-INVITE both ways, CANCEL, a ghost INVITE, call waiting.
@@ -12,13 +12,13 @@ Run: python tests/portable/test_calls_portable.py
 import sys
 
 try:
-    import firmware  # noqa: F401
+    import tipring.firmware  # noqa: F401
 except ImportError:  # run as a script from anywhere: put the repo root on the path
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
 
-from firmware.calls.manager import CallManager
-from firmware.media import sdp
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.calls.manager import CallManager
+from tipring.firmware.media import sdp
+from tipring.firmware.sip.useragent import UserAgent
 
 try:
     from peer import Rig, check_digest, reply, request_bytes   # a script

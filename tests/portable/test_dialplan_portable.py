@@ -1,4 +1,4 @@
-"""SPA dial plans (firmware/line/dialplan.py) without pytest or hypothesis.
+"""SPA dial plans (tipring/firmware/line/dialplan.py) without pytest or hypothesis.
 
 Runs unchanged under CPython (pytest or plain) and MicroPython (plain):
     python tests/portable/test_dialplan_portable.py
@@ -10,7 +10,7 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.line.dialplan import (
+from tipring.firmware.line.dialplan import (
     DEFAULT_PLAN, KEYS, DialPlan, DialPlanError, Verdict, on_timeout,
 )
 

@@ -1,4 +1,4 @@
-"""firmware/dsp on both interpreters: plain functions, no pytest.
+"""tipring/firmware/dsp on both interpreters: plain functions, no pytest.
 
     python tests/portable/test_dsp_portable.py
     cd /work/main && MICROPYPATH=/work/main .venv/bin/micropython tests/portable/test_dsp_portable.py
@@ -14,8 +14,8 @@ try:
 except NameError:  # pragma: no cover
     pass
 
-from firmware.dsp import callerid, dtmf, g711, tone_plans, tones  # noqa: E402
-from firmware.dsp.pcm import FRAME_BYTES  # noqa: E402
+from tipring.firmware.dsp import callerid, dtmf, g711, tone_plans, tones  # noqa: E402
+from tipring.firmware.dsp.pcm import FRAME_BYTES  # noqa: E402
 
 
 def _le16(values):
@@ -92,7 +92,7 @@ def test_tone_generator_frames():
 
 
 def test_classifier_hears_busy():
-    from firmware.dsp import classify
+    from tipring.firmware.dsp import classify
     g = tones.ToneGenerator(tone_plans.tone("US", "busy"))
     c = classify.ToneClassifier("US")
     for _ in range(60):
@@ -102,8 +102,8 @@ def test_classifier_hears_busy():
 
 def test_modem_tones_find_cng_and_ced_with_reversals():
     import math
-    from firmware.dsp.modem_tones import ModemToneDetector
-    from firmware.dsp.pcm import amplitude, to_pcm
+    from tipring.firmware.dsp.modem_tones import ModemToneDetector
+    from tipring.firmware.dsp.pcm import amplitude, to_pcm
     a = amplitude(-30.0)
 
     def cng(i):

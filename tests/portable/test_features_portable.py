@@ -1,5 +1,5 @@
-"""Feature codes and the supplementary-service states of the line (firmware/line/features.py,
-firmware/line/fxs.py).
+"""Feature codes and the supplementary-service states of the line (tipring/firmware/line/features.py,
+tipring/firmware/line/fxs.py).
 
 Runs unchanged under CPython (pytest or plain) and MicroPython (plain):
     python tests/portable/test_features_portable.py
@@ -11,9 +11,9 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.line.dialplan import DialPlan
-from firmware.line.features import DEFAULT_CODES, FeatureCodes, LineFeatures, Parse, parse_overrides
-from firmware.line.fxs import STATES, TRANSITIONS, FxsLine
+from tipring.firmware.line.dialplan import DialPlan
+from tipring.firmware.line.features import DEFAULT_CODES, FeatureCodes, LineFeatures, Parse, parse_overrides
+from tipring.firmware.line.fxs import STATES, TRANSITIONS, FxsLine
 
 PLAN = DialPlan("(*xx|[2-9]xxx|1xxx)")
 

@@ -1,4 +1,4 @@
-"""Hook, flash and rotary-pulse decoding (firmware/line/hook.py, pulse.py, ring_cadence.py).
+"""Hook, flash and rotary-pulse decoding (tipring/firmware/line/hook.py, pulse.py, ring_cadence.py).
 
 Runs unchanged under CPython (pytest or plain) and MicroPython (plain):
     python tests/portable/test_line_portable.py
@@ -10,9 +10,9 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.line.hook import FLASH_PRESETS, HookDecoder
-from firmware.line.pulse import check_train, digit_to_pulses, pulses_to_digit
-from firmware.line.ring_cadence import CADENCES, RingSchedule, cid_window, ring_plan
+from tipring.firmware.line.hook import FLASH_PRESETS, HookDecoder
+from tipring.firmware.line.pulse import check_train, digit_to_pulses, pulses_to_digit
+from tipring.firmware.line.ring_cadence import CADENCES, RingSchedule, cid_window, ring_plan
 
 T0 = 1000.0
 

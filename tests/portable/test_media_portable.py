@@ -1,4 +1,4 @@
-"""RTP, RTCP, jitter buffer, RFC 4733 and mixing basics (firmware/media/).
+"""RTP, RTCP, jitter buffer, RFC 4733 and mixing basics (tipring/firmware/media/).
 
 Runs unchanged under CPython (pytest or plain) and MicroPython (plain):
     python tests/portable/test_media_portable.py
@@ -11,12 +11,12 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.media.jitter import JitterBuffer
-from firmware.media.mixer import add_pure, mix
-from firmware.media.rtcp import ReceiverStats, RtcpRrPacket, RtcpSdesPacket, parse_compound
-from firmware.media.rtp import RtpPacket, is_rtcp, seq_diff, seq_lt, ts_diff, uint16_add
-from firmware.media.sdes import choose, crypto_attributes, parse_crypto, usable
-from firmware.media.telephone_event import EventReceiver, EventSender
+from tipring.firmware.media.jitter import JitterBuffer
+from tipring.firmware.media.mixer import add_pure, mix
+from tipring.firmware.media.rtcp import ReceiverStats, RtcpRrPacket, RtcpSdesPacket, parse_compound
+from tipring.firmware.media.rtp import RtpPacket, is_rtcp, seq_diff, seq_lt, ts_diff, uint16_add
+from tipring.firmware.media.sdes import choose, crypto_attributes, parse_crypto, usable
+from tipring.firmware.media.telephone_event import EventReceiver, EventSender
 
 PCMU = bytes([0x80, 0x80, 0x12, 0x34, 0, 0, 0x0A, 0, 0x11, 0x22, 0x33, 0x44]) + b"\xff" * 160
 

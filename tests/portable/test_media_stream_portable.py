@@ -1,4 +1,4 @@
-"""firmware/media/sdp.py and stream.py (with jitter, rtp, rtcp, telephone_event under them) on
+"""tipring/firmware/media/sdp.py and stream.py (with jitter, rtp, rtcp, telephone_event under them) on
 CPython and MicroPython: an RFC 3264 offer/answer between two SdpSessions (codecs, DTMF, hold,
 488), then two MediaStreams wired back to back on a virtual clock: G.711 audio arrives and
 plays, an RFC 4733 digit crosses, RTCP reports flow, hold stops the audio, garbage is counted.
@@ -12,11 +12,11 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.dsp import g711
-from firmware.media import sdp
-from firmware.media.rtcp import RtcpRrPacket, RtcpSrPacket, parse_compound
-from firmware.media.rtp import RtpPacket, is_rtcp
-from firmware.media.stream import MediaStream
+from tipring.firmware.dsp import g711
+from tipring.firmware.media import sdp
+from tipring.firmware.media.rtcp import RtcpRrPacket, RtcpSrPacket, parse_compound
+from tipring.firmware.media.rtp import RtpPacket, is_rtcp
+from tipring.firmware.media.stream import MediaStream
 
 try:
     from runner import raises   # a script

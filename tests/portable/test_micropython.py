@@ -18,9 +18,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PORTABLE = sorted(glob.glob(os.path.join(ROOT, "tests", "portable", "test_*_portable.py")))
 # the sans-IO core (DESIGN.md property 5): every module of it must import on the unix port
-CORE = sorted("firmware.%s.%s" % (pkg, os.path.basename(f)[:-3])
+CORE = sorted("tipring.firmware.%s.%s" % (pkg, os.path.basename(f)[:-3])
               for pkg in ("sip", "media", "dsp", "line", "calls")
-              for f in glob.glob(os.path.join(ROOT, "firmware", pkg, "*.py"))
+              for f in glob.glob(os.path.join(ROOT, "tipring", "firmware", pkg, "*.py"))
               if not f.endswith("__init__.py"))
 
 

@@ -13,9 +13,9 @@ try:
 except NameError:  # pragma: no cover
     pass
 
-from firmware.calls.mwi import parse_message_summary  # noqa: E402
-from firmware.dsp import callerid, tone_plans  # noqa: E402
-from firmware.sip.subscription import parse_state  # noqa: E402
+from tipring.firmware.calls.mwi import parse_message_summary  # noqa: E402
+from tipring.firmware.dsp import callerid, tone_plans  # noqa: E402
+from tipring.firmware.sip.subscription import parse_state  # noqa: E402
 
 
 def test_message_summary():

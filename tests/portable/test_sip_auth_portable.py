@@ -1,4 +1,4 @@
-"""firmware/sip/auth.py on both CPython and MicroPython (no pytest, no hashlib.new).
+"""tipring/firmware/sip/auth.py on both CPython and MicroPython (no pytest, no hashlib.new).
 
 Run: python tests/portable/test_sip_auth_portable.py
      MICROPYPATH=/work/main .venv/bin/micropython tests/portable/test_sip_auth_portable.py
@@ -9,8 +9,8 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.compat import IS_MICROPYTHON
-from firmware.sip.auth import DigestClient, digest_response, parse_challenges, pick
+from tipring.firmware.compat import IS_MICROPYTHON
+from tipring.firmware.sip.auth import DigestClient, digest_response, parse_challenges, pick
 
 
 class Msg:

@@ -1,4 +1,4 @@
-"""firmware/sip/dialog.py and useragent.py on CPython and MicroPython: dialogs made from both
+"""tipring/firmware/sip/dialog.py and useragent.py on CPython and MicroPython: dialogs made from both
 sides (ids, CSeq, route sets loose and strict, target refresh, out-of-order CSeq) and the UA
 core fed datagrams (OPTIONS, 501, 416, 420, 481, 480, handlers, malformed input, rate limit,
 stream framing of responses, Via received/rport).
@@ -12,11 +12,11 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.sip.dialog import (
+from tipring.firmware.sip.dialog import (
     Dialog, check_dialog_request, check_request, dialog_id, make_response, new_request,
 )
-from firmware.sip.message import parse_message
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.useragent import UserAgent
 
 try:
     from peer import Rig, reply, request_bytes   # a script

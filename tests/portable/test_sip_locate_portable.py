@@ -1,4 +1,4 @@
-"""firmware/sip/locate.py (RFC 3263 / RFC 2782) on both CPython and MicroPython.
+"""tipring/firmware/sip/locate.py (RFC 3263 / RFC 2782) on both CPython and MicroPython.
 
 Run: python tests/portable/test_sip_locate_portable.py
      MICROPYPATH=/work/main .venv/bin/micropython tests/portable/test_sip_locate_portable.py
@@ -7,11 +7,11 @@ Run: python tests/portable/test_sip_locate_portable.py
 import sys
 
 try:
-    import firmware  # noqa: F401
+    import tipring.firmware  # noqa: F401
 except ImportError:  # run as a script: put the repo root (three levels up) on the path
     sys.path.insert(0, "/".join(__file__.split("/")[:-3]) or ".")
 
-from firmware.sip.locate import Locator, order_srv
+from tipring.firmware.sip.locate import Locator, order_srv
 
 
 def _drive(loc, zone):

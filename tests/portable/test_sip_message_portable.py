@@ -1,4 +1,4 @@
-"""firmware/sip/message.py on both CPython and MicroPython: parse, verdicts, framing, round trips.
+"""tipring/firmware/sip/message.py on both CPython and MicroPython: parse, verdicts, framing, round trips.
 
 The RFC 4475 and RFC 5118 torture messages are read from tests/data (their MANIFEST.tsv gives
 each verdict: `valid` and `valid-but-tricky` both mean accept), the same files
@@ -14,7 +14,7 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.sip.message import (
+from tipring.firmware.sip.message import (
     Headers, NameAddr, Request, Response, SipParseError, SipUri, StreamFramer, Via,
     parse_message, parse_uri, validate,
 )

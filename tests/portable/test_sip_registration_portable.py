@@ -1,4 +1,4 @@
-"""firmware/sip/registration.py and subscription.py on CPython and MicroPython, each a TU of a
+"""tipring/firmware/sip/registration.py and subscription.py on CPython and MicroPython, each a TU of a
 real `UserAgent` talking to a scripted registrar/notifier over a virtual network: digest auth
 (401, then 200 with the right RFC 2617 response, checked independently), refresh at half the
 granted time, a wrong password, 403, Timer F back-off, 423, NAT (rport), unregister; SUBSCRIBE
@@ -13,9 +13,9 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.sip.registration import Registration
-from firmware.sip.subscription import Subscription
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.subscription import Subscription
+from tipring.firmware.sip.useragent import UserAgent
 
 try:
     from peer import Rig, auth_params, check_digest, reply, request_bytes   # a script
@@ -159,7 +159,7 @@ def subscriber():
 
 
 def reply_obj(req, status):
-    from firmware.sip.message import parse_message
+    from tipring.firmware.sip.message import parse_message
     return parse_message(reply(req, status))
 
 

@@ -1,4 +1,4 @@
-"""firmware/sip/transaction.py and transaction_layer.py on CPython and MicroPython: the four
+"""tipring/firmware/sip/transaction.py and transaction_layer.py on CPython and MicroPython: the four
 RFC 3261 §17 machines (with RFC 6026) on a virtual clock, every timer they run, and the layer's
 matching (retransmissions, CANCEL, the ACK for a 2xx, RFC 2543 keys, stateless 400/505).
 
@@ -11,12 +11,12 @@ import sys
 if __name__ == "__main__":  # a script: this checkout's firmware first, not an installed one
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0] if "/tests/" in __file__ else ".")
 
-from firmware.sip.message import Request, Response, parse_message
-from firmware.sip.transaction import (
+from tipring.firmware.sip.message import Request, Response, parse_message
+from tipring.firmware.sip.transaction import (
     STATES, TRANSITIONS, Action, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
     cancel_for, client_key, server_key,
 )
-from firmware.sip.transaction_layer import TransactionLayer
+from tipring.firmware.sip.transaction_layer import TransactionLayer
 
 BRANCH = "z9hG4bK776asdhds"
 

@@ -3,8 +3,8 @@ the control protocol over TCP, and the event log captured as it is emitted."""
 import threading
 import time
 
-from firmware.app import Firmware
-from firmware.config import validate
+from tipring.firmware.app import Firmware
+from tipring.firmware.config import validate
 from tests.peers.handset import Handset as Client
 
 

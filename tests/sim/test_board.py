@@ -1,4 +1,4 @@
-"""board/sim: the real firmware on the sim board, driven over the control protocol (real time).
+"""tipring/board/sim: the real firmware on the sim board, driven over the control protocol (real time).
 
 What the handset hears is classified by its own ear, digits reach the line layer through the
 real DTMF detector and the real hook decoder, ringing is read off the RM mock pin, caller ID is
@@ -8,7 +8,7 @@ import wave
 
 import pytest
 
-from firmware.dsp import tone_plans
+from tipring.firmware.dsp import tone_plans
 from tests.sim.helpers import Running
 
 
@@ -292,7 +292,7 @@ def test_close_is_idempotent(running):
 def test_phone_client_sends_verbs_for_its_line(running):
     import io
     import json
-    from board.sim.client import interactive
+    from tipring.board.sim.client import interactive
     r = running(lines=[{"port": 1, "user": "1001"}, {"port": 2, "user": "1002"}])
     out = io.StringIO()
     rc = interactive("%s:%d" % r.addr, 2, stdin=io.StringIO("offhook\n\nstate\nfrobnicate\nquit\nstate\n"),
@@ -307,7 +307,7 @@ def test_phone_client_sends_verbs_for_its_line(running):
 
 def test_phone_client_cannot_connect(capsys):
     import socket
-    from board.sim.client import interactive
+    from tipring.board.sim.client import interactive
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]

@@ -1,6 +1,6 @@
 """Caller ID on call waiting (GR-30-CORE Type II) end to end on virtual time: the real `LinePort`
 (FxsLine, tones, `CidcwSender`, DTMF detector) wired to the sim board's `VirtualHandset` on mock
-pins, the media clock driven by hand as `board/sim/board.py` drives it. The far end is a fake
+pins, the media clock driven by hand as `tipring/board/sim/board.py` drives it. The far end is a fake
 call layer playing a 700 Hz sine and recording what it is sent. Every check is made on the PCM
 (real DSP, no mocks): what the earpiece was played, what the handset sent, what it decoded."""
 import array
@@ -10,16 +10,16 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from board import load_board
-from board.sim.handset import SimPin, VirtualHandset
-from firmware.dsp.classify import tone_shares
-from firmware.dsp.dtmf import DTMFDetector
-from firmware.dsp.pcm import SILENT_FRAME, to_pcm
-from firmware.dsp.tones import sine_mix
-from board.line_port import LinePort, caller_id_pcm
-from firmware.loop.clock import VirtualClock
-from firmware.loop.loop import EventLoop
-from hal.line import LineHardware
+from tipring.board import load_board
+from tipring.board.sim.handset import SimPin, VirtualHandset
+from tipring.firmware.dsp.classify import tone_shares
+from tipring.firmware.dsp.dtmf import DTMFDetector
+from tipring.firmware.dsp.pcm import SILENT_FRAME, to_pcm
+from tipring.firmware.dsp.tones import sine_mix
+from tipring.board.line_port import LinePort, caller_id_pcm
+from tipring.firmware.loop.clock import VirtualClock
+from tipring.firmware.loop.loop import EventLoop
+from tipring.hal.line import LineHardware
 
 CID_B = {"number": "5550102", "name": "BOB"}
 CID_C = {"number": "5550103", "name": "CAROL"}

@@ -1,19 +1,19 @@
-"""The media clock sleeps while nothing needs audio (board/common.py, `LinePort.idle`): the real
+"""The media clock sleeps while nothing needs audio (tipring/board/common.py, `LinePort.idle`): the real
 firmware on the sim board on a virtual clock. Idle, a virtual minute runs no 20 ms tick; a
 hook edge, an incoming call, a test ring, a control request or a config change starts it again
 at once, and the handset hears the line as before."""
 import gpiozero.pins.mock as gmock
 import pytest
 
-from board.common import IDLE_FRAMES
-from board.sim.board import TICK, SimBoard
-from firmware.app import Firmware
-from firmware.config import validate
-from firmware.demo import _free_port
-from firmware.dsp.classify import ToneClassifier
-from firmware.dsp.pcm import rms
-from firmware.loop.clock import VirtualClock
-from firmware.loop.loop import EventLoop
+from tipring.board.common import IDLE_FRAMES
+from tipring.board.sim.board import TICK, SimBoard
+from tipring.firmware.app import Firmware
+from tipring.firmware.config import validate
+from tipring.firmware.demo import _free_port
+from tipring.firmware.dsp.classify import ToneClassifier
+from tipring.firmware.dsp.pcm import rms
+from tipring.firmware.loop.clock import VirtualClock
+from tipring.firmware.loop.loop import EventLoop
 
 SLEEP_S = IDLE_FRAMES * TICK + 0.1      # an idle board's clock has stopped after this
 

@@ -4,8 +4,8 @@ caller_id "jclip", Japan's default) answers it by itself, reads the V.23 frame w
 demodulator, hangs up, and the call then rings normally; the person's off-hook answers it.
 A phone that does not answer the CAR is rung anyway, without caller ID."""
 
-from firmware.config import default_caller_id
-from firmware.dsp import tone_plans
+from tipring.firmware.config import default_caller_id
+from tipring.firmware.dsp import tone_plans
 from tests.sim.helpers import Running
 
 CID = {"number": "0312345678", "name": "Tanaka"}

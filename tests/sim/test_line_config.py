@@ -2,7 +2,7 @@
 (Cisco's "off hook warning" / reorder delay), applied at start and live from the console
 without re-registering the line (only the account keys make a registration)."""
 
-from firmware import config as config_mod
+from tipring.firmware import config as config_mod
 from tests.sim.test_idle import sim_config, vloop  # noqa: F401 (vloop: fixture)
 
 

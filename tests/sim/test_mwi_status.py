@@ -4,7 +4,7 @@ going out again."""
 
 import socket
 
-from firmware.console.views import status_lines
+from tipring.firmware.console.views import status_lines
 from tests.sim.helpers import Running
 
 NOTIFY = ("NOTIFY sip:1001@{host}:{port} SIP/2.0\r\n"

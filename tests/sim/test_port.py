@@ -1,4 +1,4 @@
-"""board/line_port.py without the sim board: the AG1171 board's wiring (board/ag1171-usb.toml)
+"""tipring/board/line_port.py without the sim board: the AG1171 board's wiring (tipring/board/ag1171-usb.toml)
 on gpiozero's MockFactory, a virtual clock shared by the loop and the mock pins, and a media
 clock driven by hand as `hal.audio.AlsaLine` would drive it (capture frame in, playback out).
 This is how the real board reuses the per-line glue."""
@@ -7,15 +7,15 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from board import load_board
-from firmware.dsp.classify import ToneClassifier
-from firmware.dsp.dtmf import generate
-from firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
-from board.line_port import LinePort, caller_id_pcm
-from firmware.dsp.callerid import CallerIDReceiver
-from firmware.loop.clock import VirtualClock
-from firmware.loop.loop import EventLoop
-from hal.line import LineHardware
+from tipring.board import load_board
+from tipring.firmware.dsp.classify import ToneClassifier
+from tipring.firmware.dsp.dtmf import generate
+from tipring.firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME, frames
+from tipring.board.line_port import LinePort, caller_id_pcm
+from tipring.firmware.dsp.callerid import CallerIDReceiver
+from tipring.firmware.loop.clock import VirtualClock
+from tipring.firmware.loop.loop import EventLoop
+from tipring.hal.line import LineHardware
 
 
 class FakeApp:
@@ -120,10 +120,10 @@ def test_caller_id_pcm_methods():
 
 
 def test_far_end_rfc4733_digit_is_played_to_the_handset_as_its_tone_pair():
-    from firmware.dsp.dtmf import DTMFDetector
-    from firmware.dsp.pcm import SILENT_FRAME
-    from board.line_port import LinePort
-    from firmware.loop import EventLoop, VirtualClock
+    from tipring.firmware.dsp.dtmf import DTMFDetector
+    from tipring.firmware.dsp.pcm import SILENT_FRAME
+    from tipring.board.line_port import LinePort
+    from tipring.firmware.loop import EventLoop, VirtualClock
 
     class App:
         def emit(self, name, fields):

@@ -71,7 +71,7 @@ def test_the_window_is_the_lines_config(running):
 
 
 def test_the_window_changes_live_from_the_console(running):
-    from firmware import config
+    from tipring.firmware import config
     r = running()
     c = r.client()
     notes = r.call(lambda: r.fw.apply_config(config.set_value(r.fw.cfg, "line.1.pulse_pps_min", "6")))

@@ -12,8 +12,8 @@ import threading
 import time
 import tomllib
 
-from firmware.config import Config
-from firmware.console.shell import Shell
+from tipring.firmware.config import Config
+from tipring.firmware.console.shell import Shell
 from tests.sim.helpers import Running
 
 MEDIA_FRAMES = 10       # frames the board must play while one fsync holds the disk

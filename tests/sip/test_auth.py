@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from firmware.sip import auth
-from firmware.sip.auth import (
+from tipring.firmware.sip import auth
+from tipring.firmware.sip.auth import (
     AuthError, DigestClient, challenges_in, digest_response, parse_challenges, pick,
 )
 
@@ -329,8 +329,8 @@ def test_quoting_of_username_with_quote():
 # ------------------------------------------------ with the real message layer
 
 def test_with_parsed_messages_and_retry_request():
-    from firmware.sip.dialog import make_response, new_request
-    from firmware.sip.message import parse_message
+    from tipring.firmware.sip.dialog import make_response, new_request
+    from tipring.firmware.sip.message import parse_message
 
     inv = new_request("INVITE", "sip:1002@pbx.example", "<sip:1001@pbx.example>",
                       "<sip:1002@pbx.example>", contact="<sip:1001@192.0.2.10>",

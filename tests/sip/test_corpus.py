@@ -1,4 +1,4 @@
-"""RFC 4475 and RFC 5118 torture tests against firmware/sip/message.py.
+"""RFC 4475 and RFC 5118 torture tests against tipring/firmware/sip/message.py.
 
 The verdict function is `verdict()` below: a message is "invalid" when parse_message() raises
 SipParseError or validate() (the RFC 3261 checks a UA makes before processing) does; otherwise
@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from firmware.sip.message import (
+from tipring.firmware.sip.message import (
     SipParseError, StreamFramer, parse_message, parse_uri, validate, Response,
 )
 

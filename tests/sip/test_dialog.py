@@ -2,12 +2,12 @@
 
 import pytest
 
-from firmware.sip.dialog import (
+from tipring.firmware.sip.dialog import (
     Dialog, check_request, dialog_id, make_response, make_via, new_branch, new_call_id,
     new_request, new_tag,
 )
-from firmware.sip.message import parse_message
-from firmware.sip.transaction import cancel_for
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.transaction import cancel_for
 
 
 def wire(msg):

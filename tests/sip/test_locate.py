@@ -1,10 +1,10 @@
-"""RFC 3263 server location and RFC 2782 SRV ordering (firmware/sip/locate.py), sans-IO."""
+"""RFC 3263 server location and RFC 2782 SRV ordering (tipring/firmware/sip/locate.py), sans-IO."""
 
 import random
 
 import pytest
 
-from firmware.sip.locate import Locator, is_numeric_host, order_naptr, order_srv
+from tipring.firmware.sip.locate import Locator, is_numeric_host, order_naptr, order_srv
 
 
 def drive(loc, zone):

@@ -1,4 +1,4 @@
-"""firmware/sip/message.py: API semantics, round-trip properties and a bounded fuzz test."""
+"""tipring/firmware/sip/message.py: API semantics, round-trip properties and a bounded fuzz test."""
 
 import os
 import random
@@ -6,7 +6,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from firmware.sip.message import (
+from tipring.firmware.sip.message import (
     CSeq, Headers, NameAddr, Request, Response, SipParseError, SipUri, StreamFramer, Via,
     parse_message, parse_uri, validate,
 )

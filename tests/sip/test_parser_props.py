@@ -7,7 +7,7 @@ else accepted."""
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from firmware.sip.message import SipParseError, parse_message
+from tipring.firmware.sip.message import SipParseError, parse_message
 from tests.sip.test_message import requests, responses, name_addrs
 
 PROP = settings(max_examples=300, derandomize=True, deadline=None,

@@ -1,10 +1,10 @@
-"""Admission of new requests (firmware/sip/ratelimit.py) and how the UA and the transaction
+"""Admission of new requests (tipring/firmware/sip/ratelimit.py) and how the UA and the transaction
 layer keep a flood bounded: on a virtual clock, with real messages."""
 
-from firmware.sip.message import parse_message
-from firmware.sip.ratelimit import RequestLimiter
-from firmware.sip.transaction_layer import TransactionLayer
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.ratelimit import RequestLimiter
+from tipring.firmware.sip.transaction_layer import TransactionLayer
+from tipring.firmware.sip.useragent import UserAgent
 from tests.peers.flood import request
 
 ATA = ("127.0.0.1", 5070)
@@ -78,7 +78,7 @@ def test_the_transaction_table_is_bounded_and_its_timers_are_not_a_walk():
         acts = tl.receive(msg, i * 0.001)
         if i < 1000:
             tx = acts[-1].tx
-            from firmware.sip.useragent import response_to
+            from tipring.firmware.sip.useragent import response_to
             tl.send_response(response_to(tx.request, 200, to_tag="t"), i * 0.001)
         else:
             assert [a.kind for a in acts] == ["overload"]

@@ -6,10 +6,10 @@ recomputing it (RFC 2617 §3.2.2).
 
 import hashlib
 
-from firmware.sip.message import parse_message
-from firmware.sip.registration import Registration
-from firmware.sip.useragent import UserAgent, response_to
-from firmware.sip.auth import parse_challenges
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.useragent import UserAgent, response_to
+from tipring.firmware.sip.auth import parse_challenges
 
 
 def reg(**kw):

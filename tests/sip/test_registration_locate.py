@@ -5,9 +5,9 @@ moves to the next target when one does not answer (Timer F through the real tran
 layer), answers 503, or when the lookup failed reports it and looks up again after back-off.
 """
 
-from firmware.sip.message import parse_message
-from firmware.sip.registration import Registration
-from firmware.sip.useragent import UserAgent, response_to
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.useragent import UserAgent, response_to
 
 A, B, C = ("192.0.2.1", 5060), ("192.0.2.2", 5062), ("192.0.2.3", 5060)
 

@@ -5,9 +5,9 @@ is played by the test from the bytes the UA put on the wire (parsed back), so Vi
 retransmissions are the real ones.
 """
 
-from firmware.sip.message import parse_message
-from firmware.sip.registration import Registration
-from firmware.sip.useragent import UserAgent, response_to
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.useragent import UserAgent, response_to
 
 PRIMARY = ("127.0.0.1", 5060)
 BACKUP = ("127.0.0.1", 5062)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from firmware.sip.message import Request, Response, parse_message
-from firmware.sip.transaction import (
+from tipring.firmware.sip.message import Request, Response, parse_message
+from tipring.firmware.sip.transaction import (
     STATES, TRANSITIONS, Action, InviteClient, InviteServer, NonInviteClient, NonInviteServer,
     cancel_for, client_key, server_key,
 )
-from firmware.sip.transaction_layer import TransactionLayer
+from tipring.firmware.sip.transaction_layer import TransactionLayer
 
 BRANCH = "z9hG4bK776asdhds"
 
@@ -492,7 +492,7 @@ class Net:
     BYE with 200; the UAC core ACKs every 2xx. Time moves only through `run()`."""
 
     def __init__(self, drop=(), latency=0.01, answer_after=1.0):
-        from firmware.sip.dialog import Dialog, make_response
+        from tipring.firmware.sip.dialog import Dialog, make_response
         self.Dialog, self.make_response = Dialog, make_response
         self.a, self.b = TransactionLayer(), TransactionLayer()
         self.drop = list(drop)
@@ -561,7 +561,7 @@ class Net:
 
 
 def b2b_invite():
-    from firmware.sip.dialog import new_request
+    from tipring.firmware.sip.dialog import new_request
     return new_request("INVITE", "sip:b@198.51.100.2", "<sip:a@192.0.2.10>", "<sip:b@example>",
                        contact="<sip:a@192.0.2.10>", via_host="192.0.2.10")
 
@@ -598,7 +598,7 @@ def test_b2b_lost_invite_lost_200_lost_ack_all_recovered():
 
 def test_b2b_lost_bye_response_absorbed():
     net = Net(drop=[("b>a", "200 BYE")])
-    from firmware.sip.dialog import new_request
+    from tipring.firmware.sip.dialog import new_request
     bye = new_request("BYE", "sip:b@198.51.100.2", "<sip:a@192.0.2.10>", "<sip:b@x>;tag=bt",
                       via_host="192.0.2.10")
     net.emit("a", net.a.send_request(bye, 0.0), 0.0)

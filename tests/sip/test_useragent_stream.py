@@ -2,8 +2,8 @@
 the transport, no retransmissions (reliable timers), responses go back where the request came
 from (RFC 3261 §18.2.2), and a connection that fails ends its transactions at once."""
 
-from firmware.sip.registration import Registration
-from firmware.sip.useragent import UserAgent
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.useragent import UserAgent
 
 INVITE = ("INVITE sip:1001@127.0.0.1:5070;transport=tcp SIP/2.0\r\n"
           "Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKabc%s\r\n"

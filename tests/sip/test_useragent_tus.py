@@ -4,9 +4,9 @@ A real Registration is the TU; the registrar is played with real messages throug
 `UserAgent.receive`, as a datagram from 127.0.0.1:5060 would arrive.
 """
 
-from firmware.sip.message import parse_message
-from firmware.sip.registration import Registration
-from firmware.sip.useragent import UserAgent, response_to
+from tipring.firmware.sip.message import parse_message
+from tipring.firmware.sip.registration import Registration
+from tipring.firmware.sip.useragent import UserAgent, response_to
 
 REGISTRAR = ("127.0.0.1", 5060)
 

@@ -6,7 +6,7 @@ is an 8 kHz mono WAV (aufile), as in perf-baselines §6, so baresip does no resa
 
   1. idle:  WINDOW s with no call: CPU of the tipring process and of baresip 1002 (both
             registered; tipring's sim media clock sleeps once the line and the handset have
-            been idle for a second, board/common.py); tipring's VmRSS.
+            been idle for a second, tipring/board/common.py); tipring's VmRSS.
   2. call:  the sim handset goes off-hook, dials 1002# (DTMF, heard by the line's detector),
             says 1000 Hz; baresip answers and streams its WAV back. After SETTLE s, WINDOW s
             of CPU for both processes. This is the real firmware: G.711 20 ms, RTP both ways,
@@ -42,9 +42,9 @@ import wave
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from firmware.app import Firmware  # noqa: E402  (before tests.peers.baresip, which puts tests/peers on sys.path)
-from firmware.demo import _Handset, _config, _free_port  # noqa: E402
-from firmware.loop import EventLoop  # noqa: E402
+from tipring.firmware.app import Firmware  # noqa: E402  (before tests.peers.baresip, which puts tests/peers on sys.path)
+from tipring.firmware.demo import _Handset, _config, _free_port  # noqa: E402
+from tipring.firmware.loop import EventLoop  # noqa: E402
 from tests.peers.baresip import BaresipPhone  # noqa: E402
 from tests.peers.firmware import RunningFirmware, sim_line_config  # noqa: E402
 from tests.peers.handset import Handset  # noqa: E402

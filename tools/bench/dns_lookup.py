@@ -21,8 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from firmware.loop import EventLoop                    # noqa: E402
-from firmware.loop.resolver import DnsResolver         # noqa: E402
+from tipring.firmware.loop import EventLoop                    # noqa: E402
+from tipring.firmware.loop.resolver import DnsResolver         # noqa: E402
 from tests.peers.dns_server import DnsServer           # noqa: E402
 
 ZONE = {

@@ -1,4 +1,4 @@
-"""Benchmark firmware/dsp per 160-sample (20 ms) frame, beside spandsp's C DTMF receiver.
+"""Benchmark tipring/firmware/dsp per 160-sample (20 ms) frame, beside spandsp's C DTMF receiver.
 
     .venv/bin/python -m tools.bench.dsp            # or: python tools/bench/dsp.py
 
@@ -9,7 +9,7 @@ installed, else a synthetic vowel-like signal), the pure-Python detector path, t
 (steady and cadence frames), G.711 encode/decode (audioop and portable tables), the tone
 classifier, the caller-ID FSK burst and demodulator, and spandsp dtmf_rx through ctypes.
 Echo canceller section (issue 15): the line echo canceller (speexdsp MDF + Geigel DTD + NLP,
-firmware/dsp/echo.py) per frame at 16 and 64 ms tails, with its ERLE on a simulated hybrid
+tipring/firmware/dsp/echo.py) per frame at 16 and 64 ms tails, with its ERLE on a simulated hybrid
 (speech through a 16 ms echo path at -6 dB, -55 dBm0 near-end noise); the fax/modem connect
 tone detector per frame; and, for comparison, spandsp's modem_echo_can (a bare LMS, one ctypes
 call per sample). spandsp's G.168 echo_can is not timed: it prints two lines per sample.
@@ -29,8 +29,8 @@ import timeit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from firmware.dsp import callerid, classify, dtmf, g711, tone_plans, tones  # noqa: E402
-from firmware.dsp.pcm import frames  # noqa: E402
+from tipring.firmware.dsp import callerid, classify, dtmf, g711, tone_plans, tones  # noqa: E402
+from tipring.firmware.dsp.pcm import frames  # noqa: E402
 
 
 def bench(fn, target_s=0.2, repeat=7):
@@ -165,7 +165,7 @@ def main():
 
 def echo_rows(speech, per_frame):
     """The echo canceller and the connect-tone detector; rows of (label, µs)."""
-    from firmware.dsp import echo, modem_tones
+    from tipring.firmware.dsp import echo, modem_tones
     from tests.dsp import dsp_ref as R
     rows = []
     why = echo.available()

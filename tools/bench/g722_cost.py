@@ -4,8 +4,8 @@ and a whole stream frame.
 Measures, in this process, with timeit.repeat (median of 7 runs, loop count calibrated to about
 0.2 s a run, as tools/bench/dsp.py does), one 20 ms frame of a 1 kHz tone at -10 dBm0-ish:
 
-  1. G.711: firmware.dsp.g711 PCMU encode + decode (audioop's C loops) of 160 samples.
-  2. G.722 as tipring runs it on an 8 kHz line (firmware/media/g722.py): libg722's 8 kHz mode,
+  1. G.711: tipring.firmware.dsp.g711 PCMU encode + decode (audioop's C loops) of 160 samples.
+  2. G.722 as tipring runs it on an 8 kHz line (tipring/firmware/media/g722.py): libg722's 8 kHz mode,
      the line is G.722's lower sub-band and the wideband peer's QMF is the halfband filter
      between 8 and 16 kHz; the bytes <-> array('h') conversions included.
   3. For comparison, G.722 at 16 kHz with an explicit resampler on each side: audioop.ratecv
@@ -33,9 +33,9 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from firmware.dsp import g711  # noqa: E402
-from firmware.media import g722  # noqa: E402
-from firmware.media.stream import MediaStream  # noqa: E402
+from tipring.firmware.dsp import g711  # noqa: E402
+from tipring.firmware.media import g722  # noqa: E402
+from tipring.firmware.media.stream import MediaStream  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

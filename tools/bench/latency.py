@@ -1,6 +1,6 @@
 """Post-dial delay and added one-way audio latency of tipring, measured in-process.
 
-Everything runs in this process on one `EventLoop` (as `firmware/demo.py` does) with the sim
+Everything runs in this process on one `EventLoop` (as `tipring/firmware/demo.py` does) with the sim
 board, so every timestamp below is `time.monotonic()` (the loop's clock, `loop.now()`), read
 on the loop thread: no two clocks are compared. A script thread drives the virtual handsets
 over the sim control protocol, as a person or a test would.
@@ -43,10 +43,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from firmware.app import Firmware  # noqa: E402
-from firmware.config import validate  # noqa: E402
-from firmware.demo import _free_port, _Handset  # noqa: E402
-from firmware.loop import EventLoop  # noqa: E402
+from tipring.firmware.app import Firmware  # noqa: E402
+from tipring.firmware.config import validate  # noqa: E402
+from tipring.firmware.demo import _free_port, _Handset  # noqa: E402
+from tipring.firmware.loop import EventLoop  # noqa: E402
 
 FRAME = 160
 CLICK_AT = 80        # sample index of the click inside the captured frame

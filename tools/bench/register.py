@@ -39,7 +39,7 @@ def time_tipring(work, kam, i):
                        "line": [{"port": 1, "user": "1001", "password": "secret1001",
                                  "registrar": kam.address, "domain": kam.address}]})
     exe = os.path.join(os.path.dirname(sys.executable), "tipring")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "firmware"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "tipring"]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd + ["run", "--config", cfg, "--log-json", ev], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, cwd=d, env=ENV)

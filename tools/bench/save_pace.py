@@ -26,8 +26,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from firmware import config_store  # noqa: E402
-from firmware.config import Config, set_value  # noqa: E402
+from tipring.firmware import config_store  # noqa: E402
+from tipring.firmware.config import Config, set_value  # noqa: E402
 from tests.sim.helpers import Running  # noqa: E402
 
 FRAME_S = 0.020

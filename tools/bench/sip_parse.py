@@ -18,7 +18,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 warnings.simplefilter("ignore")
 
-from firmware.sip.message import parse_message  # noqa: E402
+from tipring.firmware.sip.message import parse_message  # noqa: E402
 
 REPEAT = 7
 

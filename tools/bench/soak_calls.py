@@ -20,9 +20,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from firmware.app import Firmware  # noqa: E402
-from firmware.demo import _config, _free_port  # noqa: E402
-from firmware.loop import EventLoop  # noqa: E402
+from tipring.firmware.app import Firmware  # noqa: E402
+from tipring.firmware.demo import _config, _free_port  # noqa: E402
+from tipring.firmware.loop import EventLoop  # noqa: E402
 
 
 SETTLE = 35.0

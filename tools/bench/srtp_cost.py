@@ -3,7 +3,7 @@
 Measures, in this process, with time.perf_counter() over N packets (a sequence that runs past
 a wrap, so the rollover counter moves):
 
-  1. libsrtp alone: SrtpSender.protect and SrtpReceiver.unprotect (firmware/media/srtp.py over
+  1. libsrtp alone: SrtpSender.protect and SrtpReceiver.unprotect (tipring/firmware/media/srtp.py over
      pylibsrtp) on a 172-byte RTP packet (12 header + 160 PCMU), both suites;
      SRTCP protect + unprotect of a 52-byte SR+SDES compound.
   2. In the stream: MediaStream.on_capture + the peer's on_packet + playout for one 20 ms
@@ -24,10 +24,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from firmware.media.rtp import RtpPacket  # noqa: E402
-from firmware.media.sdes import SrtpKeys  # noqa: E402
-from firmware.media.srtp import SrtpReceiver, SrtpSender  # noqa: E402
-from firmware.media.stream import MediaStream  # noqa: E402
+from tipring.firmware.media.rtp import RtpPacket  # noqa: E402
+from tipring.firmware.media.sdes import SrtpKeys  # noqa: E402
+from tipring.firmware.media.srtp import SrtpReceiver, SrtpSender  # noqa: E402
+from tipring.firmware.media.stream import MediaStream  # noqa: E402
 
 S80, S32 = "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"
 

@@ -26,8 +26,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from firmware.loop import EventLoop  # noqa: E402
-from firmware.loop.tcp import StreamTransport, tls_client_context  # noqa: E402
+from tipring.firmware.loop import EventLoop  # noqa: E402
+from tipring.firmware.loop.tcp import StreamTransport, tls_client_context  # noqa: E402
 from tests.peers import certs  # noqa: E402
 
 MSG = (b"OPTIONS sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKx\r\n"

@@ -1,6 +1,0 @@
-"""The event loop: one thread, poll() over file descriptors, a timer heap, a wake-up pipe."""
-
-from firmware.loop.clock import MonotonicClock, VirtualClock
-from firmware.loop.loop import EventLoop, Timer
-
-__all__ = ["EventLoop", "Timer", "MonotonicClock", "VirtualClock"]
