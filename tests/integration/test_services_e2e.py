@@ -337,6 +337,8 @@ def test_handset_attended_transfer_refused_rings_back_and_answering_reclaims_b(r
         assert "603 Declined" in c.messages(), c.messages()[-1500:]
         states = [(e["was"], e["state"], e["cause"]) for e in rig.calls_since(n) if e["event"] == "line"]
         assert ("on_hook", "recalling", "recall") in states, states
+        # the consultation call ends when C answers our BYE, which may come after the ring starts
+        assert rig.call_event(since=n, state="ended", peer="1004", timeout=5), rig.calls_since(n)
         ended = [e for e in rig.calls_since(n) if e["event"] == "call" and e["state"] == "ended"]
         assert [(e["peer"], e["reason"]) for e in ended] == [("1004", "transfer failed")], ended
         k = rig.mark()
