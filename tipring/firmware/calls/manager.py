@@ -64,7 +64,8 @@ Rules:
    or `transfer_failed`.
 """
 
-from tipring.firmware.calls.call import Call, IN_CALL, _caller_id, requires_100rel
+from tipring.firmware.calls.call import Call, IN_CALL, _caller_id
+from tipring.firmware.calls.prack import requires_100rel
 from tipring.firmware.calls.refer import redirect_headers
 from tipring.firmware.calls.flash import HandsetServices
 from tipring.firmware.calls.services import TRANSITIONS as SERVICE_TRANSITIONS, LineService
