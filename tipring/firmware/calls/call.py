@@ -21,29 +21,14 @@ Theory of operation. Outgoing (FLOWS §4, §7-9, §16): `dialing` -> INVITE with
 first Contact (at most MAX_REDIRECTS). Incoming (FLOWS §4 as B): `incoming` (180 sent, the
 phone rings) -> `connected` on off-hook (200 with our answer) -> `ended`.
 
-In a call (FLOWS §5, §12): a re-INVITE or UPDATE with an offer is answered 200 (or 488); an
-offer that holds us (sendonly/inactive, or the legacy c=0.0.0.0 of RFC 2543, RFC 3264 §8.4)
-moves to `held`, a sendrecv one back to `connected`. `reinvite(now)` sends our own offer
-(session refresh, hold/resume for the features above us); a peer's re-INVITE that crosses it
-gets 491, and a 491 for ours schedules a retry after the RFC 3261 §14.1 random delay (2.1-4 s
-when we chose the Call-ID, 0-2 s otherwise): `deadline()`/`on_timer(now)`, run by the manager.
-Fax/modem pass-through (ITU-T V.152): `fax_passthrough(tone, now)` narrows the call's codecs
-to PCMU/PCMA for good and re-offers them when another codec is in use.
-Reliable provisionals (RFC 3262): an 18x with `Require: 100rel` and `RSeq` gets a PRACK with
-`RAck`, in its early dialog (route set); a retransmission (RSeq not one above the last) is
-dropped unprocessed (§4). As callee, an INVITE with `Require: 100rel` gets its 180 reliably
-(RFC 3262 §3; `Supported: 100rel` alone gets a plain 180, as nothing in our 180 needs it):
-`Require: 100rel` and an `RSeq`, re-sent at T1, 2*T1, 4*T1 ... until the PRACK whose `RAck`
-names it (answered 200; any other PRACK 481); no PRACK within 64*T1 rejects the INVITE 500.
-An answer from the handset meanwhile is held and the 200 goes right after the PRACK. The
-manager answers `Require: 100rel` with 420 on a line with `prack = false`.
-
-Services (FLOWS §10-§15; the manager ties the calls together; REFER is in refer.py).
-`redirect()` answers a ringing call 302 with Contact and Diversion (RFC 5806) and
-History-Info (RFC 7044). Transferee and transferor (RFC 3515, RFC 5589): see refer.py; the
-action `("transfer", uri, headers)` asks the manager for a REFER's new call, `release()`
-ends this dialog for a service. `take_over()` answers an INVITE with Replaces at
-once (RFC 3891). `transferred`/`quiet` calls say nothing to the line (the manager filters).
+The rest of a call lives in its parts, chained in single inheritance (Call ->
+SessionModification -> ReliableProvisionals -> Transfer): reinvite.py, re-INVITE and UPDATE
+both ways in a call, hold/resume, 491 glare and its retry (RFC 3261 §14, RFC 3311, FLOWS §5,
+§12) and fax/modem pass-through (ITU-T V.152); prack.py, reliable provisionals (RFC 3262: our
+PRACK as caller, the reliable 180 and its PRACK wait as callee); refer.py, the services
+(FLOWS §10-§15): REFER both ways, `redirect()` (302), `take_over()` (Replaces), `release()`.
+`deadline()`/`on_timer(now)` here, run by the manager, serve the 491 retry and the reliable
+180. `transferred`/`quiet` calls say nothing to the line (the manager filters).
 """
 
 from tipring.firmware.compat import random_hex
@@ -51,15 +36,11 @@ from tipring.firmware.sip.auth import DigestClient
 from tipring.firmware.sip.dialog import Dialog
 from tipring.firmware.sip.message import NameAddr
 from tipring.firmware.media.sdp import SdpSession, SdpError, parse as parse_sdp
-# the REFER side of a call lives in refer.py; IN_CALL (the states of a confirmed dialog that
-# is not ending) is defined there and used here
-from tipring.firmware.calls.refer import IN_CALL, Transfer, redirect_headers
+# IN_CALL (the states of a confirmed dialog that is not ending) is defined in refer.py
+from tipring.firmware.calls.refer import IN_CALL
+from tipring.firmware.calls.reinvite import ALLOW, SessionModification
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 MAX_REDIRECTS = 3
-GLARE_OWNER = (2.1, 4.0)   # RFC 3261 §14.1: retry delay after 491 when we chose the Call-ID
-GLARE_OTHER = (0.0, 2.0)   # ... and when the peer did
-G711 = ("PCMU", "PCMA")      # the codecs a fax/modem call is carried in (pass-through)
 BUSY = (486, 600)
 REORDER = (404, 410, 484, 485, 603, 604, 403, 416, 420, 488)
 
@@ -97,29 +78,6 @@ TRANSITIONS = {
 }
 
 
-def _reliable(resp):
-    """The RSeq of a reliable provisional response (RFC 3262 §7.1), else None."""
-    if resp.status <= 100 or resp.status >= 200:
-        return None
-    req = ",".join(resp.headers.get_all("Require")).lower()
-    if "100rel" not in [x.strip() for x in req.split(",")]:
-        return None
-    rseq = (resp.headers.get("RSeq") or "").strip()
-    return int(rseq) if rseq.isdigit() else None
-
-
-def requires_100rel(req) -> bool:
-    """Whether a request has `Require: 100rel` (RFC 3262 §4)."""
-    opts = ",".join(req.headers.get_all("Require")).lower()
-    return "100rel" in [x.strip() for x in opts.split(",")]
-
-
-def _retry_delay(span) -> float:
-    """A random delay in [span[0], span[1]] s (RFC 3261 §14.1)."""
-    lo, hi = span
-    return lo + (hi - lo) * (int(random_hex(2), 16) / 65535.0)
-
-
 def _caller_id(req) -> dict:
     """Number and name for the handset, from P-Asserted-Identity or From (RFC 3325)."""
     src = None
@@ -139,9 +97,9 @@ def _caller_id(req) -> dict:
     return {"number": number, "name": name}
 
 
-class Call(Transfer):
-    """Represents one call on one FXS line (outgoing or incoming); REFER and its NOTIFYs:
-    refer.py."""
+class Call(SessionModification):
+    """Represents one call on one FXS line (outgoing or incoming); re-INVITE/UPDATE:
+    reinvite.py; PRACK: prack.py; REFER and its NOTIFYs: refer.py."""
 
     def __init__(self, line: dict, direction: str, ua, rtp, now: float, media_keys=None):
         """`media_keys(n) -> n random bytes`: the SRTP key source (os.urandom), needed when
@@ -310,39 +268,14 @@ class Call(Transfer):
             return []
         if not self._initial(resp) or self.state in IN_CALL:
             return []               # a 1xx to a re-INVITE: nothing to do
-        early = self._early_dialog(resp)
-        acts = []
-        rseq = _reliable(resp) if early is not None else None
-        if rseq is not None:
-            last = self._rseq.get(resp.to.tag)
-            if last is not None and rseq != last + 1:
-                return []           # a retransmission (or out of order): RFC 3262 §4
-            self._rseq[resp.to.tag] = rseq
-            prack = early.request("PRACK", headers=[("RAck", "%d %d INVITE" % (rseq, resp.cseq.seq))])
-            acts.append(self._in_dialog(prack))
+        acts = self._prack(resp, self._early_dialog(resp))
+        if acts is None:
+            return []               # a retransmission (or out of order): RFC 3262 §4
         before = self.state
         acts += self._progress(resp)
         if self.state != before and self.state in ("proceeding", "ringing", "early"):
             acts.append(self._event())
         return acts
-
-    def _early_dialog(self, resp):
-        """The early dialog a 1xx with a To tag makes or refreshes (one per fork), or None."""
-        if resp.status <= 100 or not resp.to.tag:
-            return None
-        early = self._early.get(resp.to.tag)
-        if early is not None:
-            early.on_response(resp)
-            return early
-        try:
-            early = Dialog.uac(self.invite, resp, contact=self._contact(),
-                               via_host=self.ua.host, via_port=self.ua.port)
-            self._early[resp.to.tag] = early
-        except ValueError:
-            early = None
-        if self.dialog is None:
-            self.dialog = early
-        return early
 
     def _progress(self, resp):
         """What a 1xx tells the line: 18x with SDP plays the far end's early media (or, for
@@ -472,100 +405,16 @@ class Call(Transfer):
         u = self.invite.from_.uri
         return u.host if not u.port else "%s:%d" % (u.host, u.port)
 
-    def _reinvite_answer(self, resp, now):
-        """The final response to our re-INVITE (or a 2xx retransmission of an earlier one)."""
-        acts = []
-        code = resp.status
-        if 200 <= code < 300:
-            acts.append(self._in_dialog(self.dialog.ack(resp.cseq.seq)))
-        pending = self._reinvite is not None and resp.cseq.seq == self._reinvite.cseq.seq
-        if not pending:
-            return acts
-        self._reinvite = None
-        if self._fax_reoffer and self.state in IN_CALL and code != 491:
-            self._retry_at = now        # the fax re-offer goes next (on_timer)
-        if 200 <= code < 300:
-            if resp.body:
-                try:
-                    self.plan = self.sdp.on_answer(parse_sdp(resp.body))
-                except (SdpError, ValueError):
-                    return acts
-                acts += self._media_changed()
-        elif code == 491 and self.state in IN_CALL:
-            # glare: both sides sent re-INVITEs; try again after a random wait (§14.1)
-            span = GLARE_OWNER if self.direction == "out" else GLARE_OTHER
-            self._retry_at = now + _retry_delay(span)
-        elif code in (408, 481) and self.state in IN_CALL:
-            # the dialog is gone (§14.1, §12.2.1.2): end the call
-            acts.append(self._in_dialog(self.dialog.bye()))
-            self._move("dialog_gone", acts)
-            self.reason = "%d %s to re-INVITE" % (code, resp.reason)
-            acts += [("line", "remote_hangup")]
-            if self.media_on:
-                acts.append(("media", "stop"))
-                self.media_on = False
-        return acts
-
-    def _media_changed(self):
-        """Media follows the new plan; `held` or `connected` as the new directions say."""
-        acts = []
-        if self.media_on:
-            acts.append(("media", "update"))
-        if self.state not in IN_CALL:   # ending meanwhile: the media follows, the state stays
-            return acts
-        plan = self.plan
-        held = plan is not None and (plan.direction != "sendrecv" or plan.remote_hold)
-        before = self.state
-        if self._move("hold" if held else "resume", acts) and self.state != before:
-            acts.append(self._event())
-        return acts
-
-    def reinvite(self, now: float, direction: str = "sendrecv") -> list:
-        """Send a re-INVITE with a new offer (`direction`: sendrecv, or sendonly to hold):
-        a session refresh, hold or resume. Nothing when not in a call or when one of our
-        re-INVITEs is already pending."""
-        if self.state not in IN_CALL or self.dialog is None or self._reinvite is not None:
-            return []
-        self._retry_at = None
-        self._reinvite_dir = direction
-        req = self.dialog.reinvite(self.sdp.offer(direction).to_bytes(),
-                                   headers=[("Allow", ALLOW), ("Supported", "replaces, 100rel")])
-        self._reinvite = req
-        return [self._in_dialog(req)]
-
-    def fax_passthrough(self, tone: str, now: float) -> list:
-        """A fax or modem tone was heard in this call (CED, ANSam, CNG): G.711 pass-through
-        as SPA/HT ATAs do it (ITU-T V.152 §5). From now on every offer and answer of this
-        call carries PCMU/PCMA only; when the codec in use is another one, a re-INVITE offers
-        them now (RFC 3264 §8), in the call's current direction. Returns the actions."""
-        if self.fax is None:
-            self.fax = tone
-        if self.state not in IN_CALL or self.dialog is None:
-            return []
-        g711 = tuple(c for c in self.sdp.codecs if c in G711) or G711
-        self.sdp.codecs = g711
-        if self.plan is None or self.plan.codec in G711:
-            return []
-        if self._reinvite is not None:  # ours is in flight: re-offer once it is answered
-            self._fax_reoffer = True
-            return []
-        self._fax_reoffer = False
-        return self.reinvite(now, self._reinvite_dir)
-
     def deadline(self):
         """When `on_timer` is due (a 491 retry, a reliable 180 to re-send), or None."""
-        if self._rel is not None and self.state == "incoming":
-            return min(self._rel["next"], self._rel["give_up"])
-        return self._retry_at if self.state in IN_CALL else None
+        rel = self._rel_deadline()
+        return rel if rel is not None else self._retry_deadline()
 
     def on_timer(self, now: float) -> list:
-        if self._rel is not None and self.state == "incoming":
-            return self._rel_timer(now) if now >= min(self._rel["next"], self._rel["give_up"]) else []
-        if self._retry_at is None or now < self._retry_at or self.state not in IN_CALL:
-            return []
-        self._retry_at = None
-        self._fax_reoffer = False
-        return self.reinvite(now, self._reinvite_dir)
+        rel = self._rel_deadline()
+        if rel is not None:
+            return self._rel_timer(now) if now >= rel else []
+        return self._retry_timer(now)
 
     def on_failure(self, reason: str, now: float, method=None) -> list:
         """Our INVITE (Timer B) or BYE (Timer F) got no answer. In a call it is our re-INVITE
@@ -629,15 +478,6 @@ class Call(Transfer):
             return self.reject(now, 480, "Temporarily Unavailable", "not answered")
         return []
 
-    def release(self, now: float, reason: str) -> list:
-        """End this call for a service (transferred, replaced): BYE in a call, CANCEL while
-        it is being set up; the ended event gives `reason`."""
-        if self.final_status is None:
-            self.final_status = (487, "Request Terminated")
-        acts = self.hangup(now)
-        self.reason = reason
-        return acts
-
     # ------------------------------------------------------------------ incoming
     def offered(self, req, tx, now: float, ring: bool = True) -> list:
         """A new INVITE for this line: prepare the answer, send 180, ring the phone (only
@@ -662,62 +502,6 @@ class Call(Transfer):
         if not ring:
             return []
         return [("respond", self._ringing(req, now)), ("line", "incoming", cid), self._event("ringing")]
-
-    # ------------------------------------------------------------------ reliable 180 (RFC 3262)
-    def _ringing(self, req, now):
-        """Our 180: reliable when the INVITE requires it (RFC 3262 §3), with a first RSeq
-        picked at random in 1..2**31-1 (kept small enough never to wrap)."""
-        if not requires_100rel(req):
-            return self._response(180, "Ringing")
-        rseq = int(random_hex(3), 16) + 1
-        resp = self._response(180, "Ringing", extra=[("Require", "100rel"), ("RSeq", str(rseq))])
-        t1 = getattr(getattr(self.ua, "tl", None), "t1", 0.5)
-        self._rel = {"resp": resp, "rseq": rseq, "interval": t1, "next": now + t1, "give_up": now + 64 * t1}
-        return resp
-
-    def _rel_timer(self, now):
-        """Re-send the unacknowledged reliable 180 (T1 doubling), or give up after 64*T1."""
-        rel = self._rel
-        if now >= rel["give_up"]:
-            acts = [("respond", self._response(500, "Server Internal Error (no PRACK)"))]
-            return acts + [("line", "remote_hangup")] + self._end("no PRACK for the reliable 180", "timeout")
-        rel["interval"] *= 2
-        rel["next"] = now + rel["interval"]
-        return [("respond", rel["resp"])]
-
-    def _on_prack(self, req, now):
-        """A PRACK: it acknowledges our reliable 180 when its RAck names it (§7.2), and lets
-        a held answer go out."""
-        from tipring.firmware.sip.dialog import make_response
-        rack = (req.headers.get("RAck") or "").split()
-        rel = self._rel
-        if rel is None or len(rack) != 3 or not rack[0].isdigit() or not rack[1].isdigit() \
-                or int(rack[0]) != rel["rseq"] or int(rack[1]) != self.invite.cseq.seq \
-                or rack[2].upper() != "INVITE":
-            return [("respond", make_response(req, 481, "Call/Transaction Does Not Exist"))]
-        self._rel = None
-        acts = [("respond", make_response(req, 200))]
-        if self._answer_held:
-            self._answer_held = False
-            acts += self.answer(now)
-        return acts
-
-    def take_over(self, req, tx, now: float) -> list:
-        """An INVITE with Replaces that matched one of our calls (RFC 3891 §3): answered 200
-        at once, no ringing; the manager ends the replaced call."""
-        acts = self.offered(req, tx, now, ring=False)
-        if self.state == "ended":
-            return acts
-        return acts + self.answer(now)
-
-    def redirect(self, now: float, target: str, reason: str, diverted: str) -> list:
-        """Answer the ringing call 302 to `target` (a SIP URI): call forwarding (FLOWS §10-11).
-        `reason` is the RFC 5806 diversion reason (unconditional, user-busy, no-answer),
-        `diverted` the URI of the line the call was for."""
-        if self.state != "incoming":
-            return []
-        acts = [("respond", self._response(302, "Moved Temporarily", extra=redirect_headers(target, reason, diverted)))]
-        return acts + self._end("forwarded to %s (%s)" % (target, reason), "reject")
 
     def _response(self, code, reason=None, body=b"", extra=()):
         from tipring.firmware.sip.dialog import make_response
@@ -749,20 +533,6 @@ class Call(Transfer):
             return []
         acts = [("respond", self._response(code, reason))]
         return acts + self._end(why, "reject")
-
-    def on_ack(self, ack, now: float) -> list:
-        """The ACK for our 2xx; with a body it is the answer to the offer in that 2xx (an
-        offerless INVITE or re-INVITE, RFC 3264 §5)."""
-        if not ack.body:
-            return []
-        try:
-            self.plan = self.sdp.on_answer(parse_sdp(ack.body))
-        except (SdpError, ValueError):
-            return []
-        if self.media_on:
-            return self._media_changed() if self.state in IN_CALL else [("media", "update")]
-        self.media_on = True
-        return [("media", "start")]
 
     def on_cancel(self, now: float) -> list:
         if self.state != "incoming":
@@ -809,31 +579,7 @@ class Call(Transfer):
                 acts.insert(1, ("line", "remote_hangup"))
             return acts
         if m in ("INVITE", "UPDATE"):
-            if self.state not in IN_CALL + ("early", "incoming"):
-                return [("respond", make_response(req, 491 if m == "INVITE" else 500))]
-            if self._reinvite is not None and (m == "INVITE" or req.body):
-                # our own offer is out: glare, RFC 3261 §14.2 / RFC 3311 §5.2
-                return [("respond", make_response(req, 491, "Request Pending"))]
-            if not req.body:
-                if m == "UPDATE":       # no offer: a session refresh, nothing to answer
-                    return [("respond", make_response(req, 200, contact=self._contact()))]
-                # an offerless re-INVITE: our offer goes in the 200, the answer in the ACK
-                body = self.sdp.offer().to_bytes()
-                return [("respond", make_response(req, 200, contact=self._contact(), body=body,
-                                                  content_type="application/sdp"))]
-            try:
-                answer, plan = self.sdp.answer(parse_sdp(req.body))
-            except SdpError as e:
-                return [("respond", make_response(req, 488, "Not Acceptable Here",
-                                                  headers=[("Warning", '304 tipring "%s"' % str(e)[:80])]))]
-            self.plan = plan
-            acts = [("respond", make_response(req, 200, contact=self._contact(), body=answer.to_bytes(),
-                                              content_type="application/sdp"))]
-            if self.state in IN_CALL:
-                acts += self._media_changed()
-            elif self.media_on:
-                acts.append(("media", "update"))
-            return acts
+            return self._on_offer(req, now)
         if m == "NOTIFY":
             acts = [("respond", make_response(req, 200))]
             event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
@@ -845,9 +591,7 @@ class Call(Transfer):
         if m in ("INFO", "OPTIONS"):
             return [("respond", make_response(req, 200))]
         if m == "PRACK":
-            if self.state == "incoming" or self._rel is not None:
-                return self._on_prack(req, now)
-            return [("respond", make_response(req, 200))]
+            return self._on_prack(req, now)
         return [("respond", make_response(req, 405, headers=[("Allow", ALLOW)]))]
 
     def status(self, now: float) -> dict:

@@ -7,14 +7,12 @@ Rules:
    `("line", port, verb, *args)` for the FXS line and `("media", op, call)` for RTP.
 2. Ghost-call protection (on by default, as commercial ATAs learned the hard way): only an
    INVITE that comes from the line's proxy/registrar address and names one of our users in its
-   Request-URI rings a phone. From an address that is no line's proxy, every INVITE gets the
-   same stateless 403 whoever it names (no user enumeration, one datagram: `_refuse_stranger`);
-   from a proxy, another line's user gets 403 and an unknown one 404; each with an `error`
-   event. `direct_calls = true` on a line lifts the source check for that line.
-   An INVITE that cannot make a dialog (Contact, Record-Route: 400), carries no SDP (415) or
-   reuses a Call-ID (482/486) is refused before anything is kept (`_unusable`); an in-dialog
-   request reaches its call only when Call-ID and both tags match (481 otherwise), so a bad
-   request never ends a call in progress.
+   Request-URI rings a phone; from an address that is no line's proxy every INVITE gets the
+   same stateless 403 whoever it names; an INVITE that cannot make a dialog, carries no SDP
+   or reuses a Call-ID is refused before anything is kept. That screening is `InviteScreen`
+   (tipring/firmware/calls/screen.py, `self.screen`). An in-dialog request reaches its call
+   only when Call-ID and both tags match (481 otherwise), so a bad request never ends a call
+   in progress.
 3. Several calls per line (FLOWS §12, §13, §17). Each line has one service machine
    (`service(port)`, a LineService of tipring/firmware/calls/services.py): its state (idle, single,
    held, second, conference, bridging, bridged, waiting, swapped, recall, transferring) and
@@ -64,16 +62,16 @@ Rules:
    or `transfer_failed`.
 """
 
-from tipring.firmware.calls.call import Call, IN_CALL, _caller_id, requires_100rel
+from tipring.firmware.calls.call import Call, IN_CALL, _caller_id
 from tipring.firmware.calls.refer import redirect_headers
 from tipring.firmware.calls.flash import HandsetServices
+from tipring.firmware.calls.screen import InviteScreen
 from tipring.firmware.calls.services import TRANSITIONS as SERVICE_TRANSITIONS, LineService
 from tipring.firmware.compat import random_hex
-from tipring.firmware.sip.dialog import check_dialog_request, make_response
+from tipring.firmware.sip.dialog import make_response
 from tipring.firmware.sip.useragent import response_to
 
 OUTGOING_EARLY = ("dialing", "proceeding", "ringing", "early")
-GHOST_REASON = "Forbidden (not from our proxy)"
 
 
 class _CallTU:
@@ -133,6 +131,7 @@ class CallManager(HandsetServices):
         self.services = {}     # port -> LineService: the line's calls and what it does with them
         self._timers = {}      # call_id -> no-answer deadline
         self._forward_na = {}  # call_id -> forward-on-no-answer target URI
+        self.screen = InviteScreen(self)   # who may ring the phone (screen.py)
         ua.handlers.update({"INVITE": self.on_invite, "BYE": self._in_dialog, "UPDATE": self._in_dialog,
                             "INFO": self._in_dialog, "PRACK": self._in_dialog, "NOTIFY": self._in_dialog,
                             "REFER": self._in_dialog,
@@ -147,11 +146,6 @@ class CallManager(HandsetServices):
         """The line's next hop for a new call; the other hops wait in `call.fallbacks`."""
         call.fallbacks = list(self.fallbacks_for(port))
         return self.proxy_for(port)
-
-    def _proxies(self, port) -> list:
-        """Every address the line's proxy has (RFC 3263 targets): INVITEs from these are ours."""
-        hop = self.proxy_for(port)
-        return ([tuple(hop[:2])] if hop else []) + [tuple(h[:2]) for h in self.fallbacks_for(port)]
 
     def _new_call(self, line, direction, now):
         call = Call(line, direction, self.ua, self.rtp_alloc(), now, self.media_keys)
@@ -379,15 +373,6 @@ class CallManager(HandsetServices):
         return []
 
     # ------------------------------------------------------------------ from the network
-    def _from_proxy(self, src, port) -> bool:
-        """Ghost-call protection: did this come from the line's proxy? Over TCP/TLS a
-        connection the proxy opened to us leaves from a port of its own choosing, so only
-        its address is compared there."""
-        proxies = self._proxies(port)
-        if getattr(self.ua, "reliable", False):
-            return any(src[0] == p[0] for p in proxies)
-        return tuple(src[:2]) in proxies
-
     def on_invite(self, req, tx, src, now):
         """A new INVITE. In this order, each step refusing with one answer and keeping
         nothing: the source (not a proxy: one stateless 403, the same whoever it names), the
@@ -395,36 +380,12 @@ class CallManager(HandsetServices):
         415: a body that is no SDP; 482/486: a Call-ID we already have), then the services."""
         if req.to.tag:
             return self._in_dialog(req, tx, src, now)
-        line, refusal = self._screen(req, tx, src, now)
+        line, refusal = self.screen.check(req, tx, src, now)
         if line is None:
             return refusal
         if req.headers.get("Replaces"):
             return self._on_replaces(req, tx, src, now)
         return self._offer(req, tx, src, line, now)
-
-    def _screen(self, req, tx, src, now):
-        """(the line an INVITE is for, None) or (None, the outputs refusing it)."""
-        user = req.uri.split(":", 1)[-1].split("@")[0].split(";")[0] if "@" in req.uri else ""
-        line = next((l for l in self.lines.values() if l["user"] == user), None)
-        if not self._from_a_proxy(src) and (line is None or not line.get("direct_calls")):
-            return None, self._refuse_stranger(req, tx, src, user, now)
-        if line is None:
-            return None, self.ua.send_response(response_to(req, 404, "Not Found", to_tag="nf"), now) + \
-                [("event", "error", {"where": "calls", "message": "INVITE for unknown user %r from %s:%d" % (user, src[0], src[1])})]
-        if not line.get("direct_calls") and not self._from_proxy(src, line["port"]):
-            return None, self.ua.send_response(response_to(req, 403, GHOST_REASON, to_tag="gc"), now) + \
-                [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE from %s:%d, not from the proxy" % tuple(src[:2])})]
-        bad = self._unusable(req)
-        if bad is not None:
-            code, reason, extra = bad
-            return None, self.ua.send_response(response_to(req, code, reason, to_tag=random_hex(4), extra=extra), now) + \
-                [("event", "error", {"where": "calls", "message": "INVITE from %s:%d refused: %d %s"
-                                     % (src[0], src[1], code, reason)})]
-        if requires_100rel(req) and not line.get("prack", True):
-            # RFC 3262 §4 / RFC 3261 §8.2.2.3: reliable provisionals are off on this line
-            return None, self.ua.send_response(response_to(req, 420, "Bad Extension", to_tag=random_hex(4),
-                                                           extra=[("Unsupported", "100rel")]), now)
-        return line, None
 
     def _offer(self, req, tx, src, line, now):
         """The services for a new call to `line`: forwarding, DND, busy, call waiting, else
@@ -457,50 +418,6 @@ class CallManager(HandsetServices):
             domain = line.get("domain") or self.ua.host
             self._forward_na[req.call_id] = self._target_uri(feats["forward_no_answer"], domain)
         return svc.move("incoming", call) + self._run(call, acts, now)
-
-    def _from_a_proxy(self, src):
-        """Whether `src` is the proxy/registrar address of one of our lines."""
-        return any(self._from_proxy(src, port) for port in self.lines)
-
-    def _refuse_stranger(self, req, tx, src, user, now):
-        """An INVITE from an address that is none of our proxies (a scanner, a ghost call).
-
-        Whether it names one of our users or not, it gets the same answer, so `svwar -m
-        INVITE` learns nothing (commercial ATAs ignore such requests or answer them all
-        alike). The answer is one stateless 403 (RFC 3261 §8.2.7: a stateless UAS sends no
-        provisional response and never retransmits): each INVITE datagram draws exactly one
-        datagram of about its own size, where an INVITE server transaction would send a
-        100 and repeat its 403 until Timer H. A peer that wants the answer again resends
-        its INVITE (Timer A) and gets it again. A 403 rather than silence, because a
-        misconfigured PBX then says why its calls fail; the `error` event says it here."""
-        out = self.ua.respond_stateless(req, tx, response_to(req, 403, GHOST_REASON, to_tag="gc"), now)
-        return out + [("event", "error", {"where": "calls", "message": "ghost call refused: INVITE for %r from "
-                                          "%s:%d, not from the proxy" % (user[:40], src[0], src[1])})]
-
-    def _unusable(self, req):
-        """Why this INVITE cannot start a call, as (code, reason, extra headers), or None:
-        a Contact or Record-Route that is no SIP URI (400, RFC 3261 §8.1.1.8, §12.1.1), a
-        body that is not SDP (415 with Accept, §8.2.3), more than one Replaces (400, RFC 3891
-        §3), or a Call-ID one of our calls already has (482 for the same request arriving
-        again by another path, §8.2.2.2; else 486: one call per Call-ID here)."""
-        bad = check_dialog_request(req)
-        if bad is not None:
-            return bad + ((),)
-        try:
-            ctype = req.content_type
-        except ValueError:
-            ctype = None
-        if req.body and ctype not in (None, "application/sdp"):
-            return 415, "Unsupported Media Type", (("Accept", "application/sdp"),)
-        if len(req.headers.values("Replaces")) > 1:
-            return 400, "Bad Request (more than one Replaces)", ()
-        known = self.calls.get(req.call_id)
-        if known is not None:
-            first = known.invite
-            if first is not None and first.from_.tag == req.from_.tag and first.cseq.seq == req.cseq.seq:
-                return 482, "Loop Detected", ()
-            return 486, "Busy Here (Call-ID in use)", ()
-        return None
 
     def _wait(self, req, tx, src, line, now):
         """Call waiting (FLOWS §13): 180, the line hears `call_waiting`; a flash answers."""

@@ -1,12 +1,14 @@
-"""The REFER side of a call (RFC 3515, RFC 5589, RFC 4488, RFC 4579 §5.9): as transferee, as
-transferor, and towards a conference bridge; the header helpers of forwarding and transfer.
+"""The services side of a call (FLOWS §10-§15): REFER (RFC 3515, RFC 5589, RFC 4488, RFC 4579
+§5.9) as transferee, as transferor and towards a conference bridge; the 302 of call forwarding
+(RFC 5806, RFC 7044), the answer to an INVITE with Replaces (RFC 3891), the release of a call
+for a service; the header helpers of forwarding and transfer.
 
 Rules:
 1. Sans-IO, like tipring/firmware/calls/call.py, whose `Call` this `Transfer` is a part of: the
    methods use the call's dialog and state and return the same actions (`("send", ...)`,
    `("respond", ...)`, `("line", verb)`, `("transfer", uri, headers)`, `("event", ...)`).
-2. The call's state changes only in call.py (`Call._move`); a transfer ends a call through
-   `release()`, which goes through that table.
+2. The call's state changes only through `Call._move` (TRANSITIONS in call.py); a transfer
+   ends a call through `release()`, a forward through `_end(..., "reject")`, both through it.
 3. What goes out of a Refer-To or Replaces is checked here (`refer_target`): a URI that is no
    SIP URI or a control character in Replaces is a 400, never a header line.
 
@@ -16,6 +18,11 @@ call; `refer_notify()` reports its outcome. Transferor: `refer()` sends REFER (R
 a NOTIFY sipfrag 2xx ends the call with BYE and tells the line `transfer_ok`, a failure tells
 it `transfer_failed` and the call stays. Bridge: `drop_party()` asks the conference focus to
 end its dialog with a participant (Refer-To `<AOR;method=BYE>`); only a failure is reported.
+
+Services decided by the manager: `redirect()` answers a ringing call 302 with Contact and
+Diversion (RFC 5806) and History-Info (RFC 7044); `take_over()` answers an INVITE with Replaces
+at once, no ringing (RFC 3891 §3); `release()` ends this dialog for a service (BYE in a call,
+CANCEL while it is set up).
 """
 
 from tipring.firmware.sip.message import NameAddr
@@ -24,7 +31,8 @@ IN_CALL = ("connected", "held")     # a confirmed dialog, not ending
 
 
 class Transfer:
-    """Represents the REFER side of one call (a part of tipring.firmware.calls.call.Call)."""
+    """Represents the services side of one call (a part of tipring.firmware.calls.call.Call;
+    the chain of its parts: prack.py)."""
 
     def _on_refer(self, req, now):
         """Transferee: a REFER in our call. 202, NOTIFY 100 Trying, and a new call for the
@@ -116,6 +124,33 @@ class Transfer:
         if self.state not in IN_CALL or self.dialog is None:
             return []
         return [self._in_dialog(self.dialog.info(b"signal=hf\r\n", "application/hook-flash"))]
+
+    # ------------------------------------------------------------------ services the manager decides
+    def release(self, now: float, reason: str) -> list:
+        """End this call for a service (transferred, replaced): BYE in a call, CANCEL while
+        it is being set up; the ended event gives `reason`."""
+        if self.final_status is None:
+            self.final_status = (487, "Request Terminated")
+        acts = self.hangup(now)
+        self.reason = reason
+        return acts
+
+    def take_over(self, req, tx, now: float) -> list:
+        """An INVITE with Replaces that matched one of our calls (RFC 3891 §3): answered 200
+        at once, no ringing; the manager ends the replaced call."""
+        acts = self.offered(req, tx, now, ring=False)
+        if self.state == "ended":
+            return acts
+        return acts + self.answer(now)
+
+    def redirect(self, now: float, target: str, reason: str, diverted: str) -> list:
+        """Answer the ringing call 302 to `target` (a SIP URI): call forwarding (FLOWS §10-11).
+        `reason` is the RFC 5806 diversion reason (unconditional, user-busy, no-answer),
+        `diverted` the URI of the line the call was for."""
+        if self.state != "incoming":
+            return []
+        acts = [("respond", self._response(302, "Moved Temporarily", extra=redirect_headers(target, reason, diverted)))]
+        return acts + self._end("forwarded to %s (%s)" % (target, reason), "reject")
 
     def _refer_failed(self):
         other = self.refer_out.get("other")
