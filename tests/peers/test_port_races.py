@@ -176,3 +176,26 @@ def test_baresip_gives_up_after_the_last_try(tmp_path):
         assert len(picker.taken) == ports.TRIES * 2     # a SIP block and an RTP block per try
     finally:
         picker.close()
+
+
+# -- SIPp ------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not (shutil.which("kamailio") and shutil.which("sipp")), reason="kamailio/sipp not installed")
+@pytest.mark.peers
+def test_sipp_tells_a_lost_port_from_a_failed_scenario(tmp_path):
+    """What AtaRig.sipp_user retries on: SIPp that could not bind says so; one that ran does not."""
+    from tests.peers.sipp import Sipp
+    with Kamailio(str(tmp_path)) as kam:
+        def register(port, name):
+            s = Sipp(str(tmp_path), "register.xml", port, name=name,
+                     extra=[kam.address, "-s", "1003", "-au", "1003", "-ap", "secret1003",
+                            "-key", "expires", "60", "-timeout", "10s"])
+            rc = s.wait(15)
+            s.stop()
+            return s, rc
+        with hold(ports.free_port(), socket.SOCK_DGRAM) as busy:
+            lost, rc = register(busy.getsockname()[1], "lost")
+        assert rc != 0 and lost.bind_failed()
+        ok, rc = register(ports.free_port(), "ok")
+        assert rc == 0 and not ok.bind_failed()
+        assert any(":%d" % ok.port in c for c in kam.contacts("1003")), kam.contacts("1003")
