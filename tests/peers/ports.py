@@ -52,7 +52,9 @@ class _Slice:
         self.pid, self.fd, self.base, self.next = os.getpid(), None, None, 0
         try:
             import fcntl
-            os.makedirs(LOCK_DIR, mode=0o777, exist_ok=True)
+            if not os.path.isdir(LOCK_DIR):
+                os.makedirs(LOCK_DIR, exist_ok=True)
+                os.chmod(LOCK_DIR, 0o1777)    # other users' runs share the slices (sticky, as /tmp)
         except (ImportError, OSError):
             return
         start = os.getpid() % SLICES      # spread first tries so processes rarely contend
@@ -67,6 +69,10 @@ class _Slice:
             except OSError:
                 os.close(fd)
                 continue
+            try:
+                os.fchmod(fd, 0o666)            # lockable by another user's run too
+            except OSError:
+                pass
             os.truncate(fd, 0)
             os.write(fd, b"%d\n" % os.getpid())     # who holds it, for a person looking
             self.fd, self.base = fd, LOW + n * SLICE
