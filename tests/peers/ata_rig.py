@@ -15,7 +15,8 @@ from tests.peers import rtptap
 from tests.peers.baresip import BaresipPhone, tone_share
 from tests.peers.firmware import RunningFirmware, sim_line_config
 from tests.peers.handset import Handset
-from tests.peers.kamailio import Kamailio, free_port
+from tests.peers.kamailio import Kamailio
+from tests.peers.ports import TRIES, PortInUse, free_port
 from tests.peers.sipp import Sipp
 
 
@@ -71,18 +72,24 @@ class AtaRig:
 
     def sipp_user(self, user, scenario, extra=(), name=None, timeout="30s"):
         """A SIPp UAS running `scenario` as the registered `user` (1001..1004): register.xml
-        from a free port first, then the scenario on that port; stopped with the rig."""
-        port = free_port()
-        reg = Sipp(self.workdir, "register.xml", port, name="register-%s" % user,
-                   extra=[self.kam.address, "-s", user, "-au", user, "-ap", "secret" + user,
-                          "-key", "expires", "120", "-timeout", "10s"])
-        rc = reg.wait(15)
-        reg.stop()
+        from a free port first, then the scenario on that port; stopped with the rig. A port lost
+        to another process before SIPp bound it is replaced (up to ports.TRIES times)."""
+        for _ in range(TRIES):
+            port = free_port()
+            reg = Sipp(self.workdir, "register.xml", port, name="register-%s" % user,
+                       extra=[self.kam.address, "-s", user, "-au", user, "-ap", "secret" + user,
+                              "-key", "expires", "120", "-timeout", "10s"])
+            rc = reg.wait(15)
+            reg.stop()
+            if not reg.bind_failed():
+                break
         if rc != 0:
             raise RuntimeError("SIPp could not register %s (exit %s): %s" % (user, rc, reg.errors()[-800:]))
         uas = self.adopt(Sipp(self.workdir, scenario, port, name=name or "%s-%s" % (user, scenario[:-4]),
                               extra=list(extra) + ["-timeout", timeout]))
         time.sleep(0.3)                 # listening before anyone calls
+        if uas.bind_failed():           # taken between register.xml's exit and this start
+            raise PortInUse("SIPp lost port %d after registering %s: %s" % (port, user, uas.output()[-400:]))
         return uas
 
     # -- the firmware's event log ---------------------------------------------------------

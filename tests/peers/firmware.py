@@ -27,7 +27,7 @@ def sim_line_config(registrar: str, control: str, **line_keys) -> dict:
     """tipring on the sim board (control port `control`, "HOST:PORT") as 1001 of the rig's
     Kamailio at `registrar`, SIP on a free loopback port; `line_keys` add to or override the
     [[line]]."""
-    from tests.peers.kamailio import free_port
+    from tests.peers.ports import free_port
     line = {"port": 1, "user": "1001", "password": "secret1001", "registrar": registrar,
             "domain": registrar, "expires": 300}
     line.update(line_keys)

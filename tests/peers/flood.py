@@ -154,7 +154,8 @@ class FloodCall:
         from tests.peers.baresip import BaresipPhone
         from tests.peers.firmware import RunningFirmware, sim_line_config
         from tests.peers.handset import Handset
-        from tests.peers.kamailio import Kamailio, free_port
+        from tests.peers.kamailio import Kamailio
+        from tests.peers.ports import free_port
         self.kam = self.phone = self.fw = self.tap = self.handset = None
         self.far_hz = far_hz
         try:

@@ -2,7 +2,9 @@
 
 Does what the rig's kamailio.sh does (absolute db_text URL, private copy of the user table,
 absolute ctl socket), but on a port of our own and in its own process group, so that a test can
-always kill it whatever happens. Users 1001..1004 with passwords secretNNNN.
+always kill it whatever happens. Users 1001..1004 with passwords secretNNNN. Ports come from
+tests/peers/ports.py (this process's own slice); when Kamailio still loses a bind race on ports
+it chose, `start` retries on fresh ones (ports.start_with_retries).
 """
 
 import os
@@ -13,45 +15,11 @@ import subprocess
 import time
 import uuid
 
+from tests.peers.ports import PortInUse, bind_failed, free_media_port, free_port, start_with_retries
+
+__all__ = ["Kamailio", "free_media_port", "free_port", "sip_options"]   # the port helpers live in ports.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port(kind=socket.SOCK_DGRAM) -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        try:
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            t.bind(("127.0.0.1", p))
-            t.close()
-            return p
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
-
-def free_media_port() -> int:
-    """An even UDP port P with P..P+3 free on 127.0.0.1 (SIPp binds audio RTP/RTCP at P, P+1
-    and video at P+2, P+3)."""
-    import random
-    for _ in range(200):
-        p = random.randrange(20000, 60000, 2)
-        socks = []
-        try:
-            for q in range(p, p + 4):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", q))
-            return p
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free media port block")
 
 
 def sip_options(port, timeout=0.3):
@@ -78,17 +46,25 @@ class Kamailio:
     """One Kamailio process; use as a context manager or call start()/stop()."""
 
     def __init__(self, workdir: str, port: int = None, extra_args=(), tls=None, tls_port: int = None,
-                 tcp_aliases: bool = False):
+                 tcp_aliases: bool = False, port_picker=free_port):
         """`tls`: (certificate, key) PEM paths to also listen for SIP over TLS on `tls_port`
-        (a free one when omitted); `tcp_aliases`: honour Via `alias` (tcp_accept_aliases)."""
-        self.port = port or free_port()
-        self.dir = os.path.join(workdir, "kamailio-%d" % self.port)
+        (a free one when omitted); `tcp_aliases`: honour Via `alias` (tcp_accept_aliases).
+        `port_picker()` gives the ports not passed in (a test may hand out a busy one)."""
+        self.workdir = workdir
+        self.pick = port_picker
+        self.fixed_port, self.fixed_tls_port = port, tls_port
         self.extra_args = list(extra_args)
         self.tls = tls
-        self.tls_port = (tls_port or free_port()) if tls else None
         if tcp_aliases:
             self.extra_args += ["-A", "TCP_ALIASES"]
         self.proc = None
+        self.attempts = 0       # how many starts it took (more than 1 = a port race was lost)
+        self._choose_ports()
+
+    def _choose_ports(self):
+        self.port = self.fixed_port or self.pick()
+        self.tls_port = (self.fixed_tls_port or self.pick()) if self.tls else None
+        self.dir = os.path.join(self.workdir, "kamailio-%d" % self.port)
 
     @property
     def tls_address(self) -> str:
@@ -109,6 +85,18 @@ class Kamailio:
         return "127.0.0.1:%d" % self.port
 
     def start(self, timeout=10.0):
+        """Start and wait until it answers OPTIONS; on a lost port race (it exits logging a
+        failed bind) start again on fresh ports, unless the caller fixed every port."""
+        def attempt(n):
+            if n:
+                self._choose_ports()
+            return self._start_once(timeout)
+        if self.fixed_port and (self.fixed_tls_port or not self.tls):
+            return self._start_once(timeout)
+        return start_with_retries(attempt)
+
+    def _start_once(self, timeout):
+        self.attempts += 1
         os.makedirs(self.dir, exist_ok=True)
         db = os.path.join(self.dir, "dbtext")
         shutil.rmtree(db, ignore_errors=True)
@@ -125,8 +113,14 @@ class Kamailio:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
-                raise RuntimeError("kamailio exited at start: " + self.log()[-800:])
-            if sip_options(self.port) == 200:
+                log = self.log()
+                self.stop()
+                if bind_failed(log):
+                    raise PortInUse("kamailio could not bind %s: %s" % (self.address, log[-800:]))
+                raise RuntimeError("kamailio exited at start: " + log[-800:])
+            # Kamailio binds every socket before it forks its workers, so an answer while our
+            # process lives is ours (the OPTIONS goes to a port of our own slice)
+            if sip_options(self.port) == 200 and self.proc.poll() is None:
                 return self
             time.sleep(0.05)
         self.stop()

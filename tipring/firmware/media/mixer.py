@@ -16,7 +16,8 @@ Rules
 3. All frames of one mix have the same length, else ValueError.
 4. CPython uses `audioop.add` (stdlib up to 3.12, the `audioop-lts` package from 3.13; its
    DeprecationWarning is silenced); elsewhere (MicroPython) a pure-Python loop over `array`
-   gives bit-identical results.
+   gives bit-identical results, on big-endian hosts too (compat.le16_samples/le16_bytes
+   swap the little-endian frames to native order and back).
 
 Theory of operation
 -------------------
@@ -25,9 +26,8 @@ additions per party; for three it is three `add` calls per 20 ms, about a micros
 with audioop and a few milliseconds in pure Python.
 """
 
-import array
-
 from tipring.firmware.compat import audioop as _audioop
+from tipring.firmware.compat import le16_bytes, le16_samples
 
 HAVE_AUDIOOP = _audioop is not None
 
@@ -36,8 +36,10 @@ def add_pure(a: bytes, b: bytes) -> bytes:
     """Saturating sample-wise sum of two 16-bit LE PCM frames, in pure Python."""
     if len(a) != len(b):
         raise ValueError("frames differ in length (%d and %d bytes)" % (len(a), len(b)))
-    x = array.array("h", a)
-    y = array.array("h", b)
+    # frames are little-endian on the wire; array("h") is native, so a big-endian host
+    # must swap in and out or it sums byte-swapped garbage
+    x = le16_samples(a)
+    y = le16_samples(b)
     for i in range(len(x)):
         v = x[i] + y[i]
         if v > 32767:
@@ -45,7 +47,7 @@ def add_pure(a: bytes, b: bytes) -> bytes:
         elif v < -32768:
             v = -32768
         x[i] = v
-    return bytes(x)
+    return le16_bytes(x)
 
 
 if HAVE_AUDIOOP:
