@@ -22,8 +22,6 @@ firmware side only): `hash_password` makes one, `check_password` verifies in con
 """
 
 import collections
-import hashlib
-import hmac
 import os
 import threading
 
@@ -248,6 +246,7 @@ def load_with_fallback(path: str) -> tuple:
 def hash_password(password: str, iterations: int = PBKDF2_ITERATIONS, salt: bytes = None) -> str:
     """A salted PBKDF2-SHA256 string `pbkdf2-sha256$iterations$salt_hex$hash_hex`."""
     salt = os.urandom(16) if salt is None else salt
+    import hashlib      # here, not at import: it maps OpenSSL (compat.py says why)
     dk = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
     return "pbkdf2-sha256$%d$%s$%s" % (iterations, salt.hex(), dk.hex())
 
@@ -264,5 +263,7 @@ def check_password(password: str, stored: str) -> bool:
         salt, want = bytes.fromhex(salt_hex), bytes.fromhex(hash_hex)
     except (ValueError, AttributeError):
         return False
+    import hashlib
+    import hmac
     dk = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8", "replace"), salt, iterations)
     return hmac.compare_digest(dk, want)
