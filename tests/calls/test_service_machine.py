@@ -107,31 +107,15 @@ class LinedNet(Net):
         self.fxs = FxsLine(port=1, **line_keys)
         self.trace = []
 
-    def run(self, outputs, src):
-        """VirtualNet.run, with A's line commands going to the FxsLine and its intents to A's
-        manager, each in turn (as app.py's loop does)."""
-        queue = [(o, src) for o in outputs]
-        while queue:
-            o, at = queue.pop(0)
-            if o[0] == "line" and at == A and o[1] == 1:
-                self.line_cmds.append((A, o[1], o[2]) + tuple(o[3:]))
-                queue += [(x, A) for x in self.fxs.command(o[2], list(o[3:]), self.now)]
-            elif o[0] == "intent":
-                queue += [(x, A) for x in self.intent(o[1], *o[2:])]
-            elif o[0] == "send":
-                data, dest = o[1], tuple(o[2])
-                self.wire.append((at, dest, data.split(b"\r\n", 1)[0].decode()))
-                self.raw.append((at, dest, data))
-                if self.drop and self.drop(data):
-                    continue
-                onward = self.relay(data, dest)
-                if onward is not None:
-                    queue.append((("send", data, onward), dest))
-                    continue
-                ua, mgr = self.nodes[dest]
-                queue += [(x, dest) for x in ua.receive(data, at, self.now)]
-            else:
-                VirtualNet.run(self, [o], at)
+    def local(self, o, at):
+        """A's line commands go to the FxsLine and its intents to A's manager, each in turn
+        (as app.py's loop does); the rest is recorded as VirtualNet records it."""
+        if o[0] == "line" and at == A and o[1] == 1:
+            self.line_cmds.append((A, o[1], o[2]) + tuple(o[3:]))
+            return [(x, A) for x in self.fxs.command(o[2], list(o[3:]), self.now)]
+        if o[0] == "intent":
+            return [(x, A) for x in self.intent(o[1], *o[2:])]
+        return VirtualNet.local(self, o, at)
 
     def intent(self, name, *args):
         """What app.py's line_intent does with each intent of line 1."""

@@ -36,12 +36,19 @@ class VirtualNet:
                     continue
                 ua, mgr = self.nodes[dest]
                 queue += [(x, dest) for x in ua.receive(data, at, self.now)]
-            elif o[0] == "line":
-                self.line_cmds.append((at, o[1], o[2]) + tuple(o[3:]))
-            elif o[0] == "media":
-                self.media.append((at, o[1], o[2].call_id))
-            elif o[0] == "event":
-                self.events.append((at, o[1], o[2]))
+            else:
+                queue += self.local(o, at)
+
+    def local(self, o, at):
+        """An output that stays on node `at` (line, media, event): recorded here. A subclass
+        that wires a line to a node returns what that produces, as [(output, node)]."""
+        if o[0] == "line":
+            self.line_cmds.append((at, o[1], o[2]) + tuple(o[3:]))
+        elif o[0] == "media":
+            self.media.append((at, o[1], o[2].call_id))
+        elif o[0] == "event":
+            self.events.append((at, o[1], o[2]))
+        return []
 
     def tick(self, until):
         """Fire every UA timer due up to `until`, earliest first; the clock ends at `until`."""
