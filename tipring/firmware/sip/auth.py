@@ -56,6 +56,9 @@ CHALLENGE_HEADERS = (
 _ANSWERED_MAX = 16  # fresh answers remembered, for loop detection
 
 
+MAX_AUTH_ROUNDS = 4     # challenges answered in a row before giving up (stale loops included)
+
+
 class AuthError(ValueError):
     """A challenge header that cannot be parsed."""
 
@@ -370,6 +373,20 @@ class DigestClient:
             self._remember(c.realm, c.params.get("nonce", ""), resp)
             headers.append((c.answer_header, value))
         return AuthResult(True, headers, stale=any_stale)
+
+    def answer(self, response, request, rounds: int) -> AuthResult:
+        """`respond`, for a client that has now been challenged `rounds` times in a row
+        (REGISTER, SUBSCRIBE): past MAX_AUTH_ROUNDS it gives up, since a registrar that
+        keeps sending stale nonces would loop for ever, and a rejected answer is reported
+        as a wrong password."""
+        result = self.respond(response, request)
+        if not result.ok:
+            if "rejected" in result.reason:
+                return AuthResult(False, reason="wrong password: " + result.reason)
+            return result
+        if rounds > MAX_AUTH_ROUNDS:
+            return AuthResult(False, reason="authentication loop (%d challenges)" % rounds)
+        return result
 
     def authorize(self, request) -> list:
         """Credentials for `request` from the realms answered before (pre-emptive; e.g. a

@@ -80,7 +80,6 @@ MIN_BACKOFF = 30.0
 MAX_BACKOFF = 1800.0
 QUICK_RETRY = 2.0       # the first retry after a binding was lost (registrar restart, failover)
 REPORT_EVERY = 20.0     # the same registration_failed is not repeated sooner (the 24-30 s back-off is not cut)
-MAX_AUTH_ROUNDS = 4     # challenges answered in a row before giving up (stale loops included)
 
 
 def _retry_after(resp):
@@ -101,6 +100,14 @@ def _uri_hostport(uri_text):
         return None
     return (str(u.host).strip("[]").lower(), u.port or 5060)
 
+
+
+def raised_expires(resp, current: int):
+    """The Min-Expires of a 423 Interval Too Brief (RFC 3261 §10.2.8, RFC 6665 §4.1.2.1)
+    when it is a usable raise over `current`, at most a day; else None."""
+    me = (resp.headers.get("Min-Expires") or "").strip()
+    m = int(me) if me.isdigit() else None
+    return m if m is not None and current < m <= 86400 else None
 
 class Registration:
     """Represents one line's binding (AoR -> Contact) at a registrar.
@@ -264,12 +271,9 @@ class Registration:
         code = resp.status
         if code in (401, 407):
             self._auth_rounds += 1
-            result = self.auth.respond(resp, sent)
-            if not result.ok or self._auth_rounds > MAX_AUTH_ROUNDS:
-                reason = result.reason if not result.ok else "authentication loop (%d challenges)" % self._auth_rounds
-                if not result.ok and "rejected" in reason:
-                    reason = "wrong password: " + reason
-                return self._fail(now, code, reason)
+            result = self.auth.answer(resp, sent, self._auth_rounds)
+            if not result.ok:
+                return self._fail(now, code, result.reason)
             return self._send(now, 0 if self._unregistering else self.expires, result.headers)
         self._auth_rounds = 0
         if self._unregistering:
@@ -282,12 +286,11 @@ class Registration:
         if 200 <= code < 300:
             return self._granted_ok(resp, now)
         if code == 423:
-            me = resp.headers.get("Min-Expires")
-            m = int(me.strip()) if me and me.strip().isdigit() else None
-            if m is not None and m > self.expires and m <= 86400:
+            m = raised_expires(resp, self.expires)
+            if m is not None:
                 self.expires = m
                 return self._send(now, m)
-            return self._fail(now, code, "423 without a usable Min-Expires (%r)" % me)
+            return self._fail(now, code, "423 without a usable Min-Expires (%r)" % resp.headers.get("Min-Expires"))
         if code in (403, 404):
             self.state = "failed"
             self.failures += 1

@@ -35,10 +35,10 @@ from tipring.firmware.compat import random_hex
 from tipring.firmware.sip.auth import DigestClient
 from tipring.firmware.sip.dialog import Dialog
 from tipring.firmware.sip.message import Request
+from tipring.firmware.sip.registration import raised_expires
 
 MIN_BACKOFF = 30.0
 MAX_BACKOFF = 1800.0
-MAX_AUTH_ROUNDS = 4
 FINAL_REFUSALS = (403, 404, 405, 489, 501, 603)
 RESUBSCRIBE_NOW = ("deactivated", "timeout")         # RFC 6665 §4.1.3
 RESUBSCRIBE_LATER = ("probation", "giveup")
@@ -159,12 +159,9 @@ class Subscription:
         code = resp.status
         if code in (401, 407):
             self._auth_rounds += 1
-            result = self.auth.respond(resp, sent)
-            if not result.ok or self._auth_rounds > MAX_AUTH_ROUNDS:
-                reason = result.reason if not result.ok else "authentication loop"
-                if not result.ok and "rejected" in reason:
-                    reason = "wrong password: " + reason
-                return self._fail(now, code, reason)
+            result = self.auth.answer(resp, sent, self._auth_rounds)
+            if not result.ok:
+                return self._fail(now, code, result.reason)
             return self._send(now, 0 if self._stopping else self.expires, result.headers)
         self._auth_rounds = 0
         if self._stopping:
@@ -190,12 +187,11 @@ class Subscription:
                 return [self._event(self.state, expires=granted)]
             return []
         if code == 423:
-            me = resp.headers.get("Min-Expires")
-            m = int(me.strip()) if me and me.strip().isdigit() else None
-            if m is not None and self.expires < m <= 86400:
+            m = raised_expires(resp, self.expires)
+            if m is not None:
                 self.expires = m
                 return self._send(now, m)
-            return self._fail(now, code, "423 without a usable Min-Expires (%r)" % me)
+            return self._fail(now, code, "423 without a usable Min-Expires (%r)" % resp.headers.get("Min-Expires"))
         if code == 481 and self.dialog is not None:
             self._new_ids()                          # the notifier forgot us: start over
             return self._send(now, self.expires)
