@@ -21,10 +21,13 @@ from tipring.firmware.sip.transaction_layer import TransactionLayer
 BRANCH = "z9hG4bK776asdhds"
 
 
-def request(method="INVITE", branch=BRANCH, seq=1, to_tag=None, via_host="pc33.example.com"):
+def request(method="INVITE", branch=BRANCH, seq=1, to_tag=None, via_host="pc33.example.com",
+            uri="sip:bob@biloxi.example.com"):
+    """A request as RFC 3261 §24.2's Alice sends it (tests/sip/test_transaction.py uses these
+    builders too)."""
     to = "Bob <sip:bob@biloxi.example.com>" + (";tag=" + to_tag if to_tag else "")
     via = "SIP/2.0/UDP %s;branch=%s" % (via_host, branch) if branch else "SIP/2.0/UDP " + via_host
-    return Request(method, "sip:bob@biloxi.example.com", [
+    return Request(method, uri, [
         ("Via", via), ("Max-Forwards", "70"), ("Route", "<sip:proxy.example.com;lr>"),
         ("To", to), ("From", "Alice <sip:alice@atlanta.example.com>;tag=1928301774"),
         ("Call-ID", "a84b4c76e66710"), ("CSeq", "%d %s" % (seq, method)),

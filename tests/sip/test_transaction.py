@@ -9,52 +9,10 @@ from tipring.firmware.sip.transaction import (
 )
 from tipring.firmware.sip.transaction_layer import TransactionLayer
 
-BRANCH = "z9hG4bK776asdhds"
-
-
-def request(method="INVITE", branch=BRANCH, seq=1, to_tag=None, via_host="pc33.example.com",
-            uri="sip:bob@biloxi.example.com"):
-    to = "Bob <sip:bob@biloxi.example.com>" + (";tag=%s" % to_tag if to_tag else "")
-    via = "SIP/2.0/UDP %s;branch=%s" % (via_host, branch) if branch else \
-        "SIP/2.0/UDP %s" % via_host
-    return Request(method, uri, [
-        ("Via", via),
-        ("Max-Forwards", "70"),
-        ("Route", "<sip:proxy.example.com;lr>"),
-        ("To", to),
-        ("From", "Alice <sip:alice@atlanta.example.com>;tag=1928301774"),
-        ("Call-ID", "a84b4c76e66710"),
-        ("CSeq", "%d %s" % (seq, method)),
-        ("Contact", "<sip:alice@pc33.example.com>"),
-    ])
-
+# the message builders and timer runner are the portable file's (one copy, both interpreters)
+from tests.portable.test_sip_transaction_portable import BRANCH, kinds, request, response, run_timers  # noqa: E402,F401
 
 INVITE = request()
-
-
-def response(req, status, to_tag="a6c85cf"):
-    h = [("Via", v) for v in req.headers.get_all("Via")]
-    to = req.headers.get("To")
-    if to_tag and status > 100 and ";tag=" not in to:
-        to += ";tag=" + to_tag
-    h += [("To", to), ("From", req.headers.get("From")),
-          ("Call-ID", req.headers.get("Call-ID")), ("CSeq", req.headers.get("CSeq"))]
-    return Response(status, None, h)
-
-
-def run_timers(tx, until=1000.0):
-    """Fire timers until terminated or `until`; returns [(time, action)]."""
-    out = []
-    while tx.state != "terminated":
-        now = tx.deadline()
-        if now is None or now > until:
-            break
-        out += [(now, a) for a in tx.on_timer(now)]
-    return out
-
-
-def kinds(actions):
-    return [a[0] for a in actions]
 
 
 # --------------------------------------------------------------------- the table
