@@ -310,6 +310,21 @@ def _codecs(v):
     return ",".join(names)
 
 
+FAX_MODES = ("t38", "passthrough")
+
+
+def _fax_mode(v):
+    """A line's fax handling (HT802/SPA112 "Fax Mode"): "t38" relays fax as T.38 (UDPTL) over
+    spandsp's gateway, "passthrough" carries it in G.711 (ITU-T V.152)."""
+    mode = _choice(*FAX_MODES)(v)
+    if mode == "t38":
+        from tipring.firmware.media.t38_gateway import available
+        why = available()
+        if why is not None:
+            raise _Bad('passthrough (T.38 needs libspandsp, not usable here: %s)' % why)
+    return mode
+
+
 def _int_choice(*options):
     def check(v):
         if isinstance(v, bool) or v not in options:
@@ -411,6 +426,10 @@ SCHEMA = {
         "srtp": (_srtp_mode, "off"),
         # codecs offered and accepted, in preference order (tipring/firmware/media/sdp.py, g722.py)
         "codecs": (_codecs, "pcmu,pcma"),
+        # fax on CED/CNG (HT802 "Fax Mode", default T.38 there too): "t38" re-INVITEs to T.38
+        # relay, falling back to G.711 pass-through on 488/415/606 or without libspandsp;
+        # "passthrough" stays in G.711 (tipring/firmware/media/t38.py, fax_relay.py)
+        "fax": (_fax_mode, "t38"),
         # what a party we hold hears (HT802 "Music on hold"): "", "tone", or an 8 kHz WAV
         "hold_music": (_hold_music, ""),
     },

@@ -42,6 +42,15 @@ Rules
    layer gives) and kept across re-offers, so hold/resume does not re-key; the plan carries
    the keys (`MediaPlan.srtp`, an `SrtpKeys`) and the media side re-keys when they change.
 
+7. T.38 fax relay (`tipring.firmware.media.t38`, T.38 Annex D, RFC 3362): a session with
+   `t38` set (our T38Params: the line's T.38 engine can run) answers an `m=image <port>
+   udptl t38` stream when the offer has no acceptable audio stream, or always when `t38_mode`
+   is on (we asked for fax relay); otherwise the image stream is rejected with port 0 like
+   any other. `offer_t38()` offers the image stream alone (a switch to T.38 on a fax tone)
+   and turns `t38_mode` on; `offer()` then keeps offering it until an audio plan is agreed
+   again. A T.38 plan is a `MediaPlan` with codec "T38", pt None and `t38` the agreed
+   `T38Session`.
+
 Theory of operation
 -------------------
 `parse(text)` -> `SessionDescription`; `sd.to_bytes()` writes it back in RFC 4566 §5 line order
@@ -439,9 +448,10 @@ class MediaPlan:
     stream's `tipring.firmware.media.sdes.SrtpKeys`, or None for plain RTP."""
 
     __slots__ = ("address", "port", "pt", "codec", "codecs", "dtmf_pt", "ptime",
-                 "direction", "send", "recv", "remote_hold", "srtp")
+                 "direction", "send", "recv", "remote_hold", "srtp", "t38")
 
-    def __init__(self, address, port, codecs, dtmf_pt, ptime, direction, remote_hold, srtp=None):
+    def __init__(self, address, port, codecs, dtmf_pt, ptime, direction, remote_hold, srtp=None,
+                 t38=None):
         self.address = address
         self.port = port
         self.codecs = codecs
@@ -452,8 +462,11 @@ class MediaPlan:
         self.send, self.recv = _FLAGS[direction]
         self.remote_hold = remote_hold
         self.srtp = srtp
+        self.t38 = t38          # the agreed T38Session of a fax relay plan (rule 7), else None
 
     def __repr__(self):
+        if self.t38 is not None:
+            return "<MediaPlan T38 %s:%d %s>" % (self.address, self.port, self.t38)
         return "<MediaPlan %s %s:%d pt=%d %s dtmf=%s%s>" % (
             self.codec, self.address, self.port, self.pt, self.direction, self.dtmf_pt,
             " %s" % self.srtp.suite if self.srtp else "")
@@ -500,7 +513,7 @@ class SdpSession:
 
     def __init__(self, address: str, port: int, codecs=("PCMU", "PCMA"), dtmf_pt: int = 101,
                  ptime: int = 20, username: str = "tipring", session_id: str = None,
-                 srtp: str = "off", new_key=None):
+                 srtp: str = "off", new_key=None, t38=None):
         if srtp not in SRTP_MODES:
             raise ValueError("srtp must be one of %s" % ", ".join(SRTP_MODES))
         if srtp != "off" and new_key is None:
@@ -524,6 +537,8 @@ class SdpSession:
         self._last = None   # text (minus o=) of the last SDP we produced
         self._offered = None  # our last offer, to read the answer against
         self.remote_version = None  # o= version last seen from the peer
+        self.t38 = t38              # our T38Params when T.38 relay can run, else None (rule 7)
+        self.t38_mode = False       # we offer T.38 (rule 7)
 
     def __repr__(self):
         return "<SdpSession %s:%d v%d>" % (self.address, self.port, self.origin.version)
@@ -564,6 +579,8 @@ class SdpSession:
         direction="sendonly" (or "inactive" when the peer already holds us), RFC 3264 §8.4."""
         if direction not in DIRECTIONS:
             raise ValueError("direction must be one of %s" % ", ".join(DIRECTIONS))
+        if self.t38_mode and self.t38 is not None:
+            return self.offer_t38(direction)
         formats, rtpmap, fmtp = [], {}, {}
         for name in self.codecs:
             for pt, (n, rate) in STATIC_PT.items():
@@ -585,6 +602,40 @@ class SdpSession:
         self._offered = sd
         return self._stamp(sd)
 
+    def offer_t38(self, direction: str = "sendrecv") -> SessionDescription:
+        """An offer of T.38 fax relay alone (rule 7): `m=image <our port> udptl t38`."""
+        if self.t38 is None:
+            raise ValueError("T.38 is not available in this session")
+        self.t38_mode = True
+        m = _image(self.port, self.t38, direction)
+        sd = SessionDescription(name="tipring", connection=self.address, media=[m])
+        self._offered = sd
+        return self._stamp(sd)
+
+    def _answer_t38(self, offer, m, direction):
+        """(our image Media, MediaPlan) for the offered image stream `m` (rule 7)."""
+        from tipring.firmware.media.t38 import T38Params
+        theirs = T38Params.from_media(m)
+        ours = self.t38.answer_to(theirs)
+        offer_dir = offer.media_direction(m)
+        o_send, o_recv = _FLAGS[offer_dir]
+        w_send, w_recv = _FLAGS[direction]
+        mine = _direction(w_send and o_recv, w_recv and o_send)
+        plan = MediaPlan(offer.media_address(m), m.port, [(None, "T38")], None, 20, mine,
+                         offer.is_hold(m), None, ours.agreed(theirs, ours))
+        return _image(self.port, ours, mine if mine != "sendrecv" else None), plan
+
+    def _t38_choice(self, offer):
+        """The index of the offered image stream we take (rule 7), or None."""
+        if self.t38 is None:
+            return None
+        from tipring.firmware.media.t38 import is_t38
+        image = [i for i, m in enumerate(offer.media) if m.port != 0 and is_t38(m)]
+        if not image:
+            return None
+        audio = [m for m in offer.media if _usable(m) and _common(m, self.codecs)[0]]
+        return image[0] if self.t38_mode or not audio else None
+
     def answer(self, offer: SessionDescription, direction: str = "sendrecv") -> tuple:
         """Answer `offer` (RFC 3264 §6). Returns (answer SessionDescription, MediaPlan).
         Raises `NoCommonCodec` (488) when no audio stream can be accepted."""
@@ -594,8 +645,13 @@ class SdpSession:
         out = []
         plan = None
         why = None
-        for m in offer.media:
-            if plan is None and _usable(m):
+        image = self._t38_choice(offer)
+        for i, m in enumerate(offer.media):
+            if i == image:
+                a, plan = self._answer_t38(offer, m, direction)
+                out.append(a)
+                continue
+            if plan is None and image is None and _usable(m):
                 common, dtmf = _common(m, self.codecs)
                 crypto, refused = offer_choice(self.srtp, m.proto, m.lines)
                 why = why or refused
@@ -630,7 +686,8 @@ class SdpSession:
             out.append(rejected)
         if plan is None:
             raise NoCommonCodec(why or "no acceptable audio stream in the offer (we take %s)"
-                                % "/".join(self.codecs))
+                                % "/".join(self.codecs + (("T.38",) if self.t38 else ())))
+        self.t38_mode = plan.t38 is not None
         sd = SessionDescription(name="tipring", connection=self.address, media=out)
         return self._stamp(sd), plan
 
@@ -645,6 +702,9 @@ class SdpSession:
                            % (len(answer.media), len(self._offered.media)), status_hint=488)
         self.remote_version = answer.origin.version
         m = answer.media[0]
+        if self._offered.media[0].kind == "image":
+            return self._t38_answered(answer, m)
+        self.t38_mode = False
         if not _usable(m):
             raise NoCommonCodec("peer rejected our audio stream")
         common, dtmf = _common(m, self.codecs)
@@ -664,3 +724,24 @@ class SdpSession:
         except ValueError as e:
             raise SdpError(str(e), status_hint=488)
         return MediaPlan(addr, m.port, common, dtmf, m.ptime or 20, mine, answer.is_hold(m), keys)
+
+    def _t38_answered(self, answer, m):
+        """The peer's answer to our T.38 offer (rule 7)."""
+        from tipring.firmware.media.t38 import T38Params, is_t38
+        if m.port == 0 or not is_t38(m):
+            raise NoCommonCodec("peer rejected our T.38 stream")
+        theirs = T38Params.from_media(m)
+        ours = self.t38
+        a_send, a_recv = _FLAGS[answer.media_direction(m)]
+        w_send, w_recv = _FLAGS[self._offered.media[0].direction or "sendrecv"]
+        mine = _direction(w_send and a_recv, w_recv and a_send)
+        return MediaPlan(answer.media_address(m), m.port, [(None, "T38")], None, 20, mine,
+                         answer.is_hold(m), None, ours.agreed(theirs, ours))
+
+
+def _image(port, params, direction=None) -> Media:
+    """An `m=image <port> udptl t38` section with `params`' attributes (T.38 Annex D)."""
+    m = Media("image", port, "udptl", ["t38"])
+    m.lines = [("a", v) for v in params.to_lines()]
+    m.direction = direction if direction != "sendrecv" else None
+    return m
