@@ -2,9 +2,14 @@
 to fax offers (RFC 3264 §6), between two tipring call layers on the virtual network and clock:
 every message really serialised, parsed and run through the transaction layer."""
 
+import pytest
+
 from tipring.firmware.media.sdp import parse as parse_sdp
 from tipring.firmware.sip.message import parse_message
 from tests.calls.test_call_flows import A, B, pair, _sent
+from tipring.firmware.media import t38_gateway
+
+needs_t38 = pytest.mark.skipif(t38_gateway.available() is not None, reason="libspandsp not installed")
 
 AUDIO_IMAGE = ("v=0\r\no=pbx 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                "m=audio 40000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
@@ -52,7 +57,9 @@ def test_audio_and_image_offer_gets_audio_answered_and_image_rejected_with_port_
 
 
 def test_a_t38_only_reoffer_gets_488_and_the_call_goes_on_in_g711():
+    """Without a T.38 engine (no libspandsp: `sdp.t38` None) a T.38-only offer gets 488."""
     net, a, b = _connected()
+    b.call_on(1).sdp.t38 = None
     responses = _raw_reinvite(net, a, T38_ONLY, 2.0)
     finals = [r for r in responses if r.cseq.method == "INVITE" and r.status >= 200]
     assert finals[-1].status == 488
@@ -111,3 +118,43 @@ def test_a_fax_tone_while_our_reinvite_is_pending_reoffers_after_it():
     last = parse_sdp(parse_message(_sent(net, "INVITE")[-1]).body)
     assert _names(last) == {"PCMU", "PCMA"}
     assert call.plan.codec == "PCMU"
+
+
+@needs_t38
+def test_a_t38_only_reoffer_is_answered_with_t38_when_the_engine_runs():
+    net, a, b = _connected()
+    responses = _raw_reinvite(net, a, T38_ONLY, 2.0)
+    ok = [r for r in responses if r.cseq.method == "INVITE" and r.status >= 200][-1]
+    assert ok.status == 200 and b"m=image " in ok.body and b"udptl t38" in ok.body
+    call = b.call_on(1)
+    assert call.state == "connected" and call.plan.codec == "T38" and call.plan.t38 is not None
+    assert any(m[1] == "update" for m in net.media if m[0] == B)
+
+
+@needs_t38
+def test_fax_tone_with_t38_reinvites_to_t38_and_the_peer_takes_it():
+    net, a, b = _connected()
+    call = b.call_on(1)
+    got, acts = b.fax_passthrough(1, call.call_id, "CED", 3.0, t38=True)
+    net.run(acts, B)
+    offer = parse_sdp(parse_message(_sent(net, "INVITE")[-1]).body)
+    assert [m.kind for m in offer.media] == ["image"]
+    assert call.plan.codec == "T38" and a.call_on(1).plan.codec == "T38"
+    assert call.state == "connected" and a.call_on(1).state == "connected"
+    # a second tone does not re-INVITE again
+    before = len(_sent(net, "INVITE"))
+    net.run(b.fax_passthrough(1, call.call_id, "CED", 4.0, t38=True)[1], B)
+    assert len(_sent(net, "INVITE")) == before
+
+
+@needs_t38
+def test_t38_refused_with_488_falls_back_to_g711_passthrough():
+    net, a, b = _connected()
+    a.call_on(1).sdp.t38 = None                   # the far end has no T.38
+    call = b.call_on(1)
+    got, acts = b.fax_passthrough(1, call.call_id, "CNG", 3.0, t38=True)
+    out = net.run(acts, B)
+    assert call.plan.codec == "PCMU" and call.state == "connected" and not call.sdp.t38_mode
+    assert call.fax == "CNG" and call.sdp.codecs == ("PCMU", "PCMA")
+    refused = [e for e in net.events if e[0] == B and e[1] == "t38"]
+    assert refused and refused[-1][2]["state"] == "refused" and refused[-1][2]["reason"].startswith("488")

@@ -575,6 +575,16 @@ class Firmware:
         if self.calls_mgr is None:
             return
         now = self.loop.now()
+        if direction == "from_line" and self._fax_t38(port):
+            # T.38 relay (line.N.fax = "t38"): our own fax machine's tone re-INVITEs to T.38;
+            # a refusal falls back to the pass-through below (Call.fax_t38)
+            call, outputs = self.calls_mgr.fax_passthrough(port, call_id, tone, now, t38=True)
+            if call is not None:
+                self.emit("fax_t38", {"line": port, "call_id": call_id, "tone": tone,
+                                      "direction": direction,
+                                      "reinvite": any(o[0] == "send" for o in outputs)})
+                self.do(outputs)
+            return
         first = all(c.fax is None for c in self.calls_mgr.calls_on(port))
         call, outputs = self.calls_mgr.fax_passthrough(port, call_id, tone, now)
         if call is None:
@@ -587,6 +597,12 @@ class Firmware:
                                           "codec": call.plan.codec if call.plan else None,
                                           "reinvite": any(o[0] == "send" for o in outputs)})
         self.do(outputs)
+
+    def _fax_t38(self, port: int) -> bool:
+        """The line's fax mode is T.38 and the T.38 engine runs here (else: pass-through)."""
+        from tipring.firmware.media.t38_gateway import available
+        ln = next((ln for ln in self.cfg.lines if ln["port"] == port), {})
+        return ln.get("fax", "t38") == "t38" and available() is None
 
     def _close_rtp(self, port):
         for table in (self.rtp, self.rtcp):

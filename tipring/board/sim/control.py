@@ -44,7 +44,9 @@ HELP = {
     "play": "play FILE: a WAV (8 kHz mono 16-bit) into the mouthpiece",
     "record": "record FILE [MS] | record off: the earpiece into a WAV",
     "wait": "wait WHAT [TIMEOUT_S]: ringing, not-ringing, idle, caller_id, tone=X, hook=off|on, "
-            "rings=N, fxs=STATE, mwi=on|off",
+            "rings=N, fxs=STATE, mwi=on|off, fax=done",
+    "fax": "fax send FILE | fax receive FILE | fax status | fax off: a spandsp fax machine "
+           "in place of the handset's mouth and ear (TIFF pages)",
     "help": "help [VERB]",
     "quit": "quit: close this connection",
 }
@@ -404,6 +406,23 @@ class ControlServer:
         hs.record(pos[0], None, None)
         reply({"recording": pos[0]})
 
+    def _v_fax(self, hs, n, pos, kw, reply, client):
+        self._no_more("fax", pos, kw, 2)
+        what = pos[0].lower() if pos else ""
+        if what in ("send", "receive") and len(pos) == 2:
+            try:
+                reply({"fax": hs.plug_fax(what, pos[1])})
+            except OSError as e:
+                raise BadRequest("fax %s: %s: %s" % (what, pos[1][:80], e.strerror or e))
+            except Exception as e:        # FaxUnavailable: no spandsp here
+                raise BadRequest("fax: %s" % e)
+        elif what == "status" and len(pos) == 1:
+            reply({"fax": hs.fax.status() if hs.fax is not None else None})
+        elif what == "off" and len(pos) == 1:
+            reply({"fax": hs.unplug_fax() or None})
+        else:
+            raise BadRequest("fax: usage: %s" % HELP["fax"])
+
     def _v_wait(self, hs, n, pos, kw, reply, client):
         if not pos:
             raise BadRequest("wait: for what? usage: %s" % HELP["wait"])
@@ -446,8 +465,10 @@ class ControlServer:
                 return lambda: port.fxs.state == v
             if k == "mwi" and v in ("on", "off"):
                 return lambda: hs.mwi is (v == "on")
+            if k == "fax" and v == "done":
+                return lambda: hs.fax is not None and hs.fax.done
         raise BadRequest("wait %s: allowed: ringing, not-ringing, idle, caller_id, tone=TONE, "
-                         "hook=off|on, rings=N, fxs=STATE, mwi=on|off" % what[:40])
+                         "hook=off|on, rings=N, fxs=STATE, mwi=on|off, fax=done" % what[:40])
 
     def _wait_timeout(self, entry):
         if entry in self.waits:

@@ -28,6 +28,9 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
 - the ear: `ToneClassifier` over the earpiece audio (country tone plan), dominant frequencies,
   level in dBm0, `listen` windows and WAV recording; the mouth: `say` (a sine) and `play` (WAV).
 
+- a fax machine plugged in place of mouth and ear (`plug_fax`: tipring/board/sim/fax_machine.py,
+  spandsp's T.30 terminal): off-hook it sends and hears the line's audio instead of the person.
+
 Driven by the board's 20 ms media tick: `mouthpiece()` gives the frame the handset sends,
 `earpiece(frame)` takes what the line plays.
 """
@@ -200,6 +203,7 @@ class VirtualHandset:
         self._record = None             # [pcm list, frames left or None, path, callback]
         self._op = None                 # (kind, [timers], callback) of a dial/flash under way
         self._closed = False
+        self.fax = None                  # a FaxMachine plugged in place of mouth and ear
         self.fr = fr
         self.fr_idle_high = fr_idle_high
         self.polarity = "forward"       # tip/ring polarity between ring bursts (F/R at rest)
@@ -446,6 +450,8 @@ class VirtualHandset:
         if self._say is not None:
             s = self._say.next_frame()
             frame = s if frame is SILENT_FRAME else _mix(frame, s)
+        if self.fax is not None and self.off_hook:
+            return self.fax.mouthpiece(FRAME)
         return frame if self.off_hook else SILENT_FRAME
 
     def earpiece(self, frame: bytes) -> None:
@@ -460,6 +466,8 @@ class VirtualHandset:
             self._display(frame)
             heard = SILENT_FRAME
         else:
+            if self.fax is not None:
+                self.fax.earpiece(frame)
             heard = self._cidcw(frame) if self.cidcw else frame
             self._forget_clicks(heard)
             self._heard.append(heard)
@@ -666,10 +674,34 @@ class VirtualHandset:
                 "tone": self.tone() if on else "silence",
                 "freqs": list(self.ear.freqs) if on else [], "level_dbm0": self.level_dbm0()}
 
+    # -- a fax machine in place of the person ----------------------------------------------------
+
+    def plug_fax(self, mode: str, path: str) -> dict:
+        """A fax machine on this line from now on: "send" the TIFF at `path` (the calling fax),
+        or "receive" into `path` (the answering fax). Replaces one plugged before.
+        Raises ValueError (bad mode) or FaxUnavailable (no spandsp)."""
+        from tipring.board.sim.fax_machine import FaxMachine
+        if mode == "send":
+            with open(path, "rb"):
+                pass                      # a missing file: OSError now, not a T.30 failure later
+        self.unplug_fax()
+        self.fax = FaxMachine(mode, path, ident="tipring line %d" % self.port)
+        return self.fax.status()
+
+    def unplug_fax(self) -> dict:
+        """The fax machine's last status, and the person back on the line ({} without one)."""
+        if self.fax is None:
+            return {}
+        st = self.fax.status()
+        self.fax.close()
+        self.fax = None
+        return st
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.unplug_fax()
         self._cancel_op("close")
         for ls in self._listens:
             ls.done({"ok": False, "error": "board closed"})

@@ -35,6 +35,7 @@ from tipring.firmware.compat import random_hex
 from tipring.firmware.sip.auth import DigestClient
 from tipring.firmware.sip.dialog import Dialog
 from tipring.firmware.sip.message import NameAddr
+from tipring.firmware.media.t38 import local_params as local_t38
 from tipring.firmware.media.sdp import SdpSession, SdpError, parse as parse_sdp
 # IN_CALL (the states of a confirmed dialog that is not ending) is defined in refer.py
 from tipring.firmware.calls.refer import IN_CALL
@@ -117,7 +118,8 @@ class Call(SessionModification):
         self.invite_tx = None
         self.server_tx = None
         self.sdp = SdpSession(rtp[0], rtp[1], codecs=(line.get("codecs") or "pcmu,pcma").split(","),
-                              srtp=line.get("srtp") or "off", new_key=media_keys)
+                              srtp=line.get("srtp") or "off", new_key=media_keys,
+                              t38=local_t38())     # T.38 taken whenever the engine runs
         self.plan = None                # tipring.firmware.media.sdp.MediaPlan once negotiated
         self.media_on = False
         self.peer = None
@@ -155,6 +157,7 @@ class Call(SessionModification):
         self._refers = 0                # REFERs received in this dialog (RFC 3515 §2.4.6 id)
         self.fax = None                 # the fax/modem tone that put this call in pass-through
         self._fax_reoffer = False       # a G.711 re-offer waits for our pending re-INVITE
+        self._t38_offer = False         # our pending re-INVITE offers T.38 (reinvite.py)
 
     # ------------------------------------------------------------------ helpers
     def _event(self, state=None, **extra):

@@ -322,14 +322,15 @@ class CallManager(HandsetServices):
             return []
         return self._run(call, call.reinvite(now, direction), now)
 
-    def fax_passthrough(self, port: int, call_id: str, tone: str, now: float) -> list:
+    def fax_passthrough(self, port: int, call_id: str, tone: str, now: float, t38: bool = False) -> list:
         """A fax/modem tone in the call `call_id` of `port` (the line's detector): G.711
         pass-through in the call layer (Call.fax_passthrough). Returns (call, actions); call
         None when the line has no such call."""
         call = next((c for c in self.calls_on(port) if c.call_id == call_id), None)
         if call is None:
             return None, []
-        return call, self._run(call, call.fax_passthrough(tone, now), now)
+        step = call.fax_t38 if t38 else call.fax_passthrough      # `t38`: the line's fax = "t38"
+        return call, self._run(call, step(tone, now), now)
 
     # ------------------------------------------------------------------ transfer (transferee)
     def _place_transfer(self, old, target, headers, now):

@@ -10,7 +10,8 @@ Rules:
    `resume` as the negotiated directions say, `dialog_gone` when our re-INVITE gets 408/481.
 3. The fields used here live in `Call.__init__` with the rest: `_reinvite` (our re-INVITE
    awaiting its final response), `_reinvite_dir` (the direction we last offered),
-   `_retry_at` (when a re-INVITE that got 491 goes again), `fax` and `_fax_reoffer`.
+   `_retry_at` (when a re-INVITE that got 491 goes again), `fax`, `_fax_reoffer` and
+   `_t38_offer`.
 
 Their offer (`_on_offer`, FLOWS §5, §12): a re-INVITE or UPDATE with an offer in a call is
 answered 200 with our answer (or 488 when nothing in it is acceptable); an offer that holds
@@ -27,6 +28,13 @@ chose the Call-ID, 0-2 s otherwise); a 408 or 481 ends the call with BYE (§14.1
 Fax/modem pass-through (ITU-T V.152 §5): `fax_passthrough(tone, now)` narrows the call's
 codecs to PCMU/PCMA for good and re-offers them when another codec is in use, after our
 pending re-INVITE when one is out.
+
+T.38 fax relay (ITU-T T.38 Annex D, the HT802/SPA112 "Fax Mode: T.38"): `fax_t38(tone, now)`
+re-INVITEs with `m=image ... udptl t38` alone (the session's `t38_mode`, sdp.py rule 7), after
+our pending re-INVITE when one is out. A 488, 415 or 606 to it, or a 2xx whose answer refuses
+the image stream, falls back to G.711 pass-through as above (the call goes on as it was). A
+session without a T.38 engine (`sdp.t38` None) goes to pass-through at once. The peer's own
+T.38 offer is answered in `_on_offer` like any offer (sdp.py takes the image stream).
 """
 
 from tipring.firmware.compat import random_hex
@@ -38,6 +46,7 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY"
 GLARE_OWNER = (2.1, 4.0)   # RFC 3261 §14.1: retry delay after 491 when we chose the Call-ID
 GLARE_OTHER = (0.0, 2.0)   # ... and when the peer did
 G711 = ("PCMU", "PCMA")      # the codecs a fax/modem call is carried in (pass-through)
+T38_REFUSED = (488, 415, 606)   # a T.38 re-offer refused: back to G.711 pass-through
 
 
 def _retry_delay(span) -> float:
@@ -118,6 +127,7 @@ class SessionModification(ReliableProvisionals):
             return []
         self._retry_at = None
         self._reinvite_dir = direction
+        self._t38_offer = self.sdp.t38_mode and self.sdp.t38 is not None
         req = self.dialog.reinvite(self.sdp.offer(direction).to_bytes(),
                                    headers=[("Allow", ALLOW), ("Supported", "replaces, 100rel")])
         self._reinvite = req
@@ -133,14 +143,17 @@ class SessionModification(ReliableProvisionals):
         if not pending:
             return acts
         self._reinvite = None
+        t38, self._t38_offer = self._t38_offer, False
         if self._fax_reoffer and self.state in IN_CALL and code != 491:
             self._retry_at = now        # the fax re-offer goes next (on_timer)
+        if t38 and code in T38_REFUSED and self.state in IN_CALL:
+            return acts + self._t38_refused("%d %s" % (code, resp.reason), now)
         if 200 <= code < 300:
             if resp.body:
                 try:
                     self.plan = self.sdp.on_answer(parse_sdp(resp.body))
-                except (SdpError, ValueError):
-                    return acts
+                except (SdpError, ValueError) as e:
+                    return acts + (self._t38_refused(str(e), now) if t38 else [])
                 acts += self._media_changed()
         elif code == 491 and self.state in IN_CALL:
             # glare: both sides sent re-INVITEs; try again after a random wait (§14.1)
@@ -188,3 +201,29 @@ class SessionModification(ReliableProvisionals):
             return []
         self._fax_reoffer = False
         return self.reinvite(now, self._reinvite_dir)
+
+    # ------------------------------------------------------------------ fax relay (T.38)
+    def fax_t38(self, tone: str, now: float) -> list:
+        """A fax tone in this call with the line's `fax` = "t38": re-INVITE to T.38 relay
+        (see the module docstring). Returns the actions."""
+        if self.fax is None:
+            self.fax = tone
+        if self.sdp.t38 is None:
+            return self.fax_passthrough(tone, now)
+        if self.state not in IN_CALL or self.dialog is None:
+            return []
+        if self._t38_offer or (self.plan is not None and self.plan.t38 is not None):
+            return []                   # already relaying, or our T.38 offer is out
+        self.sdp.t38_mode = True
+        if self._reinvite is not None:  # ours is in flight: the T.38 offer goes after it
+            self._fax_reoffer = True
+            return []
+        return self.reinvite(now, self._reinvite_dir)
+
+    def _t38_refused(self, why: str, now: float) -> list:
+        """Our T.38 offer was refused: G.711 pass-through from here (V.152), said in a `t38`
+        event; the call goes on."""
+        self.sdp.t38_mode = False
+        acts = [("event", "t38", {"line": self.port, "call_id": self.call_id, "state": "refused",
+                                  "reason": why[:80], "fallback": "passthrough"})]
+        return acts + self.fax_passthrough(self.fax or "CED", now)

@@ -37,6 +37,11 @@ Rules
    `fix_jitter`.
 6. RFC 4733 digits from the far end of a heard or joined call come out as a `digit` event and
    a `remote_digit` line command; a parked call's digits are nobody's to hear.
+7. T.38 fax relay: a call whose plan is T.38 (`plan.t38`, SDP image/t38) has a `FaxRelay`
+   (tipring/firmware/media/fax_relay.py) as its leg's stream, on the same media port; a plan
+   that turns T.38 (or back to audio) mid-call ends the leg's stream (its `media` event)
+   and starts the other kind, with a `t38` event (`state` started/stopped) and a `fax_mode`
+   line command (the echo canceller steps out, as on a fax tone).
 """
 
 from tipring.firmware.media.mixer import Conference
@@ -152,19 +157,34 @@ class MediaRouter:
         if heard is not None and heard.call is not call:
             lm.parked[heard.call.call_id] = heard      # rule 1: held while the new one talks
         if parked is not None:
-            parked.stream.update(call.plan)
+            self._follow(lm, parked, call, now, out)
             lm.heard = parked
             return
         prev = heard.stream if heard is not None and heard.call is call else None
-        lm.heard = _Leg(self._new_stream(call, now, prev), call)
+        if prev is not None and _is_relay(prev) != _is_t38(call):
+            self._follow(lm, heard, call, now, out)
+            return
+        lm.heard = _Leg(self._new_stream(call, now, prev, lm, out), call)
 
     def _update(self, lm, call, now, out):
         if call.plan is None:
             return
         for leg in lm.legs():
             if leg.call is call:
-                leg.stream.update(call.plan)
+                self._follow(lm, leg, call, now, out)
                 return
+
+    def _follow(self, lm, leg, call, now, out):
+        """The leg's stream follows the call's new plan; a switch between RTP and T.38 ends
+        one stream and starts the other (rule 7)."""
+        if _is_relay(leg.stream) == _is_t38(call):
+            leg.stream.update(call.plan)
+            return
+        relay = _is_relay(leg.stream)
+        self._end(lm, leg, now, out, keep_state=not relay)
+        if relay:
+            out.append(("event", "t38", {"line": lm.port, "call_id": call.call_id, "state": "stopped"}))
+        leg.stream = self._new_stream(call, now, None, lm, out)
 
     def _join(self, lm, call, now, out):
         if call.plan is None:
@@ -173,10 +193,10 @@ class MediaRouter:
             self._end(lm, lm.joined, now, out, keep_state=True)
         parked = lm.parked.pop(call.call_id, None)
         if parked is not None:
-            parked.stream.update(call.plan)
+            self._follow(lm, parked, call, now, out)
             lm.joined = parked
         elif lm.joined is None:
-            lm.joined = _Leg(self._new_stream(call, now), call)
+            lm.joined = _Leg(self._new_stream(call, now, None, lm, out), call)
 
     def _stop(self, lm, call, now, out):
         if lm.joined is not None and lm.joined.call is call:
@@ -192,9 +212,11 @@ class MediaRouter:
         self._sent.pop(call.call_id, None)
         out.append(("close", call.rtp[1]))
 
-    def _new_stream(self, call, now, prev=None):
+    def _new_stream(self, call, now, prev=None, lm=None, out=None):
         """The call's stream, sending as the same source as its earlier one (`prev`, else the
-        one that ended, rule 3) when it had one."""
+        one that ended, rule 3) when it had one; its T.38 relay when the plan is T.38 (rule 7)."""
+        if _is_t38(call):
+            return self._relay(call, now, lm, out)
         stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
         if call.fax is not None:       # a fax call stays in pass-through
             stream.jitter.fix(FAX_JITTER_MS)
@@ -203,15 +225,33 @@ class MediaRouter:
             stream.carry_on(state, now)
         return stream
 
+    @staticmethod
+    def _relay(call, now, lm, out):
+        """The call's T.38 relay (rule 7), with its `t38` event and the line's `fax_mode`."""
+        from tipring.firmware.media.fax_relay import FaxRelay
+        relay = FaxRelay(call.plan, tuple(call.rtp), now)
+        if out is not None and lm is not None:
+            t = call.plan.t38
+            out.append(("event", "t38", {"line": lm.port, "call_id": call.call_id, "state": "started",
+                                         "peer": "%s:%d" % relay.remote, "version": t.version,
+                                         "max_bit_rate": t.max_bit_rate,
+                                         "rate_management": t.rate_management,
+                                         "redundancy": t.redundancy}))
+            out.append(("line", lm.port, "fax_mode", "t38"))
+        return relay
+
     def _end(self, lm, leg, now, out, keep_state=False):
         stream, call = leg.stream, leg.call
         if keep_state:
-            self._sent[call.call_id] = stream.send_state(now)
+            state = stream.send_state(now)
+            if state is not None:
+                self._sent[call.call_id] = state
         self._send(stream, stream.close(now), out)
-        out.append(("event", "media", dict({"line": lm.port, "call_id": call.call_id}, **stream.stats(),
-                                           jitter_mode=stream.jitter.mode,
-                                           jitter_target_ms=round(stream.jitter.target * 1000.0
-                                                                  / stream.jitter.clock_rate))))
+        fields = dict({"line": lm.port, "call_id": call.call_id}, **stream.stats())
+        if stream.jitter is not None:
+            fields.update(jitter_mode=stream.jitter.mode,
+                          jitter_target_ms=round(stream.jitter.target * 1000.0 / stream.jitter.clock_rate))
+        out.append(("event", "media", fields))
 
     # ------------------------------------------------------------------ audio
     @staticmethod
@@ -309,7 +349,17 @@ class MediaRouter:
         lm = self.lines.get(port)
         fixed = False
         for leg in (lm.heard, lm.joined) if lm is not None else ():
-            if leg is not None and leg.call is call and leg.stream.jitter.mode != "fixed":
+            if leg is not None and leg.call is call and leg.stream.jitter is not None \
+                    and leg.stream.jitter.mode != "fixed":
                 leg.stream.jitter.fix(FAX_JITTER_MS)
                 fixed = True
         return fixed
+
+
+def _is_t38(call) -> bool:
+    """The call's plan is T.38 fax relay (rule 7)."""
+    return call.plan is not None and getattr(call.plan, "t38", None) is not None
+
+
+def _is_relay(stream) -> bool:
+    return getattr(stream, "kind", "rtp") == "t38"
