@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from tipring.firmware.media import t38_gateway
 from tipring.board.sim.handset import write_wav
 from tests.dsp import dsp_ref as R
 from tests.peers.baresip import BaresipPhone
@@ -102,10 +103,11 @@ def test_cng_from_the_handset_is_reported_from_the_line(tmp_path):
 
 
 @pytest.mark.skipif(not shutil.which("sipp"), reason="sipp not installed (tools/setup --test)")
-def test_audio_and_t38_offer_gets_audio_and_image_port_0_then_t38_only_gets_488(tmp_path):
+@pytest.mark.skipif(t38_gateway.available() is not None, reason="libspandsp not installed")
+def test_audio_and_t38_offer_gets_audio_and_image_port_0_then_t38_only_gets_t38(tmp_path):
     """A fax-capable PBX (SIPp) offers audio + T.38: the image stream is refused with port 0
-    (RFC 3264 §6) and the call runs in G.711; its T.38-only re-offer gets 488, the call
-    stays up (SIPp checks both answers)."""
+    (RFC 3264 §6) and the call runs in G.711; its T.38-only re-offer is answered with T.38
+    (T.38 Annex D) and the call goes on in T.38 relay (SIPp checks both answers)."""
     from tests.integration.test_call_sipp import Rig, answer_incoming, sipp_ok
     r = Rig(tmp_path)
     try:
@@ -118,6 +120,10 @@ def test_audio_and_t38_offer_gets_audio_and_image_port_0_then_t38_only_gets_488(
             ["ringing", "connected", "ended"]
         media = r.fw.wait_event(lambda e: e["event"] == "media" and e["call_id"] == up["call_id"], 5)
         assert media and media["codec"] == "PCMU", r.trail()
+        t38 = r.fw.wait_event(lambda e: e["event"] == "t38" and e["call_id"] == up["call_id"], 5)
+        assert t38 and t38["state"] == "started" and t38["peer"].endswith(":4002"), r.trail()
+        relay = r.fw.wait_event(lambda e: e["event"] == "media" and e.get("codec") == "T38", 5)
+        assert relay and relay["call_id"] == up["call_id"], r.trail()
         r.h.ok("onhook")
     finally:
         r.close()

@@ -42,16 +42,17 @@ def tone_wav(tmp_path, name, seconds=4.0, lead_s=0.2, dbm0=-15.0):
 class TwoAtas:
     """Kamailio, ATA A (1001) and ATA B (1002), each with its handset's control address."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, **line_keys):
+        """`line_keys`: more [[line]] keys for both ATAs (e.g. fax="passthrough")."""
         self.kam = Kamailio(str(tmp_path))
         self.fws = []
         self.kam.start()
         try:
             self.ctl_a = "127.0.0.1:%d" % free_port()
             self.ctl_b = "127.0.0.1:%d" % free_port()
-            self.a = self._fw(tmp_path, "ata-a", sim_line_config(self.kam.address, self.ctl_a))
+            self.a = self._fw(tmp_path, "ata-a", sim_line_config(self.kam.address, self.ctl_a, **line_keys))
             self.b = self._fw(tmp_path, "ata-b", sim_line_config(self.kam.address, self.ctl_b, user="1002",
-                                                                  password="secret1002"))
+                                                                  password="secret1002", **line_keys))
             for fw in self.fws:
                 assert fw.wait_event(lambda e: e["event"] == "registered", 15), fw.events()
         except BaseException:
@@ -95,7 +96,7 @@ def fax_events(fw, call_id):
 def through_two_atas(tmp_path, tone, code, reported, sender):
     """`sender` ("a" or "b") plays spandsp's `tone`; the other handset records its earpiece;
     both lines must report it as `reported`."""
-    rig = TwoAtas(tmp_path)
+    rig = TwoAtas(tmp_path, fax="passthrough")   # these tones prove the G.711 path
     rec = str(tmp_path / ("heard-%s.wav" % tone))
     try:
         with Handset(rig.ctl_a) as ha, Handset(rig.ctl_b) as hb:
