@@ -272,3 +272,21 @@ def test_check_config_says_g722_needs_the_package_where_it_is_missing(tmp_path):
     r = subprocess.run([SYSTEM_PYTHON, "-m", "tipring", "check-config", plain], capture_output=True,
                        text=True, timeout=60, cwd=root)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("value, ok", [("t38", "t38"), ("T38", "t38"), ("passthrough", "passthrough"),
+                                       ("PassThrough", "passthrough"), ("g711", None), ("", None),
+                                       (True, None)])
+def test_fax_mode_per_line(tmp_path, value, ok):
+    from tipring.firmware.media import t38_gateway
+    if ok == "t38" and t38_gateway.available() is not None:
+        pytest.skip("libspandsp not installed")
+    text = GOOD.replace('caller_id = "bell202"', 'caller_id = "bell202"\nfax = %s'
+                        % ("true" if value is True else '"%s"' % value))
+    if ok:
+        assert config.load(write(tmp_path, text)).line(1)["fax"] == ok
+    else:
+        with pytest.raises(config.ConfigError) as e:
+            config.load(write(tmp_path, text))
+        assert "line.1.fax" in str(e.value) and "t38, passthrough" in str(e.value)
+    assert config.load(write(tmp_path, GOOD, "plain.toml")).line(1)["fax"] == "t38"

@@ -113,3 +113,25 @@ def test_round_trip_of_our_offer():
     again = parse(text)
     assert again.to_bytes() == text
     assert T38Params.from_media(again.media[0]) == T38Params()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = ["T38FaxVersion", "T38MaxBitRate", "T38FaxRateManagement", "T38FaxMaxBuffer",
+          "T38FaxMaxDatagram", "T38FaxUdpEC", "T38FaxFillBitRemoval", "T38VendorInfo", "x-other"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_NAMES), st.one_of(
+    st.none(), st.text(alphabet="0123456789-abcdefTCFlo tU", max_size=12))), max_size=8))
+def test_any_attribute_values_answer_or_488_never_crash(attrs):
+    lines = "".join("a=%s%s\r\n" % (n, "" if v is None else ":" + v) for n, v in attrs)
+    body = HEAD % 9 + "m=image 4002 udptl t38\r\n" + lines
+    try:
+        ans, plan = session().answer(parse(body))
+    except SdpError as e:
+        assert e.status_hint == 488
+        return
+    assert plan.t38.version <= 0 and plan.t38.max_bit_rate <= 14400
+    assert parse(ans.to_bytes()).to_bytes() == ans.to_bytes()
