@@ -17,6 +17,7 @@ from tipring.firmware.media.rtcp import ReceiverStats, RtcpRrPacket, RtcpSdesPac
 from tipring.firmware.media.rtp import RtpPacket, is_rtcp, seq_diff, seq_lt, ts_diff, uint16_add
 from tipring.firmware.media.sdes import choose, crypto_attributes, parse_crypto, usable
 from tipring.firmware.media.telephone_event import EventReceiver, EventSender
+from tipring.firmware.media.udptl import UdptlDecoder, UdptlEncoder
 
 PCMU = bytes([0x80, 0x80, 0x12, 0x34, 0, 0, 0x0A, 0, 0x11, 0x22, 0x33, 0x44]) + b"\xff" * 160
 
@@ -123,6 +124,16 @@ def test_sdes_crypto_attribute():
                              ("a", "crypto:" + v)])
     assert [x.tag for x in got] == [2, 1] and choose(got).tag == 1
 
+
+
+def test_udptl_redundancy_recovers_a_loss():
+    enc = UdptlEncoder(redundancy=3)
+    dgs = [enc.encode(bytes([k + 1])) for k in range(6)]
+    assert dgs[3] == bytes([0, 3, 1, 4, 0, 3, 1, 3, 1, 2, 1, 1])
+    dec = UdptlDecoder()
+    got = [x for k, d in enumerate(dgs) if k not in (2, 3) for x in dec.receive(d)]
+    assert [s for s, _ in got] == [0, 1, 2, 3, 4, 5] and dec.recovered == 2 and dec.lost == 0
+    assert dec.receive(b"\x00\x01\xc1") == [] and dec.malformed == 1
 
 if __name__ == "__main__":
     from runner import run as run_tests  # beside this file: the script's directory is on sys.path
