@@ -158,3 +158,21 @@ def test_t38_refused_with_488_falls_back_to_g711_passthrough():
     assert call.fax == "CNG" and call.sdp.codecs == ("PCMU", "PCMA")
     refused = [e for e in net.events if e[0] == B and e[1] == "t38"]
     assert refused and refused[-1][2]["state"] == "refused" and refused[-1][2]["reason"].startswith("488")
+
+
+@needs_t38
+def test_a_t38_only_invite_is_answered_with_t38(monkeypatch):
+    """A fax server calling with T.38 alone (as a T.38 gateway does): the call is answered
+    in T.38 and its media starts as a relay."""
+    from tipring.firmware.media.sdp import SdpSession
+    net, a, b = pair()
+    monkeypatch.setattr(SdpSession, "offer", lambda self, direction="sendrecv": self.offer_t38(direction))
+    net.run(a.dial(1, "1002", 0.0), A)
+    monkeypatch.undo()
+    invite = parse_message(_sent(net, "INVITE")[0])
+    assert b"m=image " in invite.body and b"m=audio" not in invite.body
+    net.run(b.answer(1, 1.0), B)
+    ca, cb = a.call_on(1), b.call_on(1)
+    assert cb.state == "connected" and cb.plan.codec == "T38" and cb.plan.t38.redundancy
+    assert ca.state == "connected" and ca.plan.codec == "T38"
+    assert any(m[1] == "start" for m in net.media if m[0] == B)
