@@ -17,7 +17,7 @@ output costs 16 multiplies of a symmetric pair. It is the anti-alias / anti-imag
 G.712 asks of a PCM channel, and it is small: no library here does it without numpy (which
 stays out of the firmware) or a C dependency. Measured response (tests/dsp/test_resample.py):
 flat within +-0.003 dB to 3.4 kHz, >= 70 dB stopband from 4.6 kHz, -6 dB at 4 kHz (the
-half-band point), a delay of 30 samples at 16 kHz down and 31 up (1.9 ms each way).
+half-band point), a delay of 31 samples at 16 kHz each way (1.9 ms).
 
 The work runs in C through audioop when it is there (the polyphase form: the even and odd
 samples as two 8 kHz streams, each tap pair one `mul` and `add` over the whole frame, in 32-bit
@@ -41,7 +41,7 @@ from tipring.firmware.compat import le16_bytes, le16_samples
 PAIRS = 16          # non-zero tap pairs of the half-band filter: 4 * 16 - 1 = 63 taps
 BETA = 7.0          # Kaiser window: ~71 dB stopband at this length
 TAPS = 4 * PAIRS - 1
-DECIMATOR_DELAY = 2 * PAIRS - 2     # 16 kHz samples from an input to its output
+DECIMATOR_DELAY = 2 * PAIRS - 1     # 16 kHz samples from an input to its output
 INTERPOLATOR_DELAY = 2 * PAIRS - 1  # 16 kHz samples, counted at the output
 
 
@@ -114,15 +114,17 @@ class Decimator:
 
     @staticmethod
     def _fast(buf, n):
-        # polyphase: y[m] = 0.5 E[M+m] + sum_j g_j (O[M-j+m] + O[M+j-1+m]), E/O the even/odd samples
+        # polyphase: y[k] = 0.5 O[k+M-1] + sum_j g_j (E[k+M-j] + E[k+M+j-1]), E/O the even/odd
+        # samples: centred on the odd ones, so the delay (31) matches the interpolator's and a
+        # round trip is a whole number of 8 kHz samples
         a = _audioop
         even = a.lin2lin(a.tomono(buf, 2, 1, 0), 2, 4)
         odd = a.lin2lin(a.tomono(buf, 2, 0, 1), 2, 4)
         m, w = PAIRS, 4 * n
-        acc = a.mul(even[4 * m:4 * m + w], 4, 0.5)
+        acc = a.mul(odd[4 * (m - 1):4 * (m - 1) + w], 4, 0.5)
         for j, g in enumerate(COEFFS, 1):
             lo, hi = 4 * (m - j), 4 * (m + j - 1)
-            acc = a.add(acc, a.add(a.mul(odd[lo:lo + w], 4, g), a.mul(odd[hi:hi + w], 4, g), 4), 4)
+            acc = a.add(acc, a.add(a.mul(even[lo:lo + w], 4, g), a.mul(even[hi:hi + w], 4, g), 4), 4)
         return a.lin2lin(a.bias(acc, 4, 0x8000), 4, 2)
 
     @staticmethod
@@ -131,7 +133,7 @@ class Decimator:
         out = []
         m = PAIRS
         for k in range(n):
-            base = 2 * (m + k)
+            base = 2 * (m + k) - 1
             acc = 0.5 * x[base]
             for j, g in enumerate(COEFFS, 1):
                 acc += g * (x[base - 2 * j + 1] + x[base + 2 * j - 1])
