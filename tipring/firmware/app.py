@@ -817,6 +817,12 @@ class Firmware:
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:
                 self._retire_registration(reg, now)
+        kept = {ln["port"] for ln in new_cfg.lines}
+        for port in sorted(set(old_ports) - kept):   # a [[line]] gone: its account leaves too
+            reg = self.registrations.pop(port, None)
+            if reg is not None:
+                self._retire_registration(reg, now)
+                notes.append("line %d: removed; de-registering" % port)
         if rebind:
             old_ep = self.sip
             self.sip = new_ep
