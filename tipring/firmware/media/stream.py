@@ -243,7 +243,7 @@ class MediaStream:
                 decoders[pt] = self._decode_g722
         if self._ratio > 1:
             for pt, dec in decoders.items():
-                if dec is not self._decode_g722:
+                if dec != self._decode_g722:     # bound methods: equal, never identical
                     decoders[pt] = self._wide_decoder(dec)
         if codecs is not None or not self._decoders or codec is not None:
             self._decoders = decoders
