@@ -37,6 +37,10 @@ Rules
    `fix_jitter`.
 6. RFC 4733 digits from the far end of a heard or joined call come out as a `digit` event and
    a `remote_digit` line command; a parked call's digits are nobody's to hear.
+7. Every frame is at its line's rate (`line_rate(port)`, 8000 or 16000, the board's word):
+   the streams are made for it (`MediaStream(line_rate=...)`), the conference mixes at it, the
+   hold music is converted to it. RTP numbering, and so the carried-on send state of rule 3,
+   is at the codec's clock whatever the line.
 """
 
 from tipring.firmware.media.mixer import Conference
@@ -76,14 +80,15 @@ class LineMedia:
 class MediaRouter:
     """Represents the media routing of every line.
 
-        router = MediaRouter()
+        router = MediaRouter(line_rate=board.line_rate)   # default: every line 8 kHz
         out = router.op("start", call, now)             # ("media", op, call) from the call layer
         heard, out = router.frame(port, capture, now)   # each 20 ms of the line's media clock
         out = router.packet(local_port, data, addr, now)
     """
 
-    def __init__(self, hold_music=None):
+    def __init__(self, hold_music=None, line_rate=None):
         self.lines = {}                # FXS port -> LineMedia
+        self.line_rate = line_rate or (lambda port: 8000)   # FXS port -> its audio rate (rule 7)
         self.hold_music = dict(hold_music or {})   # FXS port -> HoldMusic
         self._sent = {}                # call_id -> send state of its last ended stream (rule 3)
 
@@ -195,7 +200,8 @@ class MediaRouter:
     def _new_stream(self, call, now, prev=None):
         """The call's stream, sending as the same source as its earlier one (`prev`, else the
         one that ended, rule 3) when it had one."""
-        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False,
+                                       line_rate=self.line_rate(call.port))
         if call.fax is not None:       # a fax call stays in pass-through
             stream.jitter.fix(FAX_JITTER_MS)
         state = prev.send_state(now) if prev is not None else self._sent.pop(call.call_id, None)
@@ -260,7 +266,7 @@ class MediaRouter:
         if not lm.moh_on:
             moh.restart()
             lm.moh_on = True
-        return moh.next_frame(nbytes)
+        return moh.next_frame(nbytes, self.line_rate(lm.port))
 
     def _conference(self, a, b, capture, now, out):
         """Three-way calling mixed here (FLOWS §17): each remote hears the handset plus the
