@@ -33,7 +33,7 @@ def test_a_good_wav_is_kept_and_read_once(tmp_path):
     assert len(config.read_hold_music(path)) == 2468
 
 
-@pytest.mark.parametrize("kw, says", [({"rate": 16000}, "this one is 16000 Hz, 1 channel, 16-bit"),
+@pytest.mark.parametrize("kw, says", [({"rate": 11025}, "this one is 11025 Hz, 1 channel, 16-bit"),
                                       ({"channels": 2}, "this one is 8000 Hz, 2 channels, 16-bit"),
                                       ({"width": 1}, "this one is 8000 Hz, 1 channel, 8-bit"),
                                       ({"frames": 0}, "this one has no samples")])
@@ -43,6 +43,14 @@ def test_a_wav_in_another_format_is_refused_saying_why(tmp_path, kw, says):
         config.load(write(tmp_path, with_music(path)))
     text = str(e.value)
     assert "line.1.hold_music:" in text and "8 kHz, mono, 16-bit PCM" in text and says in text
+
+
+def test_a_16khz_wav_is_kept_and_read_with_its_rate(tmp_path):
+    """A wideband WAV (a 16 kHz line plays it as it is, an 8 kHz one decimates it)."""
+    path = wav(tmp_path / "wide.wav", rate=16000, frames=1600)
+    assert config.load(write(tmp_path, with_music(path))).line(1)["hold_music"] == path
+    pcm, rate = config.read_hold_music(path, with_rate=True)
+    assert rate == 16000 and len(pcm) == 3200
 
 
 def test_a_missing_or_non_wav_file_is_refused(tmp_path):

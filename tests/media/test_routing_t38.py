@@ -105,3 +105,41 @@ def test_a_page_through_the_router_to_a_far_relay(tmp_path):
         theirs.close()
     pages = read_pages(dst)
     assert len(pages) == 1 and pages[0][256] == 1728
+
+
+def test_a_page_through_relays_on_a_16_khz_line(tmp_path):
+    """A wideband board's line (16 kHz): the relay halves and doubles the rate around the 8 kHz
+    gateway (fax_relay.py rule 4); the page still arrives, at 16 kHz frames of 640 bytes."""
+    from tipring.firmware.dsp.resample import Decimator, Interpolator
+    src, dst = str(tmp_path / "page.tif"), str(tmp_path / "got.tif")
+    write_page(src)
+    ours, theirs = FaxMachine("send", src), FaxMachine("receive", dst)
+    router = MediaRouter(line_rate=lambda port: 16000)
+    call = _call()
+    call.plan = _t38_plan()
+    router.op("start", call, 0.0)
+    far = FaxRelay(MediaPlan(HOST, OURS, [(None, "T38")], None, 20, "sendrecv", False, None, SESSION),
+                   (HOST, THEIRS))
+    up, down = Interpolator(), Decimator()         # the 16 kHz line's side of the fax machine
+    now = 0.0
+    try:
+        for _ in range(150 * 50):
+            now += 0.02
+            heard, out = router.frame(1, up.process(ours.mouthpiece()), now)
+            assert len(heard) == 640
+            ours.earpiece(down.process(heard))
+            for o in out:
+                if o[0] == "rtp":
+                    far.on_packet(o[2], (HOST, OURS), now)
+            for data, addr in far.on_capture(theirs.mouthpiece(), now):
+                router.packet(OURS, data, (HOST, THEIRS), now)
+            theirs.earpiece(far.playout(now))
+            if ours.done and theirs.done:
+                break
+        assert ours.status()["completion"] == 0 and theirs.status()["completion"] == 0
+        router.op("stop", call, now)
+    finally:
+        far.close(now)
+        ours.close()
+        theirs.close()
+    assert len(read_pages(dst)) == 1

@@ -116,9 +116,9 @@ class RtpTap:
             got = [p for p in got if p[2] in ports]
         return got
 
-    def pcm(self, mark=0, ports=None):
-        """(samples, 8000): the G.711 audio sent to `ports` (default: all) since `mark`,
-        in arrival order."""
+    def pcm(self, mark=0, ports=None, rate=8000):
+        """(samples, rate): the audio sent to `ports` (default: all) since `mark`, in arrival
+        order. `rate` 16000 decodes G.722 wideband (its full QMF; for G.722 only)."""
         out = []
         g722 = {}    # (dst port, ssrc) -> G.722 decoder: ADPCM state follows each stream
         for p in self.since(mark, ports):
@@ -126,12 +126,14 @@ class RtpTap:
                 key = (p[2], p[7])
                 if key not in g722:
                     import G722
-                    g722[key] = G722.G722(8000, 64000)
+                    g722[key] = G722.G722(rate, 64000)
                 out.extend(g722[key].decode(p[8]))
                 continue
+            if rate != 8000:
+                raise ValueError("G.711 audio at %d Hz: decode it at 8000" % rate)
             table = DECODE[p[3]]
             out.extend(table[b] for b in p[8])
-        return out, 8000
+        return out, rate
 
     def sources(self, mark=0, ports=None):
         """What the far end at `ports` saw since `mark`: (number of SSRCs, number of times

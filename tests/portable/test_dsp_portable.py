@@ -120,6 +120,19 @@ def test_modem_tones_find_cng_and_ced_with_reversals():
         assert [(e["tone"], e["phase_reversals"]) for e in got] == [want], got
 
 
+def test_resample_round_trip_and_alias_rejection():
+    import math
+    from tipring.firmware.dsp import resample
+    from tipring.firmware.dsp.pcm import rms, to_pcm
+    tone = to_pcm([10000 * math.sin(2 * math.pi * 1000 * i / 8000) for i in range(480)])
+    wide = resample.Interpolator().process(tone)
+    back = resample.Decimator().process(wide)
+    assert len(wide) == 2 * len(tone) and len(back) == len(tone)
+    assert abs(rms(back[200:]) - rms(tone[200:])) < 10          # 1 kHz passes at its level
+    high = to_pcm([20000 * math.sin(2 * math.pi * 6000 * i / 16000) for i in range(960)])
+    assert rms(resample.Decimator().process(high)[200:]) < 10    # 6 kHz cannot fold to 2 kHz
+
+
 if __name__ == "__main__":
     from runner import run as run_tests  # beside this file: the script's directory is on sys.path
     sys.exit(1 if run_tests(globals()) else 0)

@@ -46,3 +46,21 @@ def test_timeouts_out_of_range_are_refused_with_the_allowed_range():
             assert key in str(e) and "5" in str(e)
         else:
             raise AssertionError("%s = 2 accepted" % key)
+
+
+def test_a_line_removed_from_the_config_de_registers_and_leaves_the_ua(vloop):
+    """`revert` (or any new config) without a [[line]]: that account's registration sends its
+    REGISTER with expires 0 and no refresh of it runs again."""
+    from tests.sim.test_idle import sim_config as cfg_of
+    cfg = config_mod.set_value(config_mod.set_value(cfg_of(lines=2), "line.1.register", "true"),
+                               "line.2.register", "true")
+    fw = vloop.make(cfg)
+    reg2 = fw.registrations.get(2)
+    assert reg2 is not None and reg2 in fw.ua.tus
+    data = fw.cfg.to_toml_dict()
+    data["line"] = [ln for ln in data["line"] if ln["port"] == 1]
+    notes = fw.apply_config(config_mod.validate(data))
+    assert "line 2: removed; de-registering" in notes
+    assert 2 not in fw.registrations and reg2 not in fw.ua.tus
+    assert reg2.state in ("unregistering", "stopped"), reg2.state
+    assert fw.registrations.get(1) is not None and fw.registrations[1] in fw.ua.tus

@@ -13,6 +13,8 @@ What the app calls, and when:
     ports                           FXS port number -> its LinePort (status displays, tests)
     line_status(port) -> dict       {"hook": "off"/"on"/None, "state": the FxsLine state}
     line_busy(port) -> bool         the handset is off-hook or ringing: no new call rings it
+    line_rate(port) -> int          the line's audio rate, 8000 or 16000 (board `audio.rate`):
+                                    every frame to and from `media_frame` is 20 ms at it
     line_command(port, verb, *args) a call-layer command for the line (`("line", ...)` outputs)
     media_changed(port)             call media started or changed on the port: audio is needed
     wake(port=None)                 something may need audio (None: any line): clocks run
@@ -51,6 +53,10 @@ class Board:
 
     def line_busy(self, port: int) -> bool:
         return False
+
+    def line_rate(self, port: int) -> int:
+        """Samples per second of the line's audio (8000, or 16000 on a wideband board)."""
+        return 8000
 
     def line_command(self, port: int, verb: str, *args) -> None:
         """A call-layer command for line `port` (`incoming`, `remote_hangup`, `mwi` ...)."""

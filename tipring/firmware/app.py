@@ -76,7 +76,8 @@ class Firmware:
         self.mwi = None        # message waiting (tipring/firmware/calls/mwi.py), in front of the calls' NOTIFY
         self.rtp = {}          # local RTP port -> UdpEndpoint
         self.rtcp = {}
-        self.media = MediaRouter()   # which stream each line hears, the mix, the hold music
+        # which stream each line hears, the mix, the hold music; at each line's audio rate
+        self.media = MediaRouter(line_rate=self._line_rate)
         self.hold_music = {}   # FXS port -> HoldMusic: what a party we hold hears (line.N.hold_music)
         self.config_notes = []  # what the CLI fell back from (config_fallback), set before start
         self._saver = None     # the config_store.Saver, made at the first save
@@ -536,6 +537,11 @@ class Firmware:
         """The Call-ID of the call the line's handset hears now, or None (tipring/board/line_echo.py)."""
         return self.media.heard_call_id(port)
 
+    def _line_rate(self, port: int) -> int:
+        """The line's audio rate (8000, or 16000 on a wideband board): every media frame is
+        20 ms at it (tipring/board/interface.py)."""
+        return self.board.line_rate(port) if self.board is not None else 8000
+
     def has_media(self, port: int) -> bool:
         """True while any call of the line has RTP: the line's media clock must run."""
         return self.media.has_media(port)
@@ -556,7 +562,8 @@ class Firmware:
                 music[ln["port"]] = old        # unchanged: keep it (and its place)
                 continue
             try:
-                moh = HoldMusic(None if what == "tone" else read_hold_music(what))
+                moh = HoldMusic(None) if what == "tone" else \
+                    HoldMusic(*read_hold_music(what, with_rate=True))
             except Exception as e:      # OSError, wave.Error, ValueError: a bad file
                 self.emit("error", {"where": "config", "message": "line %d: hold_music %s: %s; "
                                     "held parties hear silence" % (ln["port"], what, e)})
@@ -833,6 +840,12 @@ class Firmware:
             reg = self.registrations.pop(ln["port"], None)
             if reg is not None:
                 self._retire_registration(reg, now)
+        kept = {ln["port"] for ln in new_cfg.lines}
+        for port in sorted(set(old_ports) - kept):   # a [[line]] gone: its account leaves too
+            reg = self.registrations.pop(port, None)
+            if reg is not None:
+                self._retire_registration(reg, now)
+                notes.append("line %d: removed; de-registering" % port)
         if rebind:
             old_ep = self.sip
             self.sip = new_ep

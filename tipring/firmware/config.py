@@ -141,13 +141,15 @@ def _ca_file(v):
 
 
 HOLD_MUSIC_MAX_BYTES = 4 * 1024 * 1024     # ~4.4 min of 8 kHz 16-bit: held in memory
+HOLD_MUSIC_RATES = (8000, 16000)           # narrowband, or wideband for a 16 kHz line
 
 
 def _hold_music(v):
     """line.N.hold_music: "" (silence), "tone" (tipring/firmware/media/moh.py's comfort tone) or
-    the path of a WAV file, 8 kHz mono 16-bit PCM; its header is checked here so that
-    check-config names a wrong file, its samples are read once by the app at load."""
-    allowed = '"", "tone" or the path of a WAV file (8 kHz, mono, 16-bit PCM)'
+    the path of a WAV file, 8 kHz (or 16 kHz, wideband) mono 16-bit PCM; its header is checked
+    here so that check-config names a wrong file, its samples are read once by the app at load
+    (and converted to each line's rate, tipring/firmware/media/moh.py)."""
+    allowed = '"", "tone" or the path of a WAV file (8 kHz, mono, 16-bit PCM; or 16 kHz)'
     if not isinstance(v, str):
         raise _Bad(allowed)
     if v.strip().lower() in ("", "tone"):
@@ -159,7 +161,7 @@ def _hold_music(v):
     except Exception as e:   # wave.Error: not a RIFF/WAVE file, or an unsupported format
         raise _Bad("%s (not a PCM WAV file: %s)" % (allowed, e))
     rate, channels, width, frames = fmt
-    if (rate, channels, width) != (8000, 1, 2):
+    if rate not in HOLD_MUSIC_RATES or (channels, width) != (1, 2):
         raise _Bad("%s (this one is %d Hz, %d channel%s, %d-bit)"
                    % (allowed, rate, channels, "" if channels == 1 else "s", 8 * width))
     if frames == 0:
@@ -176,13 +178,16 @@ def wav_format(path: str) -> tuple:
         return w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
 
 
-def read_hold_music(path: str) -> bytes:
-    """The samples of a hold-music WAV (checked by `_hold_music`), read once at load."""
+def read_hold_music(path: str, with_rate: bool = False):
+    """The samples of a hold-music WAV (checked by `_hold_music`), read once at load; with
+    `with_rate`, (samples, sample rate: 8000 or 16000)."""
     import wave
     with wave.open(path, "rb") as w:
-        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (8000, 1, 2):
-            raise ValueError("%s is not 8 kHz mono 16-bit PCM" % path)
-        return w.readframes(min(w.getnframes(), HOLD_MUSIC_MAX_BYTES // 2))
+        rate = w.getframerate()
+        if rate not in HOLD_MUSIC_RATES or (w.getnchannels(), w.getsampwidth()) != (1, 2):
+            raise ValueError("%s is not 8 or 16 kHz mono 16-bit PCM" % path)
+        pcm = w.readframes(min(w.getnframes(), HOLD_MUSIC_MAX_BYTES // 2))
+    return (pcm, rate) if with_rate else pcm
 
 
 def _dns_server(text):

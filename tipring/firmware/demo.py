@@ -60,17 +60,33 @@ def _config(me: str, sip_port: int, peer_port: int):
     })
 
 
+def _start_pair(Firmware, loop, log_json, attempts=5):
+    """ATA A and B started on two free ports that each names as the other's peer. A port found
+    free can be taken by another process before our bind (the demo runs beside test suites);
+    then both are closed and two new ports tried."""
+    for attempt in range(attempts):
+        pa, pb = _free_port(), _free_port()
+        a = Firmware(_config("1001", pa, pb), log_json=log_json, loop=loop)
+        b = Firmware(_config("1002", pb, pa), loop=loop)
+        try:
+            a.start()
+            b.start()
+            return a, b
+        except OSError:
+            a.close()
+            b.close()
+            if attempt == attempts - 1:
+                raise
+    raise OSError("no free port pair")
+
+
 def run_demo(log_json=None, out=None) -> int:
     from tipring.firmware.app import Firmware
     from tipring.firmware.console.ladder import render_ladder
     out = out or sys.stdout
     say = lambda text: (out.write(text + "\n"), out.flush())
-    pa, pb = _free_port(), _free_port()
     loop = EventLoop()
-    a = Firmware(_config("1001", pa, pb), log_json=log_json, loop=loop)
-    b = Firmware(_config("1002", pb, pa), loop=loop)
-    a.start()
-    b.start()
+    a, b = _start_pair(Firmware, loop, log_json)
     a.set_trace(True)
     result = {"ok": False}
 

@@ -26,7 +26,12 @@ CPU = utime+stime from /proc/PID/stat (10 ms ticks, all threads) and the summed
 "Per call" is in-call minus idle over the same duration. Goal: tipring <= 2x baresip per
 call, tipring idle VmRSS <= 30 MB.
 
-    .venv/bin/python tools/bench/call_cpu.py [--window 20]
+With `--wideband` the same run is a G.722 call: tipring's line 1 runs at 16 kHz (the sim board
+with `rate = 16000`, G.722 in libg722's 16 kHz mode, the line's DTMF detector behind the
+decimator), baresip 1002 and the baresip<->baresip reference use their g722 module (full QMF
+at 16 kHz), so each side does the same codec work.
+
+    .venv/bin/python tools/bench/call_cpu.py [--window 20] [--wideband]
 """
 
 import argparse
@@ -163,6 +168,16 @@ def handset_share(seconds):
     return res.get("idle"), res.get("call")
 
 
+def wideband_board(work):
+    """The shipped sim board with line 1 at 16 kHz, as a file in `work`."""
+    with open(os.path.join(ROOT, "tipring", "board", "sim.toml")) as f:
+        text = f.read().replace('device = "sim:1" }', 'device = "sim:1", rate = 16000 }')
+    path = os.path.join(work, "sim-wideband.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def fmt_row(name, idle, call):
     """idle/call: (stat, schedstat) fractions of a core."""
     per = call[1] - idle[1]
@@ -173,7 +188,10 @@ def fmt_row(name, idle, call):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--window", type=float, default=20.0, help="seconds per measurement window (default 20)")
+    ap.add_argument("--wideband", action="store_true",
+                    help="a G.722 call on a 16 kHz line, against baresip's G.722 (default: PCMU, 8 kHz line)")
     args = ap.parse_args()
+    bs_codecs = "G722/16000/1" if args.wideband else "PCMU,PCMA"
     W = args.window
     if not (shutil.which("kamailio") and shutil.which("baresip")):
         sys.exit("kamailio and baresip are needed (tools/setup --test)")
@@ -186,10 +204,14 @@ def main():
         kam = Kamailio(work)
         peers.append(kam)
         kam.start()
-        phone = BaresipPhone(work, "1002", registrar=kam.address, answer="auto", wav=wav)
+        phone = BaresipPhone(work, "1002", registrar=kam.address, answer="auto", wav=wav, codecs=bs_codecs)
         peers.append(phone)
         ctl = free_port()
-        fw = RunningFirmware(work, sim_line_config(kam.address, "127.0.0.1:%d" % ctl))
+        cfg = sim_line_config(kam.address, "127.0.0.1:%d" % ctl)
+        if args.wideband:
+            cfg["board"]["kind"] = wideband_board(work)
+            cfg["line"][0]["codecs"] = "g722"
+        fw = RunningFirmware(work, cfg)
         peers.append(fw)
         if not fw.wait_event(lambda e: e["event"] == "registered", 10):
             raise RuntimeError("tipring did not register: %s" % fw.output()[-800:])
@@ -224,9 +246,9 @@ def main():
         h.close()
 
         # 3. reference: baresip <-> baresip, direct
-        a = BaresipPhone(work, "alice", registrar=None, answer="manual", wav=wav)
+        a = BaresipPhone(work, "alice", registrar=None, answer="manual", wav=wav, codecs=bs_codecs)
         peers.append(a)
-        b = BaresipPhone(work, "bob", registrar=None, answer="auto", wav=wav)
+        b = BaresipPhone(work, "bob", registrar=None, answer="auto", wav=wav, codecs=bs_codecs)
         peers.append(b)
         a.cmd("dial", b.uri)
         if not a.wait({"CALL_ESTABLISHED"}, 10):
@@ -255,7 +277,8 @@ def main():
     bi, bc = res["idle"][bp], res["call"][bp]
     ra, rb = (res["ref"][p] for p in res["ref_pids"])
     print()
-    print("CPU per active call, G.711 PCMU 20 ms, loopback, %g s windows (%% of one core; schedstat, stat in ())" % W)
+    print("CPU per active call, %s, loopback, %g s windows (%% of one core; schedstat, stat in ())"
+          % ("G.722 20 ms on a 16 kHz line" if args.wideband else "G.711 PCMU 20 ms", W))
     print("  %-22s %19s  %19s  %10s  %10s" % ("process", "idle", "in call", "per call", "per 20 ms"))
     row, t_per = fmt_row("tipring (sim board)", ti, tc)
     print(row)
@@ -297,8 +320,8 @@ def main():
     print("  baresip 1002 idle         %6.1f MB" % (res["bs_rss_idle"] / 1024))
     m = res.get("media") or {}
     print()
-    print("Check: tipring handset heard %s Hz (baresip sends 700 Hz); tipring RTP sent %s, received %s, lost %s"
-          % (res.get("heard"), m.get("sent"), m.get("received"), m.get("lost")))
+    print("Check: tipring handset heard %s Hz (baresip sends 700 Hz); codec %s; tipring RTP sent %s, received %s, lost %s"
+          % (res.get("heard"), m.get("codec"), m.get("sent"), m.get("received"), m.get("lost")))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ Rules
    from elsewhere), one that does not parse is counted.
 3. Packets spandsp makes while taking the peer's packets go out with the next frame (at most
    20 ms later): the media clock is the only sender, as for RTP.
-4. The `media` event at the end carries `codec` "T38", `sent`/`received` datagrams, `lost`
+4. The line's rate: spandsp's modems run at 8 kHz (T.38 §6: the PSTN side is a 3.1 kHz
+   channel). On a 16 kHz line (`line_rate` 16000, a wideband board) the mouthpiece frame is
+   halved and the gateway's frame doubled through tipring/firmware/dsp/resample.py's
+   half-band filters, so the fax machine's band crosses as it is and nothing aliases.
+5. The `media` event at the end carries `codec` "T38", `sent`/`received` datagrams, `lost`
    (not recovered), `late`, `jitter_ms` 0 (no jitter buffer: the gateway plays out at once),
    and the UDPTL counters (`recovered`, `duplicate`, `malformed`), `ifp_sent`, `ifp_received`.
 """
@@ -32,18 +36,25 @@ Rules
 from tipring.firmware.media.t38_gateway import T38Gateway
 from tipring.firmware.media.udptl import DEFAULT_REDUNDANCY, UdptlDecoder, UdptlEncoder
 
-FRAME_SAMPLES = 160          # 20 ms at the line's 8 kHz
+FRAME_SAMPLES = 160          # 20 ms at the gateway's 8 kHz
 
 
 class FaxRelay:
-    """Represents the T.38 relay of one call (rules 1-4). `plan`: a MediaPlan with `t38`
-    set; `local`: (host, port) of the call's media socket."""
+    """Represents the T.38 relay of one call (rules 1-5). `plan`: a MediaPlan with `t38`
+    set; `local`: (host, port) of the call's media socket; `line_rate`: 8000 or 16000."""
 
     jitter = None            # no jitter buffer (the router asks)
     dtmf_pt = None           # no RFC 4733 in a fax relay
 
-    def __init__(self, plan, local, now: float = 0.0):
+    def __init__(self, plan, local, now: float = 0.0, line_rate: int = 8000):
+        if line_rate not in (8000, 16000):
+            raise ValueError("line rate %r: T.38 relays an 8000 or 16000 Hz line" % (line_rate,))
         self.local = tuple(local)
+        self.line_rate = line_rate
+        self._down = self._up = None
+        if line_rate == 16000:       # rule 4
+            from tipring.firmware.dsp.resample import Decimator, Interpolator
+            self._down, self._up = Decimator(), Interpolator()
         self.gateway = T38Gateway(plan.t38)
         self._set_plan(plan)
         self.decoder = UdptlDecoder()
@@ -72,6 +83,8 @@ class FaxRelay:
 
     def on_capture(self, frame: bytes, now: float) -> list:
         """The fax machine's frame into the gateway; the datagrams to send (rule 3)."""
+        if frame and self._down is not None:
+            frame = self._down.process(frame)
         ifps = self._pending + (self.gateway.from_line(frame) if frame else [])
         self._pending = []
         if not ifps or self.direction in ("recvonly", "inactive"):
@@ -83,8 +96,9 @@ class FaxRelay:
         return out
 
     def playout(self, now: float) -> bytes:
-        """The gateway's next 20 ms for the fax machine."""
-        return self.gateway.to_line(FRAME_SAMPLES)
+        """The gateway's next 20 ms for the fax machine, at the line's rate (rule 4)."""
+        frame = self.gateway.to_line(FRAME_SAMPLES)
+        return self._up.process(frame) if self._up is not None else frame
 
     def on_packet(self, data: bytes, addr, now: float) -> list:
         """A UDPTL datagram from the peer: its new IFP packets into the gateway (rule 2)."""

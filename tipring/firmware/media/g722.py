@@ -26,8 +26,9 @@ Rules
    interpolates our band up to 16 kHz. So no resampler of ours runs (no aliasing, no added
    delay, half the codec's work), and the stream stays compatible with every wideband peer: a
    tone crosses at its frequency and level both ways, a 6 kHz tone from the peer is stopped
-   (tests/media/test_g722.py). At 16000 the full QMF runs here too: the path for a board
-   whose line is 16 kHz, which the stream does not use yet (its line is 8 kHz).
+   (tests/media/test_g722.py). At 16000 the full QMF runs here too: the stream on a board
+   whose line is 16 kHz (`MediaStream(line_rate=16000)`) codes the line's audio as it is, so
+   a tone up to 7 kHz crosses wideband both ways (tests/media/test_stream_wideband.py).
 3. PCM is signed 16-bit little-endian `bytes`, as everywhere in the media path. A payload of odd
    bytes decodes (each octet is one 16 kHz sample pair); an empty one gives no audio.
 """

@@ -1,4 +1,4 @@
-"""Adaptive jitter buffer with packet-loss concealment, for 8 kHz 16-bit PCM.
+"""Adaptive jitter buffer with packet-loss concealment, for 16-bit PCM at the line's rate.
 
 What this module owns
 ---------------------
@@ -23,6 +23,13 @@ Rules
    after two packets in a row (RFC 3550 A.1); a timestamp jump or a marker bit that opens a gap
    starts a new talkspurt (`resyncs`): playout waits for the target delay again.
 5. No wall clock, no threads; the pure-Python arithmetic runs on MicroPython too.
+6. Two units, kept apart: positions, depth, target, jitter and the `expanded`/`shrunk` counters
+   are RTP timestamp units (`clock_rate`, 8000 for G.711 and G.722, RFC 3551 §4.5.2); audio is
+   PCM samples at the line's rate (`line_rate`, 8000 or 16000), `ratio` = line_rate /
+   clock_rate samples per timestamp unit. `frame_samples` is PCM per `get`, `frame_ticks` the
+   timestamp step of it. At ratio 1 (an 8 kHz line) both are the same numbers as they always
+   were; at ratio 2 (a 16 kHz line) a 20 ms frame is 320 samples and 160 units, and the
+   concealment runs on 16 kHz audio with its lengths and pitch range doubled.
 
 Theory of operation
 -------------------
@@ -51,12 +58,15 @@ import array
 from tipring.firmware.compat import const
 from tipring.firmware.media.rtp import CLOCK_RATE, seq_diff, ts_diff
 
+# lengths at 8 kHz; a 16 kHz line's concealer doubles each (Concealer(rate))
 _HISTORY = const(390)        # 48.75 ms of history, as G.711 Appendix I keeps
 _PITCH_MIN = const(40)       # 200 Hz
 _PITCH_MAX = const(120)      # 66 Hz
 _CORR_LEN = const(160)       # 20 ms correlation window
 _FULL_GAIN = const(80)       # concealment plays at full level for 10 ms...
 _FADE_LEN = const(400)       # ...then fades out linearly, silent 60 ms into the erasure
+_OLA_MIN = const(32)         # 4 ms of overlap-add after an erasure...
+_OLA_STEP = const(32)        # ...plus 4 ms per 10 ms erased, at most 10 ms (Appendix I)
 _WINDOW = const(50)          # depth-minimum window: 50 frames (1 s at 20 ms)
 
 
@@ -69,12 +79,22 @@ class Concealer:
 
     Feed every good chunk through `good(pcm)` (it returns the chunk, cross-faded out of the
     concealment after an erasure); call `conceal(n)` for n missing samples. The first erased
-    sample repeats the last pitch period of the history (autocorrelation over 40-120 samples);
-    the level holds for 10 ms, then falls linearly to silence at 60 ms.
+    sample repeats the last pitch period of the history (autocorrelation over pitch periods of
+    5-15 ms, 66-200 Hz); the level holds for 10 ms, then falls linearly to silence at 60 ms.
+    `rate`: the PCM's sample rate, 8000 (G.711 Appendix I's own lengths) or 16000 (each
+    length, the pitch range and the coarse search step doubled).
     """
 
-    def __init__(self):
-        self._history = bytes(2 * _HISTORY)
+    def __init__(self, rate: int = 8000):
+        if rate % 8000:
+            raise ValueError("concealment runs at 8000 or 16000 Hz, not %r" % (rate,))
+        self.rate = rate
+        s = rate // 8000
+        self._scale = s
+        self._hist_len = _HISTORY * s
+        self._full = _FULL_GAIN * s
+        self._fade = _FADE_LEN * s
+        self._history = bytes(2 * self._hist_len)
         self._erased = 0
         self._period = None
         self._pos = 0
@@ -86,20 +106,23 @@ class Concealer:
 
     def _remember(self, pcm):
         h = self._history + pcm
-        self._history = h[len(h) - 2 * _HISTORY:]
+        self._history = h[len(h) - 2 * self._hist_len:]
 
     def _start(self):
         x = array.array("h", self._history)
         n = len(x)
-        base = n - _CORR_LEN
-        best, best_score = _PITCH_MIN, None
-        # coarse search at every other lag, then refine around the winner
-        lags = list(range(_PITCH_MIN, _PITCH_MAX + 1, 2))
+        s = self._scale
+        lo, hi, step = _PITCH_MIN * s, _PITCH_MAX * s, 2 * s
+        base = n - _CORR_LEN * s
+        best, best_score = lo, None
+        # coarse search at every other lag (every 4th at 16 kHz: the same 41 candidates, a
+        # pitch period resolved to 0.25 ms), then refine around the winner
+        lags = list(range(lo, hi + 1, step))
         for refine in (False, True):
             if refine:
-                lags = [best - 1, best + 1]
+                lags = [best + d for k in range(1, s + 1) for d in (-k, k)]
             for lag in lags:
-                if lag < _PITCH_MIN or lag > _PITCH_MAX:
+                if lag < lo or lag > hi:
                     continue
                 corr = 0
                 energy = 1
@@ -119,12 +142,13 @@ class Concealer:
         out = array.array("h", bytes(2 * n))
         pos = self._pos
         erased = self._erased
+        full, fade = self._full, self._fade
         for i in range(n):
             k = erased + i
-            if k < _FULL_GAIN:
+            if k < full:
                 out[i] = period[pos]
-            elif k < _FULL_GAIN + _FADE_LEN:
-                out[i] = (period[pos] * (_FULL_GAIN + _FADE_LEN - k)) // _FADE_LEN
+            elif k < full + fade:
+                out[i] = (period[pos] * (full + fade - k)) // fade
             else:
                 break  # silent from here on: the array is already zero
             pos += 1
@@ -147,7 +171,8 @@ class Concealer:
         if self._erased:
             n = len(pcm) // 2
             # overlap-add: 4 ms, plus 4 ms per 10 ms of erasure, at most 10 ms (Appendix I)
-            ola = min(32 + 32 * (self._erased // 80), 80, n)
+            s = self._scale
+            ola = min(_OLA_MIN * s + _OLA_STEP * s * (self._erased // self._full), self._full, n)
             if ola:
                 syn = self._synth(ola)
                 real = array.array("h", pcm[:2 * ola])
@@ -159,15 +184,17 @@ class Concealer:
         return pcm
 
     def reset(self) -> None:
-        self.__init__()
+        self.__init__(self.rate)
 
 
 class JitterBuffer:
     """Represents the adaptive playout buffer of one received stream.
 
-    `frame_samples`: samples per `get` (160 = 20 ms); `capacity`: ring slots, a power of two;
-    `min_delay_ms`, `max_delay_ms`: bounds of the target delay; `initial_delay_ms`: the target
-    before any jitter is measured; `clock_rate`: 8000.
+    `frame_samples`: PCM samples per `get` at the line's rate (160 = 20 ms at 8 kHz, 320 at
+    16 kHz); `capacity`: ring slots, a power of two; `min_delay_ms`, `max_delay_ms`: bounds of
+    the target delay; `initial_delay_ms`: the target before any jitter is measured;
+    `clock_rate`: the RTP clock, 8000; `line_rate`: the PCM's rate, a multiple of the clock
+    (default the clock itself; 16000 on a wideband line, rule 6).
 
         jb = JitterBuffer()
         jb.put(seq, timestamp, pcm, now)      # for each audio packet, in any order
@@ -176,12 +203,19 @@ class JitterBuffer:
 
     def __init__(self, frame_samples: int = 160, capacity: int = 128, min_delay_ms: int = 20,
                  max_delay_ms: int = 200, initial_delay_ms: int = 40,
-                 clock_rate: int = CLOCK_RATE):
+                 clock_rate: int = CLOCK_RATE, line_rate: int = None):
         if capacity < 4 or capacity & (capacity - 1):
             raise ValueError("capacity must be a power of two >= 4, not %d" % capacity)
         if not 0 < min_delay_ms <= max_delay_ms:
             raise ValueError("need 0 < min_delay_ms <= max_delay_ms")
+        rate = clock_rate if line_rate is None else line_rate
+        if rate % clock_rate or frame_samples % (rate // clock_rate):
+            raise ValueError("line rate %r with %r samples a frame does not fit the %r Hz RTP clock"
+                             % (rate, frame_samples, clock_rate))
         self.frame_samples = frame_samples
+        self.line_rate = rate
+        self.ratio = rate // clock_rate            # PCM samples per timestamp unit (rule 6)
+        self.frame_ticks = frame_samples // self.ratio
         self.capacity = capacity
         self.clock_rate = clock_rate
         self._mask = capacity - 1
@@ -189,7 +223,7 @@ class JitterBuffer:
         self._max = max_delay_ms * clock_rate // 1000
         self._initial = max(self._min, min(self._max, initial_delay_ms * clock_rate // 1000))
         self._silence = bytes(2 * frame_samples)
-        self._plc = Concealer()
+        self._plc = Concealer(rate)
         self.ssrc = None
         # counters (never reset, even by an SSRC change)
         self.received = 0
@@ -197,8 +231,8 @@ class JitterBuffer:
         self.late = 0
         self.lost = 0
         self.concealed = 0   # frames that carry concealment
-        self.expanded = 0    # samples of concealment inserted while the buffer ran dry
-        self.shrunk = 0      # samples dropped to bring the delay down
+        self.expanded = 0    # timestamp units of concealment inserted while the buffer ran dry
+        self.shrunk = 0      # timestamp units dropped to bring the delay down
         self.resyncs = 0
         self.resets = 0
         self.flushed = 0     # packets discarded unplayed by a reset
@@ -222,7 +256,7 @@ class JitterBuffer:
         self._partial = b""
         self._playing = False
         self._start_at = None
-        self._packet = self.frame_samples
+        self._packet = self.frame_ticks     # timestamp units of the last packet with audio
         self._bad_seq = None
         self._last_arrival = None
         self._last_ts = 0
@@ -237,7 +271,7 @@ class JitterBuffer:
 
     @property
     def depth(self) -> int:
-        """Samples of audio queued ahead of the playout point."""
+        """Audio queued ahead of the playout point, in timestamp units."""
         if self._high_end is None or self._play_ts is None:
             return 0
         return max(0, self._high_end - self._play_ts)
@@ -306,6 +340,9 @@ class JitterBuffer:
         return status
 
     def _store(self, idx, ext, ts, pcm, now, marker):
+        r = self.ratio
+        if r > 1 and pcm and len(pcm) % (2 * r):
+            pcm = pcm[:len(pcm) - len(pcm) % (2 * r)]   # whole timestamp units only
         self._ring[idx] = [ext, ts, pcm, marker, now]
         self._seen[idx] = ext
         self.received += 1
@@ -315,7 +352,7 @@ class JitterBuffer:
             self._ts_top = ts
         if not pcm:
             return
-        n = len(pcm) // 2
+        n = len(pcm) // (2 * r)
         self._packet = n
         if ts + n > self._high_end:
             self._high_end = ts + n
@@ -334,7 +371,7 @@ class JitterBuffer:
     # -- playout ------------------------------------------------------------------------------
 
     def get(self, now: float) -> bytes:
-        """The next frame to play: `frame_samples` samples of PCM, always."""
+        """The next frame to play: `frame_samples` samples of PCM at the line's rate, always."""
         if self._head is None:
             return self._silence
         if not self._playing:
@@ -348,9 +385,9 @@ class JitterBuffer:
             self.concealed += 1
             if self.mode == "fixed" and self._playing:
                 # fixed delay: what is not here when due is lost; the playout clock runs on
-                self._play_ts += need
+                self._play_ts += need // self.ratio
             elif self._playing:  # ran dry: stretch without moving the playout point
-                self.expanded += need
+                self.expanded += need // self.ratio
             out += self._plc.conceal(need)
         if self.mode == "adaptive":
             self._adapt(now)
@@ -360,7 +397,7 @@ class JitterBuffer:
         """Switch to a fixed playout delay of `delay_ms` (fax/modem pass-through) for the rest
         of the stream. The one playout adjustment happens here: the queued depth is brought
         to the delay by stretching (concealment) or dropping, then never again."""
-        if not 0 < delay_ms <= self.capacity * self.frame_samples * 1000 // self.clock_rate // 2:
+        if not 0 < delay_ms <= self.capacity * self.frame_ticks * 1000 // self.clock_rate // 2:
             raise ValueError("fixed delay %r ms out of range" % delay_ms)
         self.mode = "fixed"
         self.target = delay_ms * self.clock_rate // 1000
@@ -372,17 +409,19 @@ class JitterBuffer:
                     self._start_at = e[4] + self.target / self.clock_rate
             return
         d = self.depth
+        r = self.ratio
         if d < self.target:
             pad = self.target - d
-            self._partial = self._plc.conceal(pad) + self._partial
+            self._partial = self._plc.conceal(pad * r) + self._partial
             self._play_ts -= pad
             self.expanded += pad
-        elif d > self.target + self.frame_samples // 2:
-            self.shrunk += len(self._pull(d - self.target, 0.0, False)) // 2
+        elif d > self.target + self.frame_ticks // 2:
+            self.shrunk += len(self._pull((d - self.target) * r, 0.0, False)) // (2 * r)
 
     def _pull(self, need, now, play):
-        """Up to `need` samples from the queue, stopping early when it runs dry or resyncs."""
+        """Up to `need` PCM samples from the queue, stopping early when it runs dry or resyncs."""
         out = b""
+        r = self.ratio
         resync = self.clock_rate // 2 if self._max < self.clock_rate // 2 else self._max
         while need > 0:
             if self._partial:
@@ -390,7 +429,7 @@ class JitterBuffer:
                 self._partial = self._partial[len(take):]
                 n = len(take) // 2
                 out += self._plc.good(take) if play else take
-                self._play_ts += n
+                self._play_ts += n // r
                 need -= n
                 continue
             idx = self._head & self._mask
@@ -411,16 +450,16 @@ class JitterBuffer:
                     self._start_at = e[4] + self.target / self.clock_rate
                     self._high_end = ts
                     for f in self._ring:
-                        if f is not None and f[2] and f[1] + len(f[2]) // 2 > self._high_end:
-                            self._high_end = f[1] + len(f[2]) // 2
+                        if f is not None and f[2] and f[1] + len(f[2]) // (2 * r) > self._high_end:
+                            self._high_end = f[1] + len(f[2]) // (2 * r)
                     return out
                 self._ring[idx] = None
                 self._head += 1
                 if gap > 0:               # a hole in the timestamps: fill it
-                    self._partial = self._plc.conceal(gap) + pcm
+                    self._partial = self._plc.conceal(gap * r) + pcm
                     self.concealed += 1
                 elif gap < 0:             # overlap with what was already played: trim it
-                    self._partial = pcm[-2 * gap:]
+                    self._partial = pcm[-2 * gap * r:]
                 else:
                     self._partial = pcm
                 continue
@@ -434,7 +473,7 @@ class JitterBuffer:
             if self._top > self._head and self.depth >= max(self.target // 2, 1):
                 self.lost += 1                # audio beyond the hole is queued: skip it
                 self._head += 1
-                self._partial = self._plc.conceal(self._packet)
+                self._partial = self._plc.conceal(self._packet * r)
                 self.concealed += 1
                 continue
             return out                     # ran dry
@@ -446,14 +485,14 @@ class JitterBuffer:
         if self._win_min is None or d < self._win_min:
             self._win_min = d
         self._win_count += 1
-        n = self.frame_samples
+        n = self.frame_ticks
         excess = d > self._max + n
         if self._win_count >= _WINDOW or excess:
             # half a frame of slack, not a whole one: with one frame queued behind the one
             # playing, "target + n" would never be exceeded and the delay would stay a frame
             # (20 ms) above its target on a clean network
             if excess or self._win_min > self.target + n // 2:
-                dropped = len(self._pull(n, now, False)) // 2
+                dropped = len(self._pull(self.frame_samples, now, False)) // (2 * self.ratio)
                 self.shrunk += dropped
             self._win_min = None
             self._win_count = 0

@@ -37,11 +37,16 @@ Rules
    `fix_jitter`.
 6. RFC 4733 digits from the far end of a heard or joined call come out as a `digit` event and
    a `remote_digit` line command; a parked call's digits are nobody's to hear.
-7. T.38 fax relay: a call whose plan is T.38 (`plan.t38`, SDP image/t38) has a `FaxRelay`
-   (tipring/firmware/media/fax_relay.py) as its leg's stream, on the same media port; a plan
-   that turns T.38 (or back to audio) mid-call ends the leg's stream (its `media` event)
-   and starts the other kind, with a `t38` event (`state` started/stopped) and a `fax_mode`
-   line command (the echo canceller steps out, as on a fax tone).
+7. Every frame is at its line's rate (`line_rate(port)`, 8000 or 16000, the board's word):
+   the streams are made for it (`MediaStream(line_rate=...)`), the conference mixes at it, the
+   hold music is converted to it. RTP numbering, and so the carried-on send state of rule 3,
+   is at the codec's clock whatever the line.
+8. T.38 fax relay: a call whose plan is T.38 (`plan.t38`, SDP image/t38) has a `FaxRelay`
+   (tipring/firmware/media/fax_relay.py, made for the line's rate) as its leg's stream, on the
+   same media port; a plan that turns T.38 (or back to audio) mid-call ends the leg's stream
+   (its `media` event) and starts the other kind, with a `t38` event (`state`
+   started/stopped) and a `fax_mode` line command (the echo canceller steps out, as on a
+   fax tone).
 """
 
 from tipring.firmware.media.mixer import Conference
@@ -81,14 +86,15 @@ class LineMedia:
 class MediaRouter:
     """Represents the media routing of every line.
 
-        router = MediaRouter()
+        router = MediaRouter(line_rate=board.line_rate)   # default: every line 8 kHz
         out = router.op("start", call, now)             # ("media", op, call) from the call layer
         heard, out = router.frame(port, capture, now)   # each 20 ms of the line's media clock
         out = router.packet(local_port, data, addr, now)
     """
 
-    def __init__(self, hold_music=None):
+    def __init__(self, hold_music=None, line_rate=None):
         self.lines = {}                # FXS port -> LineMedia
+        self.line_rate = line_rate or (lambda port: 8000)   # FXS port -> its audio rate (rule 7)
         self.hold_music = dict(hold_music or {})   # FXS port -> HoldMusic
         self._sent = {}                # call_id -> send state of its last ended stream (rule 3)
 
@@ -176,7 +182,7 @@ class MediaRouter:
 
     def _follow(self, lm, leg, call, now, out):
         """The leg's stream follows the call's new plan; a switch between RTP and T.38 ends
-        one stream and starts the other (rule 7)."""
+        one stream and starts the other (rule 8)."""
         if _is_relay(leg.stream) == _is_t38(call):
             leg.stream.update(call.plan)
             return
@@ -214,10 +220,11 @@ class MediaRouter:
 
     def _new_stream(self, call, now, prev=None, lm=None, out=None):
         """The call's stream, sending as the same source as its earlier one (`prev`, else the
-        one that ended, rule 3) when it had one; its T.38 relay when the plan is T.38 (rule 7)."""
+        one that ended, rule 3) when it had one; its T.38 relay when the plan is T.38 (rule 8)."""
         if _is_t38(call):
             return self._relay(call, now, lm, out)
-        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False)
+        stream = MediaStream.from_plan(call.plan, tuple(call.rtp), now=now, rtcp_mux=False,
+                                       line_rate=self.line_rate(call.port))
         if call.fax is not None:       # a fax call stays in pass-through
             stream.jitter.fix(FAX_JITTER_MS)
         state = prev.send_state(now) if prev is not None else self._sent.pop(call.call_id, None)
@@ -225,11 +232,10 @@ class MediaRouter:
             stream.carry_on(state, now)
         return stream
 
-    @staticmethod
-    def _relay(call, now, lm, out):
-        """The call's T.38 relay (rule 7), with its `t38` event and the line's `fax_mode`."""
+    def _relay(self, call, now, lm, out):
+        """The call's T.38 relay (rule 8), with its `t38` event and the line's `fax_mode`."""
         from tipring.firmware.media.fax_relay import FaxRelay
-        relay = FaxRelay(call.plan, tuple(call.rtp), now)
+        relay = FaxRelay(call.plan, tuple(call.rtp), now, line_rate=self.line_rate(call.port))
         if out is not None and lm is not None:
             t = call.plan.t38
             out.append(("event", "t38", {"line": lm.port, "call_id": call.call_id, "state": "started",
@@ -300,7 +306,7 @@ class MediaRouter:
         if not lm.moh_on:
             moh.restart()
             lm.moh_on = True
-        return moh.next_frame(nbytes)
+        return moh.next_frame(nbytes, self.line_rate(lm.port))
 
     def _conference(self, a, b, capture, now, out):
         """Three-way calling mixed here (FLOWS §17): each remote hears the handset plus the
@@ -357,7 +363,7 @@ class MediaRouter:
 
 
 def _is_t38(call) -> bool:
-    """The call's plan is T.38 fax relay (rule 7)."""
+    """The call's plan is T.38 fax relay (rule 8)."""
     return call.plan is not None and getattr(call.plan, "t38", None) is not None
 
 

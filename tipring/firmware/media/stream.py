@@ -37,9 +37,18 @@ Rules
    the replay window go on with the RTP source.
 7. G.722 (`tipring.firmware.media.g722`, imported only when negotiated) codes with state, so the
    stream keeps one encoder while it sends G.722 (a re-INVITE that keeps the codec keeps it)
-   and one decoder per remote source (a new source starts a fresh one). The line is 8 kHz
-   (`CLOCK_RATE`): the codec's 8 kHz mode bridges it to G.722's 16 kHz, and since the RTP clock
-   of G.722 is 8000 too (RFC 3551 §4.5.2) a 20 ms packet moves the timestamp 160 like G.711.
+   and one decoder per remote source (a new source starts a fresh one). On an 8 kHz line the
+   codec's 8 kHz mode bridges it to G.722's 16 kHz; on a 16 kHz line the codec runs its full
+   QMF and the line's audio goes in and out as it is. Since the RTP clock of G.722 is 8000 too
+   (RFC 3551 §4.5.2) a 20 ms packet moves the timestamp 160 like G.711, whatever the line.
+8. The line's rate (`line_rate`, 8000 or 16000) is the rate of every PCM frame in and out:
+   `on_capture` takes 2 * line_rate / 50 bytes a 20 ms frame, `playout` returns as many. RTP
+   timestamps stay at the codec's clock (`CLOCK_RATE`, 8000 for PCMU, PCMA and G.722), and the
+   jitter buffer keeps the two units apart. G.711 is narrowband: on a 16 kHz line a
+   `tipring.firmware.dsp.resample.Decimator` runs before its encoder and an `Interpolator` after
+   its decoder (one of each per stream, made while G.711 is in use; the interpolator, like the
+   G.722 decoder, starts afresh with a new remote source), and the jitter buffer conceals at
+   16 kHz. At 8000 no converter exists and the path is exactly the narrowband one.
 """
 
 from tipring.firmware.compat import random_hex
@@ -50,9 +59,10 @@ from tipring.firmware.media.rtcp import (
     ntp_timestamp, parse_compound, serialize_compound,
 )
 from tipring.firmware.media.rtp import CLOCK_RATE, CODEC_PT, PT_CN, RtpPacket, is_rtcp
+from tipring.firmware.media.telephone_event import EventReceiver, EventSender
 
 G722 = "G722"
-from tipring.firmware.media.telephone_event import EventReceiver, EventSender
+LINE_RATES = (8000, 16000)
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _SENDS = ("sendrecv", "sendonly")
@@ -79,7 +89,8 @@ class MediaStream:
     packet (10, 20, 30); `dtmf_pt`: telephone-event PT or None; `direction`: ours, one of
     sendrecv, sendonly, recvonly, inactive; `codecs`: every (pt, name) the peer may send
     (default [(pt, codec)]); keyword-only: `frame_ms`, the size of capture and playout
-    frames (20); `now`, the time the stream starts; `ssrc`, `cname`, `rtcp_interval` (5 s),
+    frames (20); `line_rate`, the line's audio rate, 8000 or 16000 (rule 8); `now`, the time
+    the stream starts; `ssrc`, `cname`, `rtcp_interval` (5 s),
     `rtcp_mux` (True: RTCP on the RTP port, else port + 1), `ssrc_timeout` (0.5 s),
     `ntp_offset` (added to `now` to get seconds since 1900), `jitter` (JitterBuffer kwargs).
 
@@ -91,17 +102,24 @@ class MediaStream:
 
     def __init__(self, local, remote, codec: str = "PCMU", pt: int = None, ptime: int = 20,
                  dtmf_pt: int = None, direction: str = "sendrecv", codecs=None, *,
-                 frame_ms: int = 20, now: float = 0.0, ssrc: int = None, cname: str = None,
+                 frame_ms: int = 20, line_rate: int = 8000, now: float = 0.0, ssrc: int = None,
+                 cname: str = None,
                  rtcp_interval: float = 5.0, rtcp_mux: bool = True, ssrc_timeout: float = 0.5,
                  ntp_offset: float = NTP_UNIX_OFFSET, jitter: dict = None, srtp=None):
+        if line_rate not in LINE_RATES:
+            raise ValueError("line rate %r (8000 or 16000)" % (line_rate,))
         self.local = local
+        self.line_rate = line_rate
+        self._ratio = line_rate // CLOCK_RATE    # line samples per RTP timestamp unit
+        self._narrow = None          # G.711 on a 16 kHz line: Decimator before the encoder (rule 8)
+        self._widen = None           # and Interpolator after the decoder, made at first use
         self.ssrc = _rand32() if ssrc is None else ssrc
         self.cname = cname or ("tipring-%08x" % self.ssrc)
         self.rtcp_interval = rtcp_interval
         self.rtcp_mux = rtcp_mux
         self.ssrc_timeout = ssrc_timeout
         self.ntp_offset = ntp_offset
-        self.frame_samples = frame_ms * CLOCK_RATE // 1000
+        self.frame_samples = frame_ms * line_rate // 1000     # line samples a playout frame
         # send side
         self._seq = _rand32() & 0xFFFF
         self._ts = _rand32()
@@ -112,7 +130,10 @@ class MediaStream:
         self.sent_octets = 0
         self._sent_since_report = False
         # receive side
-        self.jitter = JitterBuffer(frame_samples=self.frame_samples, **(jitter or {}))
+        jitter = dict(jitter or {})
+        if line_rate != CLOCK_RATE:
+            jitter["line_rate"] = line_rate
+        self.jitter = JitterBuffer(frame_samples=self.frame_samples, **jitter)
         self._events_in = EventReceiver()
         self._pending = []
         self.remote_ssrc = None
@@ -186,11 +207,14 @@ class MediaStream:
             if codec == G722:
                 if self._g722_enc is None:
                     from tipring.firmware.media.g722 import G722Encoder
-                    self._g722_enc = G722Encoder(CLOCK_RATE)
+                    self._g722_enc = G722Encoder(self.line_rate)
                 self._encode = self._g722_enc.encode
+                self._narrow = self._widen = None   # wideband all the way: no converter (rule 8)
             else:
                 self._g722_enc = None    # a later switch back to G.722 starts afresh
                 self._encode = CODECS[codec][0]
+                if self._ratio > 1:
+                    self._encode = self._narrow_encoder(self._encode)
         if changes.get("pt") is not None:
             self.pt = changes["pt"]
         ptime = changes.get("ptime")
@@ -198,7 +222,8 @@ class MediaStream:
             if ptime not in (10, 20, 30):
                 raise ValueError("unsupported ptime %r (10, 20 or 30)" % ptime)
             self.ptime = ptime
-            self._packet_bytes = 2 * ptime * CLOCK_RATE // 1000
+            self._packet_bytes = 2 * ptime * self.line_rate // 1000     # line PCM a packet
+            self._packet_ticks = ptime * CLOCK_RATE // 1000             # its timestamp step
         if "dtmf_pt" in changes:
             self.dtmf_pt = changes["dtmf_pt"]
         direction = changes.get("direction")
@@ -216,6 +241,10 @@ class MediaStream:
                 decoders[pt] = CODECS[name.upper()][1]
             elif name.upper() == G722:
                 decoders[pt] = self._decode_g722
+        if self._ratio > 1:
+            for pt, dec in decoders.items():
+                if dec != self._decode_g722:     # bound methods: equal, never identical
+                    decoders[pt] = self._wide_decoder(dec)
         if codecs is not None or not self._decoders or codec is not None:
             self._decoders = decoders
         if "srtp" in changes:
@@ -224,8 +253,26 @@ class MediaStream:
     def _decode_g722(self, payload):
         if self._g722_dec is None:
             from tipring.firmware.media.g722 import G722Decoder
-            self._g722_dec = G722Decoder(CLOCK_RATE)
+            self._g722_dec = G722Decoder(self.line_rate)
         return self._g722_dec.decode(payload)
+
+    def _narrow_encoder(self, encode):
+        """A G.711 encoder fed from the 16 kHz line through the stream's decimator (rule 8)."""
+        if self._narrow is None:
+            from tipring.firmware.dsp.resample import Decimator
+            self._narrow = Decimator()
+        narrow = self._narrow.process
+        return lambda pcm: encode(narrow(pcm))
+
+    def _wide_decoder(self, decode):
+        """A G.711 decoder whose 8 kHz audio the stream's interpolator brings to the 16 kHz line;
+        one interpolator for every G.711 payload type, as they are one signal (rule 8)."""
+        def wide(payload):
+            if self._widen is None:
+                from tipring.firmware.dsp.resample import Interpolator
+                self._widen = Interpolator()
+            return self._widen.process(decode(payload))
+        return wide
 
     def _rekey(self, keys):
         """Contexts for `keys` (None: plain RTP), keeping each one whose key is unchanged."""
@@ -299,16 +346,20 @@ class MediaStream:
         n = self._packet_bytes
         while len(self._out) >= n:
             chunk, self._out = self._out[:n], self._out[n:]
-            samples = n // 2
+            samples = self._packet_ticks        # RTP timestamp units, at the codec's clock
             ts = self._ts
             self._ts = (self._ts + samples) & 0xFFFFFFFF
             if not self.sending:
                 self._marker = True
+                if self._narrow is not None:     # the next talkspurt starts from rest
+                    self._narrow.reset()
                 continue
             if self.dtmf_pt is not None and self._events_out.busy:
                 for payload, marker, ev_ts in self._events_out.tick(ts, samples):
                     if payload is not None:
                         self._packet(out, self.dtmf_pt, marker, ev_ts, payload)
+                if self._narrow is not None:
+                    self._narrow.reset()
                 continue
             self._packet(out, self.pt, self._marker, ts, self._encode(chunk))
             self._marker = False
@@ -415,6 +466,7 @@ class MediaStream:
             self._lost_prior += self._rstats.lost
         self.remote_ssrc = pkt.ssrc
         self._g722_dec = None        # a new source's ADPCM state starts from rest (rule 7)
+        self._widen = None           # and so does its interpolator's history (rule 8)
         self._rstats = ReceiverStats(pkt.ssrc, pkt.sequence_number)
         self._events_in = EventReceiver()
         self._bye = self._moved = False
