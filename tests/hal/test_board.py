@@ -35,7 +35,7 @@ def test_ag1171_usb_roles():
 def test_defaults_are_filled():
     b = validate_board({"kind": "sim", "line": [{"port": 1}]}, "mini")
     assert b["name"] == "mini" and b["line"][0]["audio"] == {"backend": "alsa",
-                                                             "device": "default"}
+                                                             "device": "default", "rate": 8000}
     assert b["leds"] == {"power": None, "registered": None, "line_in_use": None,
                          "fault": None}
     assert b["reset_button"] is None and b["pin_factory"] == "default"
