@@ -339,3 +339,10 @@ def load_board(name_or_path: str) -> dict:
         return validate_board(data, stem)
     except BoardError as e:
         raise BoardError(["%s: %s" % (label, m) for m in e.messages])
+
+
+def is_sim_board(kind: str) -> bool:
+    """Whether the board `kind` (a shipped name or a board file path) is simulated: "sim",
+    or a file whose own `kind` is "sim" (a test rig, a 16 kHz sim line). Raises BoardError
+    for a file that does not load."""
+    return kind == "sim" or load_board(kind)["kind"] == "sim"
