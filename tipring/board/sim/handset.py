@@ -664,11 +664,14 @@ class VirtualHandset:
         pcm = b"".join(ls.pcm)
         level = w.level if w.level is not None else rms_dbm0(rms(pcm))
         freqs = list(w.freqs) or list(self.ear.freqs)
-        if self.rate != RATE and rms_dbm0(rms(pcm)) > QUIET_DBM0:
+        wide_level = rms_dbm0(rms(pcm)) if self.rate != RATE else None
+        if wide_level is not None and wide_level > QUIET_DBM0:
             # the line's own band: a wideband tone (above 3.4 kHz) reads as itself
             freqs = line_peaks(pcm, self.rate) or freqs
             if tone == "silence":
                 tone = "other"          # audible, but nothing the 8 kHz ear can place
+            if tone in GENERIC:
+                level = wide_level      # no plan tone's burst to measure: the whole window
         return {"ok": True, "tone": tone_name(tone), "freqs": freqs,
                 "cadence": list(w.cadence), "level_dbm0": max(-99.0, round(level, 1)),
                 "ms": len(ls.pcm) * 20}
