@@ -210,3 +210,16 @@ def test_call_waiting_and_its_caller_id_replace_the_call_audio(rig):
     # the call is back: 700 Hz in the earpiece, at the line rate, untouched
     assert line_peaks(b"".join(r.played[-10:]), RATE) == [700]
     assert not [f for n, f in r.app.events if n == "error"]
+
+
+def test_a_line_port_takes_only_8000_or_16000():
+    loop = EventLoop(clock=VirtualClock(0.0))
+    try:
+        with pytest.raises(ValueError, match="allowed: 8000 or 16000"):
+            LinePort(loop, FarEnd(), {"port": 1}, {"country": "us"}, rate=44100)
+        narrow = LinePort(loop, FarEnd(), {"port": 1}, {"country": "us"})
+        assert (narrow.rate, narrow.frame_bytes) == (8000, 320)
+        assert narrow._down is None and narrow._up is None     # 8 kHz: nothing converts
+        narrow.close()
+    finally:
+        loop.close()
