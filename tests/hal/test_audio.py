@@ -307,3 +307,49 @@ def test_stop_and_start_on_the_file_plugin(pcm_files):
         assert line.errors == 0 and line.playback.state() == alsaaudio.PCM_STATE_RUNNING
     finally:
         line.close()
+
+
+# -- a 16 kHz (wideband) line: the board's audio.rate ------------------------------------------
+
+def test_a_16_khz_line_moves_640_byte_frames_bit_exact(pcm_files):
+    play_f, cap_f = pcm_files
+    n = 20
+    src = ramp(320 * n)
+    cap_f.write_bytes(src + bytes(640 * 8))
+    tx = ramp(320 * n, step=101)
+    line = AlsaLine("tipring", rate=16000)
+    assert (line.rate, line.period_frames, line.frame_bytes) == (16000, 320, 640)
+    got = pump(line, [tx[i:i + 640] for i in range(0, len(tx), 640)], want_in=n)
+    assert "16000 Hz" in repr(line)
+    line.close()
+    assert all(len(f) == 640 for f in got)
+    assert b"".join(got)[:len(src)] == src
+    assert play_f.read_bytes() == tx and line.errors == 0
+
+
+def test_a_16_khz_line_through_plug_to_a_48k_codec(pcm_files):
+    play_f, cap_f = pcm_files
+    cap_f.write_bytes(bytes(640 * 3 * 20))
+    line = AlsaLine("tipring48", rate=16000)
+    pump(line, [ramp(320)] * 10, want_in=10)
+    line.close()
+    assert len(play_f.read_bytes()) == 10 * 640 * 3          # 16 kHz in, 48 kHz to the card
+
+
+def test_an_unsupported_rate_is_refused_before_any_device_opens():
+    with pytest.raises(ValueError, match="8000 or 16000"):
+        AlsaLine("tipring", rate=44100, pcm_class=lambda **kw: pytest.fail("opened"))
+
+
+def test_line_hardware_opens_the_boards_rate(pcm_files, tmp_path):
+    """hal.line.LineHardware hands the board's `audio.rate` to AlsaLine."""
+    from tipring.board import validate_board
+    from tipring.hal.line import LineHardware
+    pcm_files[1].write_bytes(bytes(640 * 4))
+    board = validate_board({"kind": "sim", "line": [
+        {"port": 1, "audio": {"backend": "alsa", "device": "tipring", "rate": 16000}}]})
+    hw = LineHardware(board["line"][0], post=lambda item: None, open_audio=True)
+    try:
+        assert hw.audio.rate == 16000 and hw.audio.frame_bytes == 640
+    finally:
+        hw.close()

@@ -35,7 +35,7 @@ def test_ag1171_usb_roles():
 def test_defaults_are_filled():
     b = validate_board({"kind": "sim", "line": [{"port": 1}]}, "mini")
     assert b["name"] == "mini" and b["line"][0]["audio"] == {"backend": "alsa",
-                                                             "device": "default"}
+                                                             "device": "default", "rate": 8000}
     assert b["leds"] == {"power": None, "registered": None, "line_in_use": None,
                          "fault": None}
     assert b["reset_button"] is None and b["pin_factory"] == "default"
@@ -121,3 +121,23 @@ def test_unknown_board_name_lists_shipped():
 def test_missing_file():
     with pytest.raises(BoardError, match="cannot read board file"):
         load_board("/nonexistent/x.toml")
+
+
+# -- a line's audio rate (audio.rate: 8000 or 16000) --------------------------------------------
+
+def test_audio_rate_defaults_to_8000_and_takes_16000_on_both_backends():
+    for backend in ("alsa", "sim"):
+        b = validate_board({"kind": "sim", "line": [
+            {"port": 1, "audio": {"backend": backend, "rate": 16000}}, {"port": 2}]})
+        assert [ln["audio"]["rate"] for ln in b["line"]] == [16000, 8000]
+    assert [ln["audio"]["rate"] for ln in load_board("sim")["line"]] == [8000, 8000]
+    assert [ln["audio"]["rate"] for ln in load_board("ag1171-usb")["line"]] == [8000]
+    assert [ln["audio"]["rate"] for ln in load_board("i2s-codec")["line"]] == [16000]
+
+
+@pytest.mark.parametrize("rate", [44100, 0, 16000.0, "16000", True, 48000])
+def test_a_bad_audio_rate_is_one_problem_naming_what_is_allowed(rate):
+    with pytest.raises(BoardError) as ei:
+        validate_board({"kind": "sim", "line": [{"port": 1, "audio": {"rate": rate}}]})
+    assert ei.value.messages == ["line[0].audio.rate: %r is not allowed; allowed: 8000 or 16000 "
+                                 "(samples per second)" % (rate,)]

@@ -108,3 +108,32 @@ def test_an_idle_line_stops_its_capture_and_a_hook_edge_restarts_it(slic_board):
         assert "ringing for" in fw.ring(1) and board.clock_running(1)
     finally:
         fw.close()
+
+
+def test_a_16_khz_slic_line_plays_dial_tone_at_the_line_rate(slic_board):
+    """The board's `audio.rate = 16000`: ALSA moves 640-byte periods, the line's dial tone (8 kHz
+    DSP) reaches playback through the line's interpolator, with nothing at its images."""
+    board_path, tmp = slic_board
+    with open(board_path) as f:
+        text = f.read()
+    with open(board_path, "w") as f:
+        f.write(text.replace('device = "tipring"', 'device = "tipring", rate = 16000'))
+    cfg = validate({"board": {"kind": board_path, "country": "us"},
+                    "sip": {"bind": "127.0.0.1:0"},
+                    "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False}]})
+    fw = Firmware(cfg, log_json=str(tmp / "events.jsonl"))
+    fw.start()
+    try:
+        assert fw.board.line_rate(1) == 16000 and fw.board.hardware[1].audio.frame_bytes == 640
+        fw.loop.run_for(0.2)
+        fw.board.factory.pin(27).drive_high()
+        fw.loop.run_for(0.6)
+        assert fw.board.line_status(1)["state"] == "dial_tone"
+        data = (tmp / "play.raw").read_bytes()
+        assert len(data) % 640 == 0
+        tail = struct.unpack("<%dh" % 3200, data[-6400:])
+        p350, p440 = power(tail, 350, 16000), power(tail, 440, 16000)
+        images = power(tail, 8000 - 350, 16000) + power(tail, 8000 - 440, 16000)
+        assert p350 > 1e4 * images and p440 > 1e4 * images, (p350, p440, images)
+    finally:
+        fw.close()

@@ -22,7 +22,9 @@ Schema, by example (see ag1171-usb.toml for a commented file):
     reserved_gpio = [18, 19, 20, 21]   # pins no role may use (I2S, SPI...)
     [slic]   part, supply_v, max_ren, ring_freq_hz (0 = country default), oht_resistor
     [[line]] port, and tables rm {gpio, active}, fr {gpio, idle}, shk {gpio, active, pull,
-             level_shifter}, pd {gpio, active} (optional), audio {backend, device}
+             level_shifter}, pd {gpio, active} (optional), audio {backend, device, rate}
+             (rate: the line's audio in samples per second, 8000 (default) or 16000 for a
+             wideband line, G.722 end to end; both backends take either)
     [leds]   power / registered / line_in_use / fault = {gpio, active}   (each optional)
     [reset_button] gpio, pull, hold_s                                     (optional)
 """
@@ -33,6 +35,7 @@ import tomllib
 from tipring.firmware.schema import REQUIRED, Bad, Table, Tables, Wording, check_table
 
 BCM_GPIO_MAX = 27
+LINE_RATES = (8000, 16000)   # a line's audio rate: narrowband (G.711's) or wideband (G.722's)
 
 
 class BoardError(ValueError):
@@ -67,6 +70,7 @@ PIN_LED = {"gpio": _f(("gpio",), True), "active": _f(LEVEL, default="high")}
 AUDIO = {
     "backend": _f(("enum", ("alsa", "sim")), default="alsa"),
     "device": _f(("str",), default="default"),
+    "rate": _f(("rate", LINE_RATES), default=8000),
 }
 LINE = {
     "port": _f(("int", 1, 8), True),
@@ -116,6 +120,8 @@ def _allowed(spec):
         return "true, false"
     if kind == "str":
         return "a string"
+    if kind == "rate":
+        return " or ".join(str(r) for r in spec[1]) + " (samples per second)"
     if kind == "gpio":
         return "a BCM GPIO number 0..%d" % BCM_GPIO_MAX
     if kind == "gpio_list":
@@ -141,6 +147,7 @@ _TESTS = {
     "bool": lambda v, spec: isinstance(v, bool),
     "str": lambda v, spec: isinstance(v, str),
     "gpio": lambda v, spec: _is_int(v) and 0 <= v <= BCM_GPIO_MAX,
+    "rate": lambda v, spec: _is_int(v) and v in spec[1],
     "gpio_list": lambda v, spec: isinstance(v, list) and all(
         _is_int(g) and 0 <= g <= BCM_GPIO_MAX for g in v),
 }
@@ -332,3 +339,10 @@ def load_board(name_or_path: str) -> dict:
         return validate_board(data, stem)
     except BoardError as e:
         raise BoardError(["%s: %s" % (label, m) for m in e.messages])
+
+
+def is_sim_board(kind: str) -> bool:
+    """Whether the board `kind` (a shipped name or a board file path) is simulated: "sim",
+    or a file whose own `kind` is "sim" (a test rig, a 16 kHz sim line). Raises BoardError
+    for a file that does not load."""
+    return kind == "sim" or load_board(kind)["kind"] == "sim"

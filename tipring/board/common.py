@@ -52,8 +52,20 @@ class LinePortsBoard(Board):
             hw = LineHardware(pins, post=lambda item, n=n: self.loop.call_soon_threadsafe(self._posted, n, item),
                               clock=self.loop.now, open_audio=open_audio, pin_factory=self.factory)
             self.hardware[n] = hw
-            self.ports[n] = LinePort(self.loop, app, ln, app.cfg.board, ringer=hw.ringer, **port_options)
+            self.ports[n] = LinePort(self.loop, app, ln, app.cfg.board, ringer=hw.ringer,
+                                     rate=self._wired_rate(pins), **port_options)
             yield n, pins, ln
+
+    @staticmethod
+    def _wired_rate(pins: dict) -> int:
+        return (pins.get("audio") or {}).get("rate") or 8000
+
+    def line_rate(self, port: int) -> int:
+        """The line's audio rate from the board data (`audio.rate`, 8000 or 16000): every
+        frame its `LinePort.media_tick` takes and gives, and `app.media_frame` sees, is 20 ms
+        at it. 8000 for a port the board does not wire."""
+        p = self.ports.get(port)
+        return p.rate if p is not None else 8000
 
     def line_status(self, port: int) -> dict:
         p = self.ports.get(port)

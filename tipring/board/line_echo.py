@@ -9,6 +9,11 @@ names the call):
 - two `ModemToneDetector`s: one on the raw mouthpiece audio (a fax machine or modem on this
   line: direction "from_line"), one on the earpiece audio (one at the far end: "to_line").
 
+On a 16 kHz line (`LinePort.rate`) the canceller runs at the line rate on the call audio
+(640-byte frames, tipring/firmware/dsp/echo.py); the tone detectors are 8 kHz DSP (V.25 / T.30
+tones are narrowband): the mouthpiece side is handed the port's decimated capture, the earpiece
+side goes through its own `Decimator`, run only while a call's media plays.
+
 Rules:
 1. A new call (a new call's media on the port) starts a fresh canceller, enabled as
    `line.N.echo_canceller` says, and fresh detectors.
@@ -27,7 +32,7 @@ Rules:
 
 from tipring.firmware.dsp import echo as echomod
 from tipring.firmware.dsp.modem_tones import ModemToneDetector
-from tipring.firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
+from tipring.firmware.dsp.resample import Decimator
 
 
 class LineEcho:
@@ -39,13 +44,17 @@ class LineEcho:
 
     def __init__(self, port, line_cfg: dict):
         self.line = port
+        self.rate = getattr(port, "rate", 8000)
+        self.frame_bytes = self.rate // 50 * 2
+        self._silent = bytes(self.frame_bytes)
+        self._far_down = Decimator() if self.rate != 8000 else None
         self.ec = None
         self._unavailable = None
         self.configured_on = True
         self.tail_ms = echomod.TAIL_MS
         self.call_id = None           # the call whose media we are on, or None
         self.fax = None               # the first tone detected in this call (a dict)
-        self._ref = SILENT_FRAME
+        self._ref = self._silent
         self.near_tones = ModemToneDetector()
         self.far_tones = ModemToneDetector()
         self.reconfigure(line_cfg)
@@ -60,7 +69,9 @@ class LineEcho:
         self.fax = None
         self.near_tones.reset()
         self.far_tones.reset()
-        self._ref = SILENT_FRAME
+        self._ref = self._silent
+        if self._far_down is not None:
+            self._far_down.reset()
         if not self.configured_on:
             self._drop_ec()
             return
@@ -68,7 +79,7 @@ class LineEcho:
             self._drop_ec()
         if self.ec is None and self._unavailable is None:
             try:
-                self.ec = echomod.LineEchoCanceller(self.tail_ms)
+                self.ec = echomod.LineEchoCanceller(self.tail_ms, rate=self.rate)
             except echomod.EchoUnavailable as e:
                 self._unavailable = str(e)
                 self.line.emit("error", {"where": "echo", "message": "line %d: no echo canceller: %s"
@@ -91,15 +102,17 @@ class LineEcho:
         """True while the canceller works on this call's audio."""
         return self.ec is not None and self.ec.enabled and self.call_id is not None
 
-    def near_end(self, capture: bytes, now: float) -> bytes:
-        """The mouthpiece frame on its way to the media stream: tones watched, echo removed."""
+    def near_end(self, capture: bytes, now: float, narrow: bytes = None) -> bytes:
+        """The mouthpiece frame on its way to the media stream: tones watched, echo removed.
+        `narrow`: the same frame at 8 kHz on a 16 kHz line (the port decimates it once for
+        its DTMF detector too); at 8 kHz the frame itself."""
         call_id = self._current_call()
         if call_id is None:
             self.call_id = None
             return capture
         if call_id != self.call_id:
             self._new_call(call_id)
-        for found in self.near_tones.feed(capture):
+        for found in self.near_tones.feed(capture if narrow is None else narrow):
             self._tone(found, "from_line")
         if self.ec is None or not self.ec.enabled:
             return capture
@@ -115,8 +128,9 @@ class LineEcho:
         """The frame the earpiece gets: the next reference, and the far end's tones."""
         if self.call_id is None:
             return
-        self._ref = heard if len(heard) == FRAME_BYTES else SILENT_FRAME
-        for found in self.far_tones.feed(self._ref):
+        self._ref = heard if len(heard) == self.frame_bytes else self._silent
+        narrow = self._ref if self._far_down is None else self._far_down.process(self._ref)
+        for found in self.far_tones.feed(narrow):
             self._tone(found, "to_line")
 
     def _tone(self, found: dict, direction: str) -> None:

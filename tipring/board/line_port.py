@@ -20,6 +20,16 @@ it a `hal.line.LineHardware` (only `.hook` via `post`, and `.ringer`, are used) 
 the earpiece hears. On the sim board the clock is a loop timer; on the AG1171 board it is the
 capture side of `hal.audio.AlsaLine` (read_frame -> media_tick -> write_frame).
 
+The line's audio rate (`rate`, the board's `audio.rate`): 8000, or 16000 on a wideband board
+(G.722 end to end). Every frame `media_tick` takes and gives, and `app.media_frame` sees, is
+20 ms at it. The line's own signalling is narrowband 8 kHz DSP whatever the rate (DTMF Q.24,
+tone plans E.180, caller ID GR-30 / EN 300 659, CAS, modem tones V.25): on a 16 kHz line the
+capture goes through one `Decimator` for the DTMF detector, the CIDCW ACK and the fax/modem
+tone watch, and the line's signals (tones, caller-ID bursts, VMWI, CAS, far-end digits) through
+one `Interpolator`; call audio passes at the line rate, untouched, and the echo canceller runs
+on it at that rate. At 8000 neither converter exists: the path is the narrowband one, bit for
+bit.
+
 Rules:
 1. Timers fire with their own deadline as `now`, never the loop's (possibly later) time, so a
    late loop turn cannot expire a state that an earlier, not yet delivered, edge would keep.
@@ -36,6 +46,7 @@ from tipring.firmware.dsp import callerid as cidmod
 from tipring.firmware.dsp import tone_plans
 from tipring.firmware.dsp.dtmf import DTMFDetector, DTMFGenerator
 from tipring.firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
+from tipring.firmware.dsp.resample import Decimator, Interpolator
 from tipring.firmware.dsp.tones import ToneGenerator
 from tipring.firmware.line import jclip
 from tipring.firmware.line.cidcw import CAS_MS, DTAS_MS, CidcwSender
@@ -46,7 +57,7 @@ from tipring.firmware.line.hook import HookDecoder
 from tipring.firmware.line.pulse import MAX_PPS, MIN_PPS
 from tipring.firmware.line.ring_cadence import ring_plan
 
-# states in which capture audio goes through the DTMF detector
+LINE_RATES = (8000, 16000)
 PULSE_MAPS = {"standard": "standard", "sweden": "sweden", "newzealand": "new_zealand",
               "new_zealand": "new_zealand"}
 CID_GAP = 0.5        # burst starts this long after the first ring ends (GR-30-CORE)
@@ -147,6 +158,17 @@ class LinePort:
     """
 
     def __init__(self, loop, app, line_cfg: dict, board_cfg: dict, ringer=None, **options):
+        self.rate = options.pop("rate", 8000)
+        if self.rate not in LINE_RATES:
+            raise ValueError("line %s: audio rate %r; allowed: %s" % (
+                line_cfg.get("port"), self.rate, " or ".join(map(str, LINE_RATES))))
+        self.frame_bytes = self.rate // 50 * 2      # 20 ms: 320 bytes at 8 kHz, 640 at 16 kHz
+        self.silent = SILENT_FRAME if self.rate == 8000 else bytes(self.frame_bytes)
+        # 8 kHz DSP meets a 16 kHz line here: capture down once, the line's signals up once
+        wide = self.rate != 8000
+        self._down = Decimator() if wide else None
+        self._up = Interpolator() if wide else None
+        self._up_live = False           # the last frame out came through `_up`
         self.loop = loop
         self.app = app
         self.port = line_cfg["port"]
@@ -302,7 +324,8 @@ class LinePort:
         self.run(self.fxs.command(verb, tuple(args), self.loop.now()))
 
     def media_tick(self, capture: bytes, now: float) -> bytes:
-        """One 20 ms frame: `capture` from the mouthpiece in, the earpiece's frame out."""
+        """One 20 ms frame at the line's rate: `capture` from the mouthpiece in, the
+        earpiece's frame out (`frame_bytes` each: 320 at 8 kHz, 640 at 16 kHz)."""
         heard = self._media_tick(capture, now)
         self.echo.far_end(heard, now)     # the echo canceller's reference, the far end's tones
         return heard
@@ -313,8 +336,11 @@ class LinePort:
         self.echo.fax_mode(reason)
 
     def _media_tick(self, capture: bytes, now: float) -> bytes:
-        if len(capture) != FRAME_BYTES:
-            capture = (capture + SILENT_FRAME)[:FRAME_BYTES]
+        fb = self.frame_bytes
+        if len(capture) != fb:
+            capture = (capture + self.silent)[:fb]
+        # the 8 kHz view of the mouthpiece: DTMF, the CIDCW ACK, the fax/modem tone watch
+        narrow = capture if self._down is None else self._down.process(capture)
         cidcw = self._cidcw
         if cidcw is not None and self.fxs.state != "waiting":
             cidcw = self._cidcw = None      # answered (flash), gave up or hung up: stop at once
@@ -325,7 +351,7 @@ class LinePort:
                 self.dtmf.reset()
                 self._dtmf_on = True
             out = []
-            for d, edge, _at in self.dtmf.feed(capture):
+            for d, edge, _at in self.dtmf.feed(narrow):
                 if edge == "on":
                     out += self.fxs.digit(d, "dtmf", now)
             if out:
@@ -337,10 +363,32 @@ class LinePort:
         if mf is not None:
             try:
                 # while caller ID on call waiting runs, the far end hears silence (the ACK)
-                media = mf(self.port, self.echo.near_end(capture, now) if cidcw is None
-                           else SILENT_FRAME, now)
+                media = mf(self.port, self.echo.near_end(capture, now, narrow) if cidcw is None
+                           else self.silent, now)
             except Exception as e:  # the call layer's trouble must not stop the line's audio
                 self.emit("error", {"where": "media", "message": "line %d: %s" % (self.port, e)})
+        line_signal = self._line_signal(cidcw, narrow)
+        if line_signal is not None:
+            return line_signal if self._up is None else self._widen(line_signal)
+        if media is not None and self.fxs.tone is None:
+            self._up_live = False
+            return media
+        if self._up_live:                   # the last signal's filter tail, then silence
+            return self._widen(SILENT_FRAME, last=True)
+        return self.silent
+
+    def _widen(self, frame: bytes, last: bool = False) -> bytes:
+        """An 8 kHz signal frame onto the 16 kHz line: one Interpolator per line, restarted
+        when a signal follows call audio (its filter must not hold the last tone's tail)."""
+        if not self._up_live:
+            self._up.reset()
+        self._up_live = not last
+        return self._up.process(frame)
+
+    def _line_signal(self, cidcw, narrow: bytes):
+        """The line's own 8 kHz signal for this frame (VMWI, caller ID, a tone, the CIDCW
+        sequence, a far-end digit), in that order of precedence, or None: call audio or
+        silence. Each replaces the call audio while it plays."""
         if self._vmwi_pcm:
             if not self._vmwi_quiet():
                 self._vmwi_cut()
@@ -358,7 +406,7 @@ class LinePort:
                 self._gen = None
             return frame
         if cidcw is not None:               # after the SAS burst's ramp-down, if any
-            frame = cidcw.frame(capture)
+            frame = cidcw.frame(narrow)
             if cidcw.done:
                 self._cidcw = None
             return frame
@@ -366,9 +414,7 @@ class LinePort:
             frame = self._digit_pcm[:FRAME_BYTES]
             self._digit_pcm = self._digit_pcm[FRAME_BYTES:]
             return (frame + SILENT_FRAME)[:FRAME_BYTES]
-        if media is not None and self.fxs.tone is None:
-            return media
-        return SILENT_FRAME
+        return None
 
     # -- outputs -------------------------------------------------------------------------------
 

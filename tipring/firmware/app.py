@@ -262,7 +262,8 @@ class Firmware:
 
     def _start_board(self, started):
         kind = self.cfg.board["kind"]
-        if kind == "sim":
+        from tipring.board import is_sim_board
+        if is_sim_board(kind):     # "sim", or a board file of kind "sim" (a 16 kHz sim line)
             from tipring.board.sim.board import SimBoard
             self.board = SimBoard(self)
             self.board.start()

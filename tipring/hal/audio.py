@@ -1,16 +1,18 @@
-"""The line's audio path through ALSA (pyalsaaudio): 8 kHz mono S16_LE, 20 ms frames.
+"""The line's audio path through ALSA (pyalsaaudio): 8 or 16 kHz mono S16_LE, 20 ms frames.
 
 Owns the two PCMs (capture = the handset's mouthpiece through the SLIC's VOUT, playback = its
 earpiece through VIN), their non-blocking I/O and their recovery. Nothing here ever raises
 out of `read_frame` / `write_frame`: xruns and driver errors are counted and recovered, so a
 glitch on the USB sound card costs audio, never the firmware.
 
-Format: G.711's native 8000 Hz, 1 channel, signed 16-bit little-endian, period 160 frames =
-20 ms = 320 bytes, the RTP packet time (RFC 3551 §4.5.14). A USB codec that only runs at
-48 kHz is reached through a `plug` PCM (the board's device name, e.g. "plughw:CARD=Device").
+Format: the line's rate (the board's `audio.rate`): G.711's native 8000 Hz by default, or
+16000 Hz on a wideband line (G.722 end to end); 1 channel, signed 16-bit little-endian, one
+period = 20 ms (160 frames = 320 bytes at 8 kHz, 320 frames = 640 bytes at 16 kHz), the RTP
+packet time (RFC 3551 §4.5.14). A USB codec that only runs at 48 kHz is reached through a
+`plug` PCM (the board's device name, e.g. "plughw:CARD=Device").
 
 Capture is the media clock (DESIGN.md, property 2): the loop polls `polldescriptors()`, and
-each 320-byte frame `read_frame()` returns is one 20 ms tick that drives one RTP send and one
+each 20 ms frame `read_frame()` returns is one 20 ms tick that drives one RTP send and one
 playback `write_frame()`. No timer paces audio, so nothing drifts against the card.
 
 pyalsaaudio 0.11 semantics relied on (platform.md §2c): `read()` gives `(frames, bytes)`,
@@ -23,12 +25,14 @@ Capture starts on the first `read()` (there is no `start()`), so `open()` reads 
 
 import select
 
-RATE = 8000
+RATE = 8000                              # the default line rate
+RATES = (8000, 16000)
 CHANNELS = 1
-PERIOD_FRAMES = 160
-FRAME_BYTES = PERIOD_FRAMES * 2          # one 20 ms period of S16_LE mono
+PERIOD_FRAMES = 160                      # at RATE; a line's own is `rate // 50`
+FRAME_BYTES = PERIOD_FRAMES * 2          # one 20 ms period of S16_LE mono at RATE
 EPIPE = 32                               # xrun: overrun on capture, underrun on playback
-MAX_PENDING = 4 * FRAME_BYTES            # playback backlog kept before dropping old audio
+PENDING_PERIODS = 4                      # playback backlog kept before dropping old audio (80 ms)
+MAX_PENDING = PENDING_PERIODS * FRAME_BYTES
 
 
 class AlsaLine:
@@ -47,6 +51,9 @@ class AlsaLine:
     :param device: ALSA PCM name (``"default"``, ``"plughw:1,0"``, a test PCM...).
     :type periods: int
     :param periods: ALSA buffer length in periods (default 4 = 80 ms).
+    :type rate: int
+    :param rate: samples per second, 8000 (default) or 16000 (the board's `audio.rate`); a
+        period and a frame are 20 ms at it (``period_frames``, ``frame_bytes``).
     :type capture: bool
     :param capture: open the capture side (default True).
     :type playback: bool
@@ -61,7 +68,13 @@ class AlsaLine:
     """
 
     def __init__(self, device: str = "default", *, periods: int = 4, capture: bool = True,
-                 playback: bool = True, pcm_class=None):
+                 playback: bool = True, pcm_class=None, rate: int = RATE):
+        if rate not in RATES:
+            raise ValueError("audio rate %r: allowed %s" % (rate, " or ".join(map(str, RATES))))
+        self.rate = rate
+        self.period_frames = rate // 50
+        self.frame_bytes = 2 * self.period_frames
+        self.max_pending = PENDING_PERIODS * self.frame_bytes
         if pcm_class is None:
             import alsaaudio
             pcm_class = alsaaudio.PCM
@@ -90,7 +103,7 @@ class AlsaLine:
 
     def _make(self, kind):
         a = self._alsa
-        kw = dict(rate=RATE, channels=CHANNELS, periodsize=PERIOD_FRAMES, periods=self.periods,
+        kw = dict(rate=self.rate, channels=CHANNELS, periodsize=self.period_frames, periods=self.periods,
                   device=self.device)
         if a is not None:
             kw.update(type=a.PCM_CAPTURE if kind == "capture" else a.PCM_PLAYBACK,
@@ -208,13 +221,15 @@ class AlsaLine:
             self._inbuf += data
 
     def read_frame(self):
-        """One 320-byte capture frame, or None when none is ready (EAGAIN, overrun, error)."""
-        if len(self._inbuf) < FRAME_BYTES:
+        """One 20 ms capture frame (`frame_bytes`: 320 at 8 kHz, 640 at 16 kHz), or None when
+        none is ready (EAGAIN, overrun, error)."""
+        fb = self.frame_bytes
+        if len(self._inbuf) < fb:
             self._read_some()
-            if len(self._inbuf) < FRAME_BYTES:
+            if len(self._inbuf) < fb:
                 return None
-        frame = bytes(self._inbuf[:FRAME_BYTES])
-        del self._inbuf[:FRAME_BYTES]
+        frame = bytes(self._inbuf[:fb])
+        del self._inbuf[:fb]
         self.frames_in += 1
         return frame
 
@@ -230,8 +245,8 @@ class AlsaLine:
         if len(frame) % 2:
             frame = frame[:-1]
         self._outbuf += frame
-        if len(self._outbuf) > MAX_PENDING:
-            cut = len(self._outbuf) - MAX_PENDING
+        if len(self._outbuf) > self.max_pending:
+            cut = len(self._outbuf) - self.max_pending
             cut -= cut % 2
             del self._outbuf[:cut]
             self.dropped += cut
@@ -287,6 +302,6 @@ class AlsaLine:
     def __repr__(self):
         if self.closed:
             return "<hal.AlsaLine %r closed>" % (self.device,)
-        return "<hal.AlsaLine %r in=%d out=%d xruns=%d/%d errors=%d>" % (
-            self.device, self.frames_in, self.frames_out, self.overruns, self.underruns,
+        return "<hal.AlsaLine %r %d Hz in=%d out=%d xruns=%d/%d errors=%d>" % (
+            self.device, self.rate, self.frames_in, self.frames_out, self.overruns, self.underruns,
             self.errors)

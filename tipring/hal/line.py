@@ -81,7 +81,7 @@ class LineHardware:
             audio = line.get("audio") or {}
             if open_audio and audio.get("backend", "alsa") == "alsa":
                 from tipring.hal.audio import AlsaLine
-                self.audio = AlsaLine(audio.get("device", "default"))
+                self.audio = AlsaLine(audio.get("device", "default"), rate=audio.get("rate") or 8000)
         except:
             self.close()
             raise

@@ -12,6 +12,10 @@ no control-protocol `wait` is pending (they are settled on the tick), after `IDL
 that; a hook edge, a call-layer command, a test ring or any control request wakes it
 (tipring/board/common.py).
 
+The wiring is `tipring/board/sim.toml`, or the board file `board.kind` names when its own `kind`
+is "sim" (a test rig, a wideband sim line: `audio = { backend = "sim", rate = 16000 }`). Each
+line runs at its `audio.rate`: the handset's frames and the line's are 20 ms at it.
+
 The control protocol (INTERFACES.md, `tipring/board/sim/control.py`) listens on `cfg.board["control"]`.
 
     board = SimBoard(app)          # app: loop, cfg, emit (and the call layer, when there is one)
@@ -34,6 +38,14 @@ MAX_BEHIND = 10           # ticks; further behind than this, the clock skips ahe
 TEST_RING_CYCLES = 2      # `ring LINE`: two ring cycles of the country's cadence
 
 
+def sim_board(kind: str) -> dict:
+    """The board data of a sim board: the shipped one, or a board file of kind "sim"."""
+    board = load_board(kind)
+    if board["kind"] != "sim":
+        raise ValueError("board %s: kind %r is not a simulated board" % (kind, board["kind"]))
+    return board
+
+
 class SimBoard(LinePortsBoard):
     """Represents the sim board of one running firmware.
 
@@ -48,7 +60,7 @@ class SimBoard(LinePortsBoard):
         self.app = app
         self.loop = app.loop
         self.cfg = app.cfg
-        self.board = load_board("sim")
+        self.board = sim_board(self.cfg.board.get("kind", "sim"))
         self.factory = MockFactory(pin_class=SimPin)
         self.ports = {}
         self.handsets = {}
@@ -70,7 +82,8 @@ class SimBoard(LinePortsBoard):
                     ring_session=lambda r=hw.ringer: r.is_ringing,
                     pulse_map=PULSE_MAPS.get(b.get("pulse_variant", "standard"), "standard"),
                     fr=self.factory.pin(pins["fr"]["gpio"]) if pins.get("fr") else None,
-                    fr_idle_high=(pins.get("fr") or {}).get("idle", "high") == "high")
+                    fr_idle_high=(pins.get("fr") or {}).get("idle", "high") == "high",
+                    rate=self.ports[n].rate)
         except Exception:
             self.close()
             raise

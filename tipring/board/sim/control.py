@@ -374,7 +374,7 @@ class ControlServer:
             hs.say(None)
             reply({"say": "off"})
             return
-        f = _positional_number(pos[0], "say", 50, 3900)
+        f = _positional_number(pos[0], "say", 50, hs.rate / 2 - 100)    # 3900 Hz at 8 kHz
         hs.say(f)
         reply({"say": f})
 

@@ -32,12 +32,16 @@ Owns what a person with a telephone does and hears, and nothing of the firmware:
   spandsp's T.30 terminal): off-hook it sends and hears the line's audio instead of the person.
 
 Driven by the board's 20 ms media tick: `mouthpiece()` gives the frame the handset sends,
-`earpiece(frame)` takes what the line plays.
+`earpiece(frame)` takes what the line plays, both at the line's rate (`rate`, the board's
+`audio.rate`). On a 16 kHz line the phone's receivers (caller-ID display, CIDCW, JCLIP, VMWI)
+and its ear's classifier hear the earpiece through one `Decimator` (their signals are 8 kHz
+telephony), its DTMF dial and CIDCW ACK are made at 8 kHz and widened; `say`, `play`, `record`
+and `listen`'s frequencies are at the line rate (tipring/board/sim/wideband.py). At 8 kHz none
+of that runs.
 """
 
 import array
 import math
-import wave
 from collections import deque
 
 import gpiozero.pins.mock as gmock
@@ -45,9 +49,11 @@ import gpiozero.pins.mock as gmock
 from tipring.firmware.dsp import callerid as cidmod
 from tipring.firmware.dsp.classify import ToneClassifier, tone_shares
 from tipring.firmware.dsp.dtmf import DTMFDetector, generate as dtmf_pcm
-from tipring.firmware.dsp.pcm import AUDIOOP, FRAME, FRAME_BYTES, RATE, SILENT_FRAME, amplitude, rms, rms_dbm0
+from tipring.firmware.dsp.pcm import AUDIOOP, RATE, SILENT_FRAME, amplitude, rms, rms_dbm0
 from tipring.firmware.dsp.tones import ToneGenerator
+from tipring.firmware.dsp.resample import Decimator
 from tipring.firmware.line.pulse import digit_to_pulses
+from tipring.board.sim.wideband import Sine, line_peaks, read_wav_rate, widen, write_wav
 
 RING_GAP_S = 1.0          # a burst after this much quiet starts a new ring (UK double ring = 1)
 PRE_RING_CID_S = 3.0      # caller ID this close before the first ring is that call's (SIN 227)
@@ -106,25 +112,7 @@ def _mix(a: bytes, b: bytes) -> bytes:
 
 def read_wav(path: str) -> bytes:
     """16-bit mono 8 kHz PCM from a WAV file; ValueError naming what is wrong."""
-    try:
-        with wave.open(path, "rb") as w:
-            if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != RATE:
-                raise ValueError("%s: want WAV 8000 Hz mono 16-bit, got %d Hz %d ch %d-bit"
-                                 % (path, w.getframerate(), w.getnchannels(), 8 * w.getsampwidth()))
-            return w.readframes(w.getnframes())
-    except (OSError, EOFError, wave.Error) as e:
-        raise ValueError("%s: cannot read WAV: %s" % (path, e))
-
-
-def write_wav(path: str, pcm: bytes) -> None:
-    try:
-        with wave.open(path, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(pcm)
-    except (OSError, wave.Error) as e:
-        raise ValueError("%s: cannot write WAV: %s" % (path, e))
+    return read_wav_rate(path, (RATE,))[0]
 
 
 def tone_name(name) -> str:
@@ -154,13 +142,18 @@ class VirtualHandset:
         (the pause between bursts); may be None.
     :param pulse_map: rotary digit coding ("standard", "sweden", "new_zealand").
     :param cidcw: a phone with caller ID on call waiting (default True): it answers a CAS.
+    :param rate: the line's audio rate, 8000 (default) or 16000: frames are 20 ms at it.
     """
 
     def __init__(self, loop, port: int, shk, rm=None, *, shk_active_high: bool = True,
                  rm_active_high: bool = True, country: str = "us", cid_method: str = "bell202",
                  ring_session=None, pulse_map: str = "standard", cidcw: bool = True,
-                 fr=None, fr_idle_high: bool = True):
+                 fr=None, fr_idle_high: bool = True, rate: int = RATE):
         self.loop = loop
+        self.rate = rate
+        self.frame_bytes = rate // 50 * 2
+        self._silent = SILENT_FRAME if rate == RATE else bytes(self.frame_bytes)
+        self._down = Decimator() if rate != RATE else None
         self.port = port
         self.shk = shk
         self.rm = rm
@@ -204,6 +197,7 @@ class VirtualHandset:
         self._op = None                 # (kind, [timers], callback) of a dial/flash under way
         self._closed = False
         self.fax = None                  # a FaxMachine plugged in place of mouth and ear
+        self._fax_up = None              # its 8 -> 16 kHz interpolator on a wideband line
         self.fr = fr
         self.fr_idle_high = fr_idle_high
         self.polarity = "forward"       # tip/ring polarity between ring bursts (F/R at rest)
@@ -295,10 +289,7 @@ class VirtualHandset:
             done({"ok": False, "error": "the handset is still dialling"})
             return
         if mode == "dtmf":
-            pcm = dtmf_pcm(digits, on, off)
-            frames = [(pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
-                      for i in range(0, len(pcm), FRAME_BYTES)]
-            self._mouth.extend(frames)
+            self._mouth.extend(self._line_frames(dtmf_pcm(digits, on, off), RATE))
             self._mouth_done.append((len(self._mouth), lambda r: done(r if r.get("ok") is False else
                                                                         {"ok": True, "digits": digits,
                                                                          "mode": "dtmf"})))
@@ -323,17 +314,32 @@ class VirtualHandset:
         timers.append(self.loop.call_at(t, finish))
         self._op = ("dial", timers, done)
 
+    def _line_frames(self, pcm: bytes, rate: int) -> list:
+        """PCM at `rate` (8 kHz, or the line's) as line-rate frames, the last one padded."""
+        if rate != self.rate:
+            pcm = widen(pcm)
+        fb = self.frame_bytes
+        return [(pcm[i:i + fb] + self._silent)[:fb] for i in range(0, len(pcm), fb)]
+
     def say(self, freq: float) -> None:
-        """A steady sine of `freq` Hz into the mouthpiece, or None to stop."""
-        self._say = None if freq is None else ToneGenerator(
-            {"freqs": (int(round(freq)),), "level": SAY_LEVEL, "cadence": []})
+        """A steady sine of `freq` Hz (below the line's Nyquist) into the mouthpiece, or None
+        to stop."""
+        if freq is None:
+            self._say = None
+        elif self.rate == RATE:
+            self._say = ToneGenerator({"freqs": (int(round(freq)),), "level": SAY_LEVEL, "cadence": []})
+        else:
+            self._say = Sine(freq, SAY_LEVEL, self.rate)
 
     def play(self, path: str) -> float:
-        """Queue a WAV file into the mouthpiece; returns its length in ms."""
-        pcm = read_wav(path)
-        self._mouth.extend((pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
-                           for i in range(0, len(pcm), FRAME_BYTES))
-        return len(pcm) / 16.0
+        """Queue a WAV file into the mouthpiece (8 kHz; on a 16 kHz line 8 or 16 kHz, an
+        8 kHz one widened); returns its length in ms."""
+        if self.rate == RATE:
+            pcm, rate = read_wav(path), RATE
+        else:
+            pcm, rate = read_wav_rate(path, (RATE, self.rate))
+        self._mouth.extend(self._line_frames(pcm, rate))
+        return len(pcm) * 500.0 / rate
 
     def record(self, path: str, ms: float, done) -> None:
         """Record the earpiece to `path`: for `ms` (then `done`), or until `stop_record`."""
@@ -349,10 +355,10 @@ class VirtualHandset:
             return {"ok": False, "error": "not recording"}
         pcm = b"".join(rec[0])
         try:
-            write_wav(rec[2], pcm)
+            write_wav(rec[2], pcm, self.rate)
         except ValueError as e:
             return {"ok": False, "error": str(e)}
-        return {"ok": True, "file": rec[2], "ms": len(pcm) / 16.0}
+        return {"ok": True, "file": rec[2], "ms": len(pcm) * 500.0 / self.rate}
 
     def listen(self, ms: float, done) -> None:
         """`done(reply)` with what the earpiece played over the next `ms`."""
@@ -433,10 +439,10 @@ class VirtualHandset:
         """The next 20 ms the handset sends (silence on-hook; the ACK alone while muted for
         caller ID on call waiting, the voice and dialling held back meanwhile)."""
         if self._cw_ack:
-            return self._cw_ack.pop(0) if self.off_hook else SILENT_FRAME
+            return self._cw_ack.pop(0) if self.off_hook else self._silent
         if self._cw_rx is not None:
-            return SILENT_FRAME
-        frame = SILENT_FRAME
+            return self._silent
+        frame = self._silent
         if self._mouth:
             frame = self._mouth.pop(0)
             if self._mouth_done:
@@ -449,14 +455,17 @@ class VirtualHandset:
                 self._mouth_done = left
         if self._say is not None:
             s = self._say.next_frame()
-            frame = s if frame is SILENT_FRAME else _mix(frame, s)
+            frame = s if frame is self._silent else _mix(frame, s)
         if self.fax is not None and self.off_hook:
-            return self.fax.mouthpiece(FRAME)
-        return frame if self.off_hook else SILENT_FRAME
+            return self._fax_frame()
+        return frame if self.off_hook else self._silent
 
     def earpiece(self, frame: bytes) -> None:
-        """What the line played over the last 20 ms."""
-        self.samples += FRAME
+        """What the line played over the last 20 ms (at the line rate)."""
+        wide = frame
+        if self._down is not None:
+            frame = self._down.process(wide)         # what the 8 kHz receivers hear
+        self.samples += len(wide) // 2
         if self._in_session and not self._ring_on and not (self.ring_session and self.ring_session()):
             self._in_session = False
         if self._jclip is not None:
@@ -474,13 +483,17 @@ class VirtualHandset:
             if len(self._heard) > EAR_BACKLOG:
                 self._heard.popleft()
                 self._ear_stale = True
+        if self._down is not None:                   # the person hears the line, or silence
+            heard, narrow = (wide if heard is frame else self._silent), heard
+        else:
+            narrow = heard
         self._levels.append(heard)
         if len(self._levels) > 10:
             del self._levels[0]
         if self._listens:
             keep = []
             for ls in self._listens:
-                ls.clf.feed(heard)
+                ls.clf.feed(narrow)
                 ls.pcm.append(heard)
                 ls.left -= 1
                 if ls.left <= 0:
@@ -540,9 +553,7 @@ class VirtualHandset:
             return frame
         run, self._cas_run = self._cas_run, 0
         if CAS_FRAMES[0] <= run <= CAS_FRAMES[1]:       # a CAS just ended: mute, ACK, listen
-            pcm = dtmf_pcm(CIDCW_ACK, CIDCW_ACK_MS, 0)
-            self._cw_ack = [(pcm[i:i + FRAME_BYTES] + SILENT_FRAME)[:FRAME_BYTES]
-                            for i in range(0, len(pcm), FRAME_BYTES)]
+            self._cw_ack = self._line_frames(dtmf_pcm(CIDCW_ACK, CIDCW_ACK_MS, 0), RATE)
             self._cw_rx = cidmod.CallerIDReceiver(self.cid_method)
             self._cw_left = CIDCW_LISTEN
             self._cw_armed = False
@@ -661,7 +672,16 @@ class VirtualHandset:
             tone = self._short_window(w, tone)
         pcm = b"".join(ls.pcm)
         level = w.level if w.level is not None else rms_dbm0(rms(pcm))
-        return {"ok": True, "tone": tone_name(tone), "freqs": list(w.freqs) or list(self.ear.freqs),
+        freqs = list(w.freqs) or list(self.ear.freqs)
+        wide_level = rms_dbm0(rms(pcm)) if self.rate != RATE else None
+        if wide_level is not None and wide_level > QUIET_DBM0:
+            # the line's own band: a wideband tone (above 3.4 kHz) reads as itself
+            freqs = line_peaks(pcm, self.rate) or freqs
+            if tone == "silence":
+                tone = "other"          # audible, but nothing the 8 kHz ear can place
+            if tone in GENERIC:
+                level = wide_level      # no plan tone's burst to measure: the whole window
+        return {"ok": True, "tone": tone_name(tone), "freqs": freqs,
                 "cadence": list(w.cadence), "level_dbm0": max(-99.0, round(level, 1)),
                 "ms": len(ls.pcm) * 20}
 
@@ -685,8 +705,20 @@ class VirtualHandset:
             with open(path, "rb"):
                 pass                      # a missing file: OSError now, not a T.30 failure later
         self.unplug_fax()
+        self._fax_up = None
         self.fax = FaxMachine(mode, path, ident="tipring line %d" % self.port)
         return self.fax.status()
+
+    def _fax_frame(self) -> bytes:
+        """The fax machine's next 20 ms at the line's rate (spandsp's modems run at 8 kHz;
+        a 16 kHz line gets them through the half-band interpolator, its state kept)."""
+        pcm = self.fax.mouthpiece(160)
+        if self.rate == RATE:
+            return pcm
+        if self._fax_up is None:
+            from tipring.firmware.dsp.resample import Interpolator
+            self._fax_up = Interpolator()
+        return self._fax_up.process(pcm)
 
     def unplug_fax(self) -> dict:
         """The fax machine's last status, and the person back on the line ({} without one)."""

@@ -39,6 +39,13 @@ well kept, takes whole frames, and is what baresip's own `speex_aec` module uses
 more slowly than a textbook time-domain NLMS (≈20 dB ERLE after 1 s on speech, 30+ dB after
 2-3 s; the NLP makes up the difference: tests/dsp/test_echo.py, tools/bench/dsp.py).
 
+Wideband: a 16 kHz line (board `audio.rate = 16000`, G.722 end to end) runs the same canceller
+at 16 kHz: `LineEchoCanceller(tail_ms, rate=16000)` takes 320-sample (640-byte) frames, the
+tail in samples at that rate (16 ms = 256 samples), and tells speexdsp the rate
+(SPEEX_ECHO_SET_SAMPLING_RATE, which its preprocessor-free MDF uses for its own frequency
+weighting). The double-talk detector and NLP are rate-free (peaks, RMS, whole frames); the
+comfort noise is white at the line rate. At 8000 nothing differs from before.
+
 Without libspeexdsp (or without ctypes: MicroPython) `EchoUnavailable` is raised by the
 constructor and the line runs without a canceller; tipring/board/line_echo.py says so once.
 """
@@ -49,10 +56,11 @@ import random
 
 ctypes = None   # imported with the library at the first canceller: an idle ATA carries neither
 
-from tipring.firmware.dsp.pcm import AUDIOOP, FRAME, FRAME_BYTES, amplitude
+from tipring.firmware.dsp.pcm import AUDIOOP, amplitude
 
 TAIL_MS = 16                 # default tail: a 2-wire line's echo path is a few ms
 TAIL_RANGE = (8, 64)         # G.168 tail capacities an ATA offers
+RATES = (8000, 16000)        # a narrowband or a wideband line
 GEIGEL = 0.5                 # near peak over far peak that means near-end speech (6 dB ERL)
 HANGOVER = 3                 # frames double talk holds after its last sign (60 ms)
 FAR_ACTIVE_DBM0 = -40.0      # a reference peak under this is a silent far end: no NLP
@@ -140,19 +148,21 @@ class ComfortNoise:
 
     UNIT = 1000.0
 
-    def __init__(self, seed: int = 7):
+    def __init__(self, seed: int = 7, rate: int = 8000):
         rnd = random.Random(seed)
         self._pcm = array.array("h", [int(max(-32768, min(32767, rnd.gauss(0.0, self.UNIT))))
-                                      for _ in range(8000)]).tobytes()
+                                      for _ in range(rate)]).tobytes()
         self._pos = 0
+        self._frame_bytes = rate // 50 * 2
 
     def frame(self, rms: float) -> bytes:
-        """The next frame of noise at `rms` (16-bit linear)."""
+        """The next frame (20 ms at the rate) of noise at `rms` (16-bit linear)."""
         n = len(self._pcm)
-        if self._pos + FRAME_BYTES > n:
+        fb = self._frame_bytes
+        if self._pos + fb > n:
             self._pos = 0
-        f = self._pcm[self._pos:self._pos + FRAME_BYTES]
-        self._pos += FRAME_BYTES
+        f = self._pcm[self._pos:self._pos + fb]
+        self._pos += fb
         k = rms / self.UNIT
         if AUDIOOP is not None:
             return AUDIOOP.mul(f, 2, k)
@@ -165,24 +175,32 @@ class LineEchoCanceller:
     :param tail_ms: the echo path length it covers, 8-64 ms (default 16).
     :param nlp: run the non-linear processor and comfort noise (default True); False leaves
         the linear canceller's output as it is (ERLE measurements, G.168 test 2A).
+    :param rate: the line's rate, 8000 (default) or 16000; frames are 20 ms at it
+        (``frame_bytes``: 320 or 640).
     Raises `EchoUnavailable` when libspeexdsp cannot be loaded.
     """
 
-    def __init__(self, tail_ms: int = TAIL_MS, nlp: bool = True):
+    def __init__(self, tail_ms: int = TAIL_MS, nlp: bool = True, rate: int = 8000):
         lo, hi = TAIL_RANGE
         if not lo <= int(tail_ms) <= hi:
             raise ValueError("echo tail %r ms: allowed %d..%d" % (tail_ms, lo, hi))
+        if rate not in RATES:
+            raise ValueError("echo rate %r: allowed %s" % (rate, " or ".join(map(str, RATES))))
         self._lib = _speexdsp()
         self.tail_ms = int(tail_ms)
         self.nlp = nlp
-        self._state = self._lib.speex_echo_state_init(FRAME, self.tail_ms * 8)
+        self.rate = rate
+        frame = rate // 50                      # samples per 20 ms: FRAME at 8 kHz
+        self.frame_bytes = 2 * frame
+        per_ms = rate // 1000
+        self._state = self._lib.speex_echo_state_init(frame, self.tail_ms * per_ms)
         if not self._state:
             raise EchoUnavailable("speex_echo_state_init failed")
-        rate = ctypes.c_int(8000)
-        self._lib.speex_echo_ctl(self._state, _SPEEX_SET_SAMPLING_RATE, ctypes.byref(rate))
-        self._out = ctypes.create_string_buffer(FRAME_BYTES)
-        self._far_peaks = [0] * (self.tail_ms * 8 // FRAME + 2)
-        self._cng = ComfortNoise()
+        c_rate = ctypes.c_int(rate)
+        self._lib.speex_echo_ctl(self._state, _SPEEX_SET_SAMPLING_RATE, ctypes.byref(c_rate))
+        self._out = ctypes.create_string_buffer(self.frame_bytes)
+        self._far_peaks = [0] * (self.tail_ms * per_ms // frame + 2)
+        self._cng = ComfortNoise(rate=rate)
         self.enabled = True
         self.reset()
 
@@ -211,7 +229,7 @@ class LineEchoCanceller:
         played before it) in, the frame for the network (Sout) out."""
         if not self.enabled or not self._state:
             return capture
-        if len(capture) != FRAME_BYTES or len(reference) != FRAME_BYTES:
+        if len(capture) != self.frame_bytes or len(reference) != self.frame_bytes:
             return capture
         self.frames += 1
         self._lib.speex_echo_cancellation(self._state, capture, reference, self._out)
@@ -256,6 +274,6 @@ class LineEchoCanceller:
             self._state = None
 
     def __repr__(self):
-        return "<LineEchoCanceller tail=%dms %s>" % (
-            self.tail_ms, "on" if self.enabled else "off (%s)" % self.disabled_by)
+        return "<LineEchoCanceller tail=%dms %d Hz %s>" % (
+            self.tail_ms, self.rate, "on" if self.enabled else "off (%s)" % self.disabled_by)
 
