@@ -311,7 +311,7 @@ class LinePort:
             self.message_waiting(bool(args[0]) if args else False,
                                  args[1] if len(args) > 1 else None, args[2] if len(args) > 2 else None)
             return
-        if verb == "fax_mode":          # the call went to T.38 relay (media/routing.py rule 7)
+        if verb == "fax_mode":          # the call went to T.38 relay (media/routing.py rule 8)
             self.fax_mode(str(args[0]) if args else "fax")
             return
         if verb == "remote_digit":
