@@ -50,7 +50,7 @@ def test_uk_sequence_order_and_gaps_on_the_line():
     """SIN 227 on the wire: the F/R reversal, then >= 100 ms of quiet, the DT-AS (2130+2750 Hz,
     88-110 ms), >= 45 ms, the FSK, >= 200 ms, the polarity back, then RM: the first ring. The
     sequence's gaps in samples; its order on the pins as the handset saw them."""
-    from tipring.board.line_port import DTAS_LEAD_MS, DTAS_TAIL_MS, prering_pcm
+    from tipring.board.line_signals import DTAS_LEAD_MS, DTAS_TAIL_MS, prering_pcm
     from tipring.firmware.dsp import callerid
     pcm = prering_pcm(CID, "etsi-fsk", "dt-as", when=(1, 2, 3, 4))
     samples = len(pcm) // 2

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from tipring.board.line_port import DTAS_GAP_MS, DTAS_LEAD_MS, DTAS_TAIL_MS, vmwi_pcm
+from tipring.board.line_signals import DTAS_GAP_MS, DTAS_LEAD_MS, DTAS_TAIL_MS, vmwi_pcm
 from tipring.firmware.dsp import callerid
 from tipring.firmware.dsp.pcm import FRAME_BYTES, SILENT_FRAME
 from tests.dsp.dsp_ref import dft_power, to_samples
