@@ -5,6 +5,8 @@ A one-page TIFF goes from one to the other, 20 ms at a time, as it would between
 T.30 ends with completion code 0 on both sides and the received page decodes to the rows
 sent. One datagram in seven is lost on the way, and UDPTL's redundancy brings each back."""
 
+import os
+
 import pytest
 
 from tipring.board.sim.fax_machine import FaxMachine
@@ -136,3 +138,30 @@ def test_a_file_spandsp_cannot_read_ends_t30_with_an_error(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_asking_whether_t38_can_run_loads_nothing():
+    """Every call asks (media/t38.py local_params); loading libspandsp would put 2 MB of RSS
+    (with libtiff and libjpeg) into an ATA that never sees a fax. A fresh interpreter asks
+    and still has neither the library nor ctypes."""
+    import subprocess
+    import sys
+    code = ("import sys; from tipring.firmware.media import t38_gateway as g; "
+            "print(g.available(), g._lib is None, 'ctypes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.stdout.split() == ["None", "True", "False"], out.stdout + out.stderr
+
+
+def test_without_libspandsp_t38_is_unavailable_and_an_explicit_t38_is_refused(monkeypatch, tmp_path):
+    from tipring.firmware import config
+    monkeypatch.setattr(t38_gateway, "_lib", None)
+    monkeypatch.setattr(t38_gateway, "_why", None)
+    monkeypatch.setattr(t38_gateway, "LIB_DIRS", (str(tmp_path),))
+    monkeypatch.setenv("LD_LIBRARY_PATH", "")
+    why = t38_gateway.available()
+    assert why and "libspandsp not found" in why
+    with pytest.raises(config.ConfigError) as e:
+        config.validate({"board": {"kind": "sim"}, "line": [{"port": 1, "user": "1001", "fax": "t38"}]})
+    assert any("line[0].fax" in p or "line.1.fax" in p or "fax" in p for p in e.value.problems)
+    assert any("passthrough" in p and "libspandsp" in p for p in e.value.problems), e.value.problems

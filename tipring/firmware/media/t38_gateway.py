@@ -57,7 +57,7 @@ def spandsp():
         raise T38Unavailable(_why)
     try:
         # the soname first: ctypes.util.find_library runs ldconfig in a subprocess
-        lib = ctypes.CDLL("libspandsp.so.2")
+        lib = ctypes.CDLL(SONAME)
     except OSError:
         _why = "libspandsp not found (Debian: apt-get install libspandsp2)"
         raise T38Unavailable(_why)
@@ -91,12 +91,38 @@ def _prototypes(ctypes, lib):
         fn.argtypes = argtypes
 
 
+SONAME = "libspandsp.so.2"
+LIB_DIRS = ("/lib", "/usr/lib", "/usr/local/lib")
+
+
+def _findable() -> bool:
+    """Whether the dynamic loader would find libspandsp, without loading it: loading maps
+    2 MB of RSS (libtiff and libjpeg come with it) into every ATA, fax or not, and every
+    call asks (`tipring.firmware.media.t38.local_params`)."""
+    import glob
+    import os
+    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    for base in LIB_DIRS:
+        dirs.append(base)
+        dirs += glob.glob(os.path.join(base, "*-linux-gnu*"))     # Debian multiarch
+    return any(os.path.exists(os.path.join(d, SONAME)) for d in dirs)
+
+
 def available() -> str:
-    """None when T.38 can run here, else why not (one line)."""
+    """None when T.38 can run here, else why not (one line). Loads nothing: the library is
+    looked for where the loader looks, and loaded when a call first relays a fax (rule 1)."""
+    if _lib is not None:
+        return None
+    if _why is not None:
+        return _why
     try:
-        spandsp()
-    except T38Unavailable as e:
-        return str(e)
+        from importlib.util import find_spec
+        if find_spec("ctypes") is None:
+            return "no ctypes in this Python"
+    except ImportError:       # MicroPython: no T.38, fax goes through G.711
+        return "no ctypes in this Python"
+    if not _findable():
+        return "libspandsp not found (Debian: apt-get install libspandsp2)"
     return None
 
 
