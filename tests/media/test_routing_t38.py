@@ -143,3 +143,27 @@ def test_a_page_through_relays_on_a_16_khz_line(tmp_path):
         ours.close()
         theirs.close()
     assert len(read_pages(dst)) == 1
+
+
+def test_a_relay_that_cannot_start_leaves_the_call_up_and_says_why(monkeypatch):
+    """spandsp found but failing to load or start (a broken install, no memory): an `error`
+    event, a silent inactive stream in the leg, frames keep flowing, the call is not touched."""
+    from tipring.firmware.media import fax_relay
+    from tipring.firmware.media.stream import MediaStream
+
+    def broken(session):
+        raise t38_gateway.T38Unavailable("t38_gateway_init failed")
+    monkeypatch.setattr(fax_relay, "T38Gateway", broken)
+    router = MediaRouter()
+    call = _call()
+    router.op("start", call, 0.0)
+    call.plan = _t38_plan()
+    out = router.op("update", call, 0.02)
+    errors = [o[2] for o in out if o[:2] == ("event", "error")]
+    assert errors and "T.38 relay cannot start" in errors[0]["message"] and errors[0]["call_id"] == "fax-1"
+    leg = router.stream_for(1)
+    assert isinstance(leg, MediaStream) and leg.direction == "inactive"
+    for k in range(5):
+        heard, sent = router.frame(1, bytes(320), 0.04 + 0.02 * k)
+        assert heard == bytes(320) and not [o for o in sent if o[0] == "rtp"]
+    router.op("stop", call, 0.2)

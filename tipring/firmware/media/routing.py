@@ -46,7 +46,8 @@ Rules
    same media port; a plan that turns T.38 (or back to audio) mid-call ends the leg's stream
    (its `media` event) and starts the other kind, with a `t38` event (`state`
    started/stopped) and a `fax_mode` line command (the echo canceller steps out, as on a
-   fax tone).
+   fax tone). A relay that cannot start (spandsp found but failing to load or initialise) is
+   an `error` event and a silent, inactive stream in its place: the call stays up.
 """
 
 from tipring.firmware.media.mixer import Conference
@@ -235,7 +236,19 @@ class MediaRouter:
     def _relay(self, call, now, lm, out):
         """The call's T.38 relay (rule 8), with its `t38` event and the line's `fax_mode`."""
         from tipring.firmware.media.fax_relay import FaxRelay
-        relay = FaxRelay(call.plan, tuple(call.rtp), now, line_rate=self.line_rate(call.port))
+        from tipring.firmware.media.t38_gateway import T38Unavailable
+        try:
+            relay = FaxRelay(call.plan, tuple(call.rtp), now, line_rate=self.line_rate(call.port))
+        except T38Unavailable as e:
+            # spandsp was found but would not load or start: the call stays up on a silent,
+            # inactive stream (never a half-made leg the next frame trips over), and says why
+            if out is not None:
+                out.append(("event", "error", {"where": "media", "line": call.port, "call_id": call.call_id,
+                                               "message": "T.38 relay cannot start (%s); the call stays "
+                                                          "up without fax media" % e}))
+            return MediaStream(tuple(call.rtp), (call.plan.address, call.plan.port), "PCMU",
+                               direction="inactive", now=now, rtcp_mux=False,
+                               line_rate=self.line_rate(call.port))
         if out is not None and lm is not None:
             t = call.plan.t38
             out.append(("event", "t38", {"line": lm.port, "call_id": call.call_id, "state": "started",
