@@ -5,25 +5,16 @@ call layer playing a 700 Hz sine and recording what it is sent. Every check is m
 (real DSP, no mocks): what the earpiece was played, what the handset sent, what it decoded."""
 import array
 
-import gpiozero.pins.mock as gmock
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
-from tipring.board import load_board
-from tipring.board.sim.handset import SimPin, VirtualHandset
 from tipring.firmware.dsp.classify import tone_shares
 from tipring.firmware.dsp.dtmf import DTMFDetector
 from tipring.firmware.dsp.pcm import SILENT_FRAME, to_pcm
 from tipring.firmware.dsp.tones import sine_mix
-from tipring.board.line_port import LinePort, caller_id_pcm
-from tipring.firmware.loop.clock import VirtualClock
-from tipring.firmware.loop.loop import EventLoop
-from tipring.hal.line import LineHardware
+from tipring.board.line_signals import caller_id_pcm
+from tests.sim.line_rig import CID_B, TICK, line_rig  # noqa: F401 (line_rig: fixture)
 
-CID_B = {"number": "5550102", "name": "BOB"}
 CID_C = {"number": "5550103", "name": "CAROL"}
-TICK = 0.02
 
 
 class FarEnd:
@@ -54,68 +45,9 @@ class FarEnd:
         return f
 
 
-class Rig:
-    def __init__(self, line_cfg=None, country="us", cidcw=True):
-        self.vclock = VirtualClock(100.0)
-        self.loop = EventLoop(clock=self.vclock)
-        self.factory = MockFactory(pin_class=SimPin)
-        self.saved, Device.pin_factory = Device.pin_factory, self.factory
-        pins = [ln for ln in load_board("sim")["line"] if ln["port"] == 1][0]
-        self.app = FarEnd()
-        cfg = {"port": 1, "dial_plan": "(1xxx)", "caller_id": "bell202"}
-        cfg.update(line_cfg or {})
-        self.hw = LineHardware(pins, post=lambda i: self.loop.call_soon_threadsafe(self.port.hook_posted, i),
-                               clock=self.loop.now, open_audio=False, pin_factory=self.factory)
-        self.port = LinePort(self.loop, self.app, cfg, {"country": country}, ringer=self.hw.ringer)
-        self.hs = VirtualHandset(self.loop, 1, self.factory.pin(pins["shk"]["gpio"]),
-                                 self.factory.pin(pins["rm"]["gpio"]),
-                                 shk_active_high=pins["shk"]["active"] == "high",
-                                 rm_active_high=pins["rm"]["active"] == "high",
-                                 country=country, cid_method=cfg["caller_id"],
-                                 ring_session=lambda: self.hw.ringer.is_ringing, cidcw=cidcw)
-        self.played = []        # (time, earpiece frame) as the line played it
-        self.spoken = []        # the handset's mouthpiece frames
-
-    def run(self, seconds):
-        for _ in range(int(round(seconds / TICK))):
-            self.loop.run_for(TICK)
-            mouth = self.hs.mouthpiece()
-            self.spoken.append(mouth)
-            frame = self.port.media_tick(mouth, self.loop.now())
-            self.played.append((self.loop.now(), frame))
-            self.hs.earpiece(frame)
-
-    def in_call(self):
-        """B calls, the handset answers: the line is talking."""
-        self.port.command("incoming", [CID_B])
-        self.run(7.0)
-        assert self.hs.caller_id["number"] == CID_B["number"]        # Type I, on-hook
-        self.hs.offhook()
-        self.run(0.5)
-        assert self.port.fxs.state == "talking"
-
-    def close(self):
-        self.hs.close()
-        self.port.close()
-        self.hw.close()
-        self.loop.close()
-        self.factory.reset()
-        Device.pin_factory = self.saved
-
-
 @pytest.fixture
-def rig(monkeypatch):
-    made = []
-
-    def make(**kw):
-        r = Rig(**kw)
-        monkeypatch.setattr(gmock, "monotonic", r.vclock.now)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.close()
+def rig(line_rig):
+    return lambda **kw: line_rig(FarEnd(), **kw)
 
 
 def _samples(frames):

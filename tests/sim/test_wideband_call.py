@@ -11,14 +11,9 @@ never reaches the far end."""
 import array
 import math
 
-import gpiozero.pins.mock as gmock
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
-from tipring.board import load_board
 from tipring.board.line_port import LinePort
-from tipring.board.sim.handset import SimPin, VirtualHandset
 from tipring.board.sim.wideband import Sine, line_peaks
 from tipring.firmware.dsp import echo
 from tipring.firmware.dsp.dtmf import DTMFDetector
@@ -26,11 +21,9 @@ from tipring.firmware.dsp.pcm import rms, rms_dbm0
 from tipring.firmware.dsp.resample import Decimator
 from tipring.firmware.loop.clock import VirtualClock
 from tipring.firmware.loop.loop import EventLoop
-from tipring.hal.line import LineHardware
+from tests.sim.line_rig import TICK, line_rig  # noqa: F401 (line_rig: fixture)
 
-CID_B = {"number": "5550102", "name": "BOB"}
 CID_C = {"number": "5550103", "name": "CAROL"}
-TICK = 0.02
 RATE = 16000
 SILENT = bytes(640)
 
@@ -63,75 +56,15 @@ class FarEnd:
         return self.tone.next_frame()
 
 
-class Rig:
-    def __init__(self, far=None, line_cfg=None, country="us"):
-        self.vclock = VirtualClock(100.0)
-        self.loop = EventLoop(clock=self.vclock)
-        self.factory = MockFactory(pin_class=SimPin)
-        self.saved, Device.pin_factory = Device.pin_factory, self.factory
-        pins = [ln for ln in load_board("sim")["line"] if ln["port"] == 1][0]
-        self.app = far or FarEnd()
-        cfg = {"port": 1, "dial_plan": "(1xxx)", "caller_id": "bell202"}
-        cfg.update(line_cfg or {})
-        self.hw = LineHardware(pins, post=lambda i: self.loop.call_soon_threadsafe(self.port.hook_posted, i),
-                               clock=self.loop.now, open_audio=False, pin_factory=self.factory)
-        self.port = LinePort(self.loop, self.app, cfg, {"country": country}, ringer=self.hw.ringer,
-                             rate=RATE)
-        self.hs = VirtualHandset(self.loop, 1, self.factory.pin(pins["shk"]["gpio"]),
-                                 self.factory.pin(pins["rm"]["gpio"]),
-                                 shk_active_high=pins["shk"]["active"] == "high",
-                                 rm_active_high=pins["rm"]["active"] == "high",
-                                 country=country, cid_method=cfg["caller_id"],
-                                 ring_session=lambda: self.hw.ringer.is_ringing, rate=RATE)
-        self.played = []
-        self.spoken = []
-        self.mouth = None           # a replacement for the handset's mouthpiece (the hybrid)
-
-    def run(self, seconds):
-        for _ in range(int(round(seconds / TICK))):
-            self.loop.run_for(TICK)
-            mouth = self.hs.mouthpiece() if self.mouth is None else self.mouth()
-            self.spoken.append(mouth)
-            frame = self.port.media_tick(mouth, self.loop.now())
-            self.played.append(frame)
-            self.hs.earpiece(frame)
-
-    def in_call(self):
-        self.port.command("incoming", [CID_B])
-        self.run(7.0)
-        assert self.hs.caller_id["number"] == CID_B["number"]
-        self.hs.offhook()
-        self.run(0.5)
-        assert self.port.fxs.state == "talking"
-
-    def close(self):
-        self.hs.close()
-        self.port.close()
-        self.hw.close()
-        self.loop.close()
-        self.factory.reset()
-        Device.pin_factory = self.saved
-
-
 @pytest.fixture
-def rig(monkeypatch):
-    made = []
-
-    def make(**kw):
-        r = Rig(**kw)
-        monkeypatch.setattr(gmock, "monotonic", r.vclock.now)
-        made.append(r)
-        return r
-
-    yield make
-    for r in made:
-        r.close()
+def rig(line_rig):
+    return lambda far=None, **kw: line_rig(far or FarEnd(), rate=RATE, **kw)
 
 
 def test_wideband_audio_both_ways_at_the_line_rate(rig):
     r = rig(far=FarEnd(6000))
     r.in_call()
-    assert {len(f) for f in r.played} == {640} and {len(f) for f in r.app.sent} == {640}
+    assert {len(f) for f in r.frames} == {640} and {len(f) for f in r.app.sent} == {640}
     got = []
     r.hs.listen(400, got.append)
     r.hs.say(7000)
@@ -150,7 +83,7 @@ def test_a_far_end_digit_is_a_dtmf_pair_on_the_wideband_earpiece(rig):
     r.port.command("remote_digit", ["7"])
     r.run(0.3)
     det, down = DTMFDetector(), Decimator()
-    seen = [d for f in r.played[-15:] for d, e, _ in det.feed(down.process(f)) if e == "on"]
+    seen = [d for f in r.frames[-15:] for d, e, _ in det.feed(down.process(f)) if e == "on"]
     assert seen == ["7"]
 
 
@@ -174,7 +107,7 @@ def test_the_echo_canceller_takes_a_hybrids_echo_out_at_16_khz(rig):
     state = {"tail": array.array("h", bytes(32))}
 
     def hybrid():
-        last = array.array("h", r.played[-1]) if r.played else array.array("h", SILENT)
+        last = array.array("h", r.played[-1][1]) if r.played else array.array("h", SILENT)
         x = state["tail"] + last                      # 16 samples (1 ms) of delay
         state["tail"] = last[-16:]
         return array.array("h", [int(v * g) for v in x[:320]]).tobytes()
@@ -208,7 +141,7 @@ def test_call_waiting_and_its_caller_id_replace_the_call_audio(rig):
     assert [d for f in r.app.sent[-150:] for d, e, _ in det.feed(down.process(f))] == []
     assert not [i for i in r.app.intents if i[1] == "digit"]
     # the call is back: 700 Hz in the earpiece, at the line rate, untouched
-    assert line_peaks(b"".join(r.played[-10:]), RATE) == [700]
+    assert line_peaks(b"".join(r.frames[-10:]), RATE) == [700]
     assert not [f for n, f in r.app.events if n == "error"]
 
 
