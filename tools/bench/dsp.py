@@ -21,27 +21,15 @@ import ctypes.util
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import timeit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tipring.firmware.dsp import callerid, classify, dtmf, g711, tone_plans, tones  # noqa: E402
 from tipring.firmware.dsp.pcm import frames  # noqa: E402
-
-
-def bench(fn, target_s=0.2, repeat=7):
-    n = 1
-    while True:
-        t = timeit.timeit(fn, number=n)
-        if t >= 0.02:
-            break
-        n *= 4
-    n = max(1, int(n * target_s / t))
-    return statistics.median(r / n for r in timeit.repeat(fn, number=n, repeat=repeat))
+from tools.bench.timing import per_call as bench  # noqa: E402
 
 
 def speech_frames():

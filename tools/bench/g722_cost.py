@@ -25,10 +25,8 @@ import argparse
 import array
 import math
 import os
-import statistics
 import sys
 import time
-import timeit
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -36,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from tipring.firmware.dsp import g711  # noqa: E402
 from tipring.firmware.media import g722  # noqa: E402
 from tipring.firmware.media.stream import MediaStream  # noqa: E402
+from tools.bench.timing import per_call_us as bench  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -43,17 +42,6 @@ with warnings.catch_warnings():
         import audioop
     except ImportError:   # 3.13+ without audioop-lts
         audioop = None
-
-
-def bench(fn, target_s=0.2, repeat=7):
-    n = 1
-    while True:
-        t = timeit.timeit(fn, number=n)
-        if t >= 0.02:
-            break
-        n *= 4
-    n = max(1, int(n * target_s / t))
-    return statistics.median(r / n for r in timeit.repeat(fn, number=n, repeat=repeat)) * 1e6
 
 
 def tone_frame(rate, freq=1000, amp=8000):

@@ -16,9 +16,7 @@ median of the per-call times. Prints µs per frame; asserts nothing.
 import array
 import os
 import random
-import statistics
 import sys
-import timeit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -34,17 +32,7 @@ from tipring.firmware.dsp import echo  # noqa: E402
 from tipring.firmware.loop.clock import VirtualClock  # noqa: E402
 from tipring.firmware.loop.loop import EventLoop  # noqa: E402
 from tipring.hal.line import LineHardware  # noqa: E402
-
-
-def bench(fn, target_s=0.2, repeat=7):
-    n = 1
-    while True:
-        t = timeit.timeit(fn, number=n)
-        if t >= 0.02:
-            break
-        n *= 4
-    n = max(1, int(n * target_s / t))
-    return statistics.median(r / n for r in timeit.repeat(fn, number=n, repeat=repeat))
+from tools.bench.timing import per_call as bench  # noqa: E402
 
 
 class FarEnd:

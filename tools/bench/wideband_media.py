@@ -23,28 +23,16 @@ import argparse
 import array
 import math
 import os
-import statistics
 import sys
-import timeit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from tipring.firmware.media import g722  # noqa: E402
 from tipring.firmware.media.stream import MediaStream  # noqa: E402
+from tools.bench.timing import per_call_us as bench  # noqa: E402
 
 A = ("10.0.0.1", 4000)
 B = ("10.0.0.2", 5000)
-
-
-def bench(fn, target_s=0.2, repeat=7):
-    n = 1
-    while True:
-        t = timeit.timeit(fn, number=n)
-        if t >= 0.02:
-            break
-        n *= 4
-    n = max(1, int(n * target_s / t))
-    return statistics.median(r / n for r in timeit.repeat(fn, number=n, repeat=repeat)) * 1e6
 
 
 def tone_frames(rate, freq=1000, amp=8000, count=50):
