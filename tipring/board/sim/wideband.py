@@ -15,7 +15,8 @@ stay 8 kHz and hear the line through a `Decimator`, tipring/board/sim/handset.py
 How `line_peaks` measures (the method of tipring/firmware/dsp/classify.py, at any rate): a
 Hann-windowed DFT over 50 ms on a 25 Hz grid from 100 Hz to 100 Hz below Nyquist finds the
 peaks within 15 dB of the strongest; each is refined over up to 200 ms by a Goertzel scan at
-3 Hz steps (+-30 Hz) and parabolic interpolation; peaks within 12 dB of the strongest count.
+3 Hz steps (+-30 Hz) and parabolic interpolation; peaks within 12 dB of the strongest count
+(classify's own `refine_peaks` and `strongest_distinct`, at the line's rate).
 The coarse scan runs in C through audioop (`findfactor` against stored cosine/sine tables)
 when it is there, else as Goertzel filters in plain Python.
 """
@@ -25,6 +26,7 @@ import math
 import wave
 
 from tipring.firmware.compat import le16_bytes, le16_samples
+from tipring.firmware.dsp.classify import goertzel_power, hann, refine_peaks, strongest_distinct
 from tipring.firmware.dsp.pcm import AUDIOOP, amplitude
 from tipring.firmware.dsp.resample import INTERPOLATOR_DELAY, Interpolator
 
@@ -34,7 +36,6 @@ COARSE_STEP = 25.0
 EDGE_HZ = 100.0             # the scan stays this far from 0 Hz and from Nyquist
 REFINE_MS = 200
 REFINE_SPAN = 30.0
-REFINE_STEP = 3.0
 _ff = AUDIOOP.findfactor if AUDIOOP is not None and hasattr(AUDIOOP, "findfactor") else None
 _tables = {}                # rate -> [(Hz, cos bytes, cos scale, sin bytes, sin scale)]
 
@@ -79,22 +80,10 @@ def _grid(rate: int) -> list:
     return out
 
 
-def _hann(n: int) -> list:
-    return [0.5 - 0.5 * math.cos(2 * math.pi * (i + 0.5) / n) for i in range(n)]
-
-
-def _goertzel_power(xw, f: float, rate: int) -> float:
-    c = 2 * math.cos(2 * math.pi * f / rate)
-    s1 = s2 = 0.0
-    for v in xw:
-        s1, s2 = v + c * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - c * s1 * s2
-
-
 def _coarse_tables(rate: int, n: int) -> list:
     refs = _tables.get(rate)
     if refs is None:
-        win = _hann(n)
+        win = hann(n)
         refs = []
         for f in _grid(rate):
             w = 2 * math.pi * f / rate
@@ -118,27 +107,10 @@ def _coarse(seg, rate: int) -> tuple:
             grid.append(f)
             pw.append(re * re + im * im)
         return grid, pw
-    win = _hann(n)
+    win = hann(n)
     segw = [seg[i] * win[i] for i in range(n)]
     grid = _grid(rate)
-    return grid, [_goertzel_power(segw, f, rate) for f in grid]
-
-
-def _refine(xw, fc: float, rate: int) -> list:
-    m = len(xw)
-    pts = []
-    f = fc - REFINE_SPAN
-    while f <= fc + REFINE_SPAN:
-        pts.append((f, _goertzel_power(xw, f, rate)))
-        f += REFINE_STEP
-    peaks = []
-    for i in range(1, len(pts) - 1):
-        a, b, c = pts[i - 1][1], pts[i][1], pts[i + 1][1]
-        if b >= a and b > c:
-            den = a - 2 * b + c
-            d = 0.5 * (a - c) / den if den != 0 else 0.0
-            peaks.append((pts[i][0] + REFINE_STEP * d, 4.0 * math.sqrt(max(b, 0.0)) / m))
-    return peaks
+    return grid, [goertzel_power(segw, f, rate) for f in grid]
 
 
 def line_peaks(pcm: bytes, rate: int, max_peaks: int = 4) -> list:
@@ -159,20 +131,12 @@ def line_peaks(pcm: bytes, rate: int, max_peaks: int = 4) -> list:
                    reverse=True)[:max_peaks]
     m = min(n, rate * REFINE_MS // 1000)
     start = (n - m) // 2
-    win = _hann(m)
+    win = hann(m)
     xw = [x[start + i] * win[i] for i in range(m)]
     peaks = []
     for _p, fc in cands:
-        peaks.extend(_refine(xw, fc, rate))
-    peaks.sort(key=lambda p: -p[1])
-    out = []
-    for f, a in peaks:
-        if all(abs(f - g) > 6.0 for g, _ in out):
-            out.append((f, a))
-    if not out:
-        return []
-    strongest = out[0][1]
-    return [int(f + 0.5) for f, a in out if a >= strongest * 0.25][:max_peaks]
+        peaks.extend(refine_peaks(xw, fc, m, rate, REFINE_SPAN))
+    return [int(f + 0.5) for f, _a in strongest_distinct(peaks, max_peaks)]
 
 
 def read_wav_rate(path: str, rates=(8000,)) -> tuple:

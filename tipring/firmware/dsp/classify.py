@@ -73,7 +73,7 @@ PLAN_ORDER = ("howler", "call_waiting", "confirm", "stutter_dial", "recall_dial"
 _ff = AUDIOOP.findfactor if AUDIOOP is not None and hasattr(AUDIOOP, "findfactor") else None
 
 
-def _hann(n: int) -> list:
+def hann(n: int) -> list:
     return [0.5 - 0.5 * math.cos(2 * math.pi * (i + 0.5) / n) for i in range(n)]
 
 
@@ -83,7 +83,7 @@ _COARSE = None   # [(f, cos bytes, cos scale, sin bytes, sin scale)], built on f
 def _coarse_refs():
     global _COARSE
     if _COARSE is None:
-        win = _hann(COARSE_N)
+        win = hann(COARSE_N)
         refs = []
         f = COARSE_LO
         while f <= COARSE_HI:
@@ -97,9 +97,9 @@ def _coarse_refs():
     return _COARSE
 
 
-def _goertzel_power(xw, f: float) -> float:
-    """|Σ xw[n]e^(-jωn)|² over len(xw) (already windowed) samples."""
-    c = 2 * math.cos(2 * math.pi * f / RATE)
+def goertzel_power(xw, f: float, rate: int = RATE) -> float:
+    """|Σ xw[n]e^(-jωn)|² over len(xw) (already windowed) samples at `rate`."""
+    c = 2 * math.cos(2 * math.pi * f / rate)
     s1 = s2 = 0.0
     for v in xw:
         s1, s2 = v + c * s1 - s2, s1
@@ -126,7 +126,7 @@ def tone_shares(x, freqs) -> tuple:
     if ms <= 0:
         return [0.0] * len(freqs), 0.0
     k = 2.0 / (n * n * ms)
-    return [k * _goertzel_power(x, f) for f in freqs], ms
+    return [k * goertzel_power(x, f) for f in freqs], ms
 
 
 def spectral_peaks(x, max_peaks: int = 4) -> list:
@@ -152,12 +152,12 @@ def spectral_peaks(x, max_peaks: int = 4) -> list:
     m = min(n, CHUNK if close or len(fs) == 1 else CHUNK // 2)
     start = (n - m) // 2
     xs = x[start:start + m]
-    win = _hann(m)
+    win = hann(m)
     xw = [xs[i] * win[i] for i in range(m)]
     peaks = []
     for _p, fc in cands:
-        peaks.extend(_refine_peaks(xw, fc, m))
-    return _strongest_distinct(peaks, max_peaks)
+        peaks.extend(refine_peaks(xw, fc, m))
+    return strongest_distinct(peaks, max_peaks)
 
 
 def _coarse_powers(seg) -> tuple:
@@ -172,24 +172,25 @@ def _coarse_powers(seg) -> tuple:
             pw.append(re * re + im * im)
         return [r[0] for r in refs], pw
     # no stored tables (MicroPython's heap is small): Goertzel on the windowed block
-    win = _hann(COARSE_N)
+    win = hann(COARSE_N)
     segw = [seg[i] * win[i] for i in range(COARSE_N)]
     grid = []
     f = COARSE_LO
     while f <= COARSE_HI:
         grid.append(f)
-        pw.append(_goertzel_power(segw, f))
+        pw.append(goertzel_power(segw, f))
         f += COARSE_STEP
     return grid, pw
 
 
-def _refine_peaks(xw: list, fc: float, m: int) -> list:
-    """Local maxima within ±18 Hz of the coarse peak `fc`, at 3 Hz steps with parabolic
-    interpolation: [(Hz, amplitude)]; secondary ones kept too (close pairs such as 413+438 Hz)."""
+def refine_peaks(xw: list, fc: float, m: int, rate: int = RATE, span: float = 18.0) -> list:
+    """Local maxima within ±`span` Hz of the coarse peak `fc` in the windowed block `xw` (`m`
+    samples at `rate`), at 3 Hz steps with parabolic interpolation: [(Hz, amplitude)];
+    secondary ones kept too (close pairs such as 413+438 Hz)."""
     grid = []
-    f = fc - 18.0
-    while f <= fc + 18.0:
-        grid.append((f, _goertzel_power(xw, f)))
+    f = fc - span
+    while f <= fc + span:
+        grid.append((f, goertzel_power(xw, f, rate)))
         f += 3.0
     peaks = []
     for i in range(1, len(grid) - 1):
@@ -201,7 +202,7 @@ def _refine_peaks(xw: list, fc: float, m: int) -> list:
     return peaks
 
 
-def _strongest_distinct(peaks: list, max_peaks: int) -> list:
+def strongest_distinct(peaks: list, max_peaks: int) -> list:
     """Merge duplicates found from neighbouring coarse peaks; keep those within 12 dB."""
     if not peaks:
         return []
