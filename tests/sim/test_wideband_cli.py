@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.cli.test_check_config_agrees import ROOT, cli
+from tests.cli.test_check_config_agrees import MINIMAL, ROOT, cli
 
 BOARD = """name = "sim16"
 kind = "sim"
@@ -23,17 +23,7 @@ fr = {{ gpio = 12 }}
 shk = {{ gpio = 27 }}
 audio = {{ backend = "sim", device = "sim:1", rate = {rate} }}
 """
-CONFIG = """[board]
-kind = "{board}"
-control = "127.0.0.1:0"
-[sip]
-bind = "127.0.0.1:0"
-[[line]]
-port = 1
-user = "1001"
-registrar = "127.0.0.1:9"
-register = false
-"""
+CONFIG = MINIMAL.decode().replace("[board]\n", '[board]\nkind = "{board}"\n', 1)
 
 
 def files(tmp_path, rate):
