@@ -11,7 +11,6 @@ wideband end to end, through a real Kamailio to a real baresip (its g722.so, ful
 The board is the shipped sim board with `rate = 16000` on line 1, written to the test's
 directory and named by path in `[board] kind`."""
 
-import os
 import shutil
 import time
 
@@ -19,7 +18,7 @@ import pytest
 
 from tests.peers import rtptap
 from tests.peers.baresip import BaresipPhone, dominant, read_wav, tone_share
-from tests.peers.firmware import RunningFirmware, sim_line_config
+from tests.peers.firmware import RunningFirmware, sim_board_file, sim_line_config
 from tests.peers.handset import Handset
 from tests.peers.kamailio import Kamailio, free_port
 
@@ -30,21 +29,6 @@ pytestmark = [pytest.mark.peers,
                                  reason="kamailio/baresip not installed (tools/setup --test)"),
               pytest.mark.skipif(not rtptap.available(),
                                  reason="no AF_PACKET socket on lo (root or CAP_NET_RAW)")]
-
-SIM_BOARD = os.path.join(os.path.dirname(__file__), "..", "..", "tipring", "board", "sim.toml")
-
-
-def wideband_board(tmp_path) -> str:
-    with open(SIM_BOARD) as f:
-        text = f.read()
-    text = text.replace('audio = { backend = "sim", device = "sim:1" }',
-                        'audio = { backend = "sim", device = "sim:1", rate = 16000 }')
-    assert "rate = 16000" in text
-    path = str(tmp_path / "sim-wideband.toml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
 
 class Rig:
     def __init__(self, tmp_path, board, tipring_codecs, baresip_codecs, tone_hz):
@@ -115,7 +99,7 @@ def rigs(tmp_path):
 
 
 def test_g722_on_a_16_khz_line_carries_7_khz_out_and_6_khz_in(tmp_path, rigs):
-    rig = rigs(wideband_board(tmp_path), "g722,pcmu", "G722/16000/1,PCMU", 6000)
+    rig = rigs(sim_board_file(tmp_path), "g722,pcmu", "G722/16000/1,PCMU", 6000)
     with Handset(rig.control) as h:
         heard = rig.call(h, 7000)
     assert rig.media()["codec"] == "G722"
@@ -133,7 +117,7 @@ def test_g722_on_a_16_khz_line_carries_7_khz_out_and_6_khz_in(tmp_path, rigs):
 
 
 def test_g711_on_a_16_khz_line_is_a_narrowband_call_both_ways(tmp_path, rigs):
-    rig = rigs(wideband_board(tmp_path), "pcmu", "PCMU", 1000)
+    rig = rigs(sim_board_file(tmp_path), "pcmu", "PCMU", 1000)
     with Handset(rig.control) as h:
         heard = rig.call(h, 1500)
     assert rig.media()["codec"] == "PCMU"

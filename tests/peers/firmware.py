@@ -23,6 +23,19 @@ def toml_value(v):
     return json.dumps(str(v))
 
 
+def sim_board_file(directory, rate="16000") -> str:
+    """The shipped sim board with line 1's audio at `rate` (TOML value text, so a test can
+    also write a bad one), as `sim-rate.toml` in `directory`; for `[board] kind`."""
+    with open(os.path.join(ROOT, "tipring", "board", "sim.toml")) as f:
+        text = f.read()
+    line1 = 'audio = { backend = "sim", device = "sim:1" }'
+    assert line1 in text
+    path = os.path.join(str(directory), "sim-rate.toml")
+    with open(path, "w") as f:
+        f.write(text.replace(line1, line1[:-2] + ", rate = %s }" % rate))
+    return path
+
+
 def sim_line_config(registrar: str, control: str, **line_keys) -> dict:
     """tipring on the sim board (control port `control`, "HOST:PORT") as 1001 of the rig's
     Kamailio at `registrar`, SIP on a free loopback port; `line_keys` add to or override the

@@ -19,18 +19,8 @@ from tipring.firmware.config import validate
 from tipring.firmware.dsp.pcm import rms
 from tipring.firmware.loop.clock import VirtualClock
 from tipring.firmware.loop.loop import EventLoop
+from tests.peers.firmware import sim_board_file
 
-SIM16 = """name = "sim16"
-kind = "sim"
-pin_factory = "mock"
-
-[[line]]
-port = 1
-rm = { gpio = 17 }
-fr = { gpio = 12 }
-shk = { gpio = 27 }
-audio = { backend = "sim", device = "sim:1", rate = 16000 }
-"""
 CID = {"number": "5551234", "name": "ALICE"}
 
 
@@ -41,14 +31,13 @@ def board_at(tmp_path, monkeypatch):
     monkeypatch.setattr(gmock, "monotonic", clock.now)
     loop = EventLoop(clock=clock)
     made = []
-    path = tmp_path / "sim16.toml"
-    path.write_text(SIM16)
+    path = sim_board_file(tmp_path)
 
     def make(rate, country="us", **line):
         ln = {"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False,
               "dial_plan": "(xxxxxxxxxxxxxxxx)"}
         ln.update(line)
-        cfg = validate({"board": {"kind": str(path) if rate == 16000 else "sim",
+        cfg = validate({"board": {"kind": path if rate == 16000 else "sim",
                                   "control": "127.0.0.1:0", "country": country},
                         "sip": {"bind": "127.0.0.1:0"}, "line": [ln], "console": {"listen": "off"}})
         fw = Firmware(cfg, loop=loop, log_json=None)

@@ -11,27 +11,16 @@ import sys
 import pytest
 
 from tests.cli.test_check_config_agrees import MINIMAL, ROOT, cli
+from tests.peers.firmware import sim_board_file
 
-BOARD = """name = "sim16"
-kind = "sim"
-pin_factory = "mock"
-
-[[line]]
-port = 1
-rm = {{ gpio = 17 }}
-fr = {{ gpio = 12 }}
-shk = {{ gpio = 27 }}
-audio = {{ backend = "sim", device = "sim:1", rate = {rate} }}
-"""
 CONFIG = MINIMAL.decode().replace("[board]\n", '[board]\nkind = "{board}"\n', 1)
 
 
 def files(tmp_path, rate):
-    board = tmp_path / "sim16.toml"
-    board.write_text(BOARD.format(rate=rate))
+    board = sim_board_file(tmp_path, rate)
     cfg = tmp_path / "tipring.toml"
     cfg.write_text(CONFIG.format(board=board))
-    return str(cfg), str(board)
+    return str(cfg), board
 
 
 @pytest.mark.parametrize("rate", ["44100", "16000.0", '"16000"', "0"])

@@ -51,7 +51,7 @@ from tipring.firmware.app import Firmware  # noqa: E402  (before tests.peers.bar
 from tipring.firmware.demo import _Handset, _config, _free_port  # noqa: E402
 from tipring.firmware.loop import EventLoop  # noqa: E402
 from tests.peers.baresip import BaresipPhone  # noqa: E402
-from tests.peers.firmware import RunningFirmware, sim_line_config  # noqa: E402
+from tests.peers.firmware import RunningFirmware, sim_board_file, sim_line_config  # noqa: E402
 from tests.peers.handset import Handset  # noqa: E402
 from tests.peers.kamailio import Kamailio, free_port  # noqa: E402
 
@@ -168,16 +168,6 @@ def handset_share(seconds):
     return res.get("idle"), res.get("call")
 
 
-def wideband_board(work):
-    """The shipped sim board with line 1 at 16 kHz, as a file in `work`."""
-    with open(os.path.join(ROOT, "tipring", "board", "sim.toml")) as f:
-        text = f.read().replace('device = "sim:1" }', 'device = "sim:1", rate = 16000 }')
-    path = os.path.join(work, "sim-wideband.toml")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def fmt_row(name, idle, call):
     """idle/call: (stat, schedstat) fractions of a core."""
     per = call[1] - idle[1]
@@ -209,7 +199,7 @@ def main():
         ctl = free_port()
         cfg = sim_line_config(kam.address, "127.0.0.1:%d" % ctl)
         if args.wideband:
-            cfg["board"]["kind"] = wideband_board(work)
+            cfg["board"]["kind"] = sim_board_file(work)
             cfg["line"][0]["codecs"] = "g722"
         fw = RunningFirmware(work, cfg)
         peers.append(fw)
