@@ -157,6 +157,7 @@ def test_without_libspandsp_t38_is_unavailable_and_an_explicit_t38_is_refused(mo
     from tipring.firmware import config
     monkeypatch.setattr(t38_gateway, "_lib", None)
     monkeypatch.setattr(t38_gateway, "_why", None)
+    monkeypatch.setattr(t38_gateway, "_found", None)
     monkeypatch.setattr(t38_gateway, "LIB_DIRS", (str(tmp_path),))
     monkeypatch.setenv("LD_LIBRARY_PATH", "")
     why = t38_gateway.available()

@@ -36,6 +36,7 @@ RATE_MANAGEMENT = {"localTCF": 1, "transferredTCF": 2}     # T38_DATA_RATE_MANAG
 
 _lib = None
 _why = None
+_found = None       # whether the loader would find libspandsp (`available`), looked up once
 _HANDLER = None     # the ctypes type of spandsp's t38_tx_packet_handler_t
 
 
@@ -121,7 +122,10 @@ def available() -> str:
             return "no ctypes in this Python"
     except ImportError:       # MicroPython: no T.38, fax goes through G.711
         return "no ctypes in this Python"
-    if not _findable():
+    global _found
+    if _found is None:       # once: every call asks, and the file system does not change under us
+        _found = _findable()
+    if not _found:
         return "libspandsp not found (Debian: apt-get install libspandsp2)"
     return None
 
