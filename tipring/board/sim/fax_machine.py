@@ -38,7 +38,7 @@ class FaxUnavailable(Exception):
 def _fax_lib():
     """libspandsp with the fax terminal's prototypes (rule 1)."""
     global _ready, _PHASE_E
-    from tipring.firmware.media.t38_gateway import T38Unavailable, spandsp
+    from tipring.firmware.media.t38_gateway import T38Unavailable, declare, spandsp
     try:
         lib = spandsp()
     except T38Unavailable as e:
@@ -60,10 +60,7 @@ def _fax_lib():
             "t30_get_transfer_statistics": (None, [vp, vp]),
             "t30_completion_code_to_str": (ctypes.c_char_p, [i]),
         }
-        for name, (restype, argtypes) in protos.items():
-            fn = getattr(lib, name)
-            fn.restype = restype
-            fn.argtypes = argtypes
+        declare(lib, protos)
         _ready = True
     return lib
 

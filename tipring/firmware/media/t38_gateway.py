@@ -86,6 +86,12 @@ def _prototypes(ctypes, lib):
         "t38_set_max_datagram_size": (None, [vp, i]),
         "t38_set_fastest_image_data_rate": (None, [vp, i]),
     }
+    declare(lib, protos)
+
+
+def declare(lib, protos: dict) -> None:
+    """Set each function's (restype, argtypes) from `protos` (rule 1: opaque states are
+    c_void_p, else 64-bit pointers are cut to ints); the sim fax machine declares its own."""
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)
         fn.restype = restype
