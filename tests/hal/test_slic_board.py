@@ -43,14 +43,20 @@ def slic_board(tmp_path, monkeypatch):
     return str(path), tmp_path
 
 
-def test_hook_edge_and_dial_tone_through_the_real_hal_and_alsa(slic_board):
-    board_path, tmp = slic_board
+def started_firmware(board_path, ev_path):
+    """The real Firmware on the board file, one line (no registrar), started."""
     cfg = validate({"board": {"kind": board_path, "country": "us"},
                     "sip": {"bind": "127.0.0.1:0"},
                     "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False}]})
-    ev_path = str(tmp / "events.jsonl")
     fw = Firmware(cfg, log_json=ev_path)
     fw.start()
+    return fw
+
+
+def test_hook_edge_and_dial_tone_through_the_real_hal_and_alsa(slic_board):
+    board_path, tmp = slic_board
+    ev_path = str(tmp / "events.jsonl")
+    fw = started_firmware(board_path, ev_path)
     try:
         assert type(fw.board).__name__ == "SlicBoard"
         fw.loop.run_for(0.2)
@@ -72,11 +78,7 @@ def test_hook_edge_and_dial_tone_through_the_real_hal_and_alsa(slic_board):
 
 def test_an_idle_line_stops_its_capture_and_a_hook_edge_restarts_it(slic_board):
     board_path, tmp = slic_board
-    cfg = validate({"board": {"kind": board_path, "country": "us"},
-                    "sip": {"bind": "127.0.0.1:0"},
-                    "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False}]})
-    fw = Firmware(cfg, log_json=str(tmp / "events.jsonl"))
-    fw.start()
+    fw = started_firmware(board_path, str(tmp / "events.jsonl"))
     try:
         board = fw.board
         fw.loop.run_for(0.2)        # the file PCM is never paced: its idle frames pass at once
@@ -118,11 +120,7 @@ def test_a_16_khz_slic_line_plays_dial_tone_at_the_line_rate(slic_board):
         text = f.read()
     with open(board_path, "w") as f:
         f.write(text.replace('device = "tipring"', 'device = "tipring", rate = 16000'))
-    cfg = validate({"board": {"kind": board_path, "country": "us"},
-                    "sip": {"bind": "127.0.0.1:0"},
-                    "line": [{"port": 1, "user": "1001", "registrar": "127.0.0.1:9", "register": False}]})
-    fw = Firmware(cfg, log_json=str(tmp / "events.jsonl"))
-    fw.start()
+    fw = started_firmware(board_path, str(tmp / "events.jsonl"))
     try:
         assert fw.board.line_rate(1) == 16000 and fw.board.hardware[1].audio.frame_bytes == 640
         fw.loop.run_for(0.2)
